@@ -1,0 +1,33 @@
+# rathaus: the two commands of the README, plus a few helpers.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export DJANGO_SETTINGS_MODULE := rathaus.settings
+
+.PHONY: demo test lint venv venv-dev serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+venv: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+venv-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+demo: venv
+	mkdir -p var
+	$(BIN)/rathaus migrate --noinput
+	$(BIN)/rathaus seed-demo
+	$(BIN)/rathaus serve --port $(PORT)
+
+lint: venv-dev
+	$(BIN)/ruff check src tests benchmarks
+
+test: venv-dev lint
+	$(BIN)/pytest -n 2 -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3

@@ -1,0 +1,129 @@
+"""Cases (Vorgänge), their public history and the user tasks of their process."""
+
+from django.conf import settings
+from django.db import models
+
+from rathaus.catalog.models import ServiceVersion
+from rathaus.tenants.models import OrgUnit, Tenant
+
+
+class CaseStatus(models.TextChoices):
+    RECEIVED = "received", "Eingegangen"
+    IN_PROGRESS = "in_progress", "In Bearbeitung"
+    WAITING_FOR_APPLICANT = "waiting_for_applicant", "Rückfrage an Antragsteller"
+    APPROVED = "approved", "Bewilligt"
+    REJECTED = "rejected", "Abgelehnt"
+    WITHDRAWN = "withdrawn", "Zurückgezogen"
+    CLOSED = "closed", "Abgeschlossen"
+
+
+class ReferenceCounter(models.Model):
+    """Gap-free sequence per tenant, prefix and year (row-locked increment)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    prefix = models.CharField(max_length=10)
+    year = models.PositiveIntegerField()
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "prefix", "year"], name="refcounter_unique")
+        ]
+
+
+class Case(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases")
+    service_version = models.ForeignKey(ServiceVersion, on_delete=models.PROTECT, related_name="cases")
+    reference = models.CharField("Aktenzeichen", max_length=40)
+    access_salt = models.CharField(max_length=32)  # access code = HMAC(SECRET_KEY, salt), see services
+    status = models.CharField(max_length=30, choices=CaseStatus.choices, default=CaseStatus.RECEIVED)
+    data = models.JSONField()
+    applicant_name = models.CharField(max_length=300, blank=True)
+    applicant_email = models.CharField(max_length=254, blank=True)
+    channel = models.CharField(max_length=10, default="api")  # web | api
+    due_date = models.DateField("Bearbeitungsfrist")
+    workflow_state = models.JSONField()
+    workflow_completed = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)  # optimistic lock for workflow updates
+
+    class Meta:
+        verbose_name = "Vorgang"
+        verbose_name_plural = "Vorgänge"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "reference"], name="case_unique_reference"),
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                name="case_unique_idempotency_key",
+                condition=models.Q(idempotency_key__isnull=False),
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def service_key(self) -> str:
+        return self.service_version.service.key
+
+    def get_status_display_de(self) -> str:
+        return CaseStatus(self.status).label
+
+
+class CaseEvent(models.Model):
+    """History of a case. `public` entries are shown to the applicant."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=30)  # status | task | note | document
+    status = models.CharField(max_length=30, blank=True)
+    message = models.TextField(blank=True)
+    public = models.BooleanField(default=False)
+    actor = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class TaskState(models.TextChoices):
+    OPEN = "open", "Offen"
+    COMPLETED = "completed", "Erledigt"
+    CANCELLED = "cancelled", "Abgebrochen"
+
+
+class Task(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="tasks")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="tasks")
+    spiff_id = models.CharField(max_length=36)
+    name = models.CharField(max_length=100)  # BPMN id
+    title = models.CharField(max_length=300)
+    role = models.CharField(max_length=20)
+    org_unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, null=True, blank=True)
+    form_schema = models.JSONField()
+    four_eyes = models.CharField(max_length=100, blank=True)
+    due_at = models.DateTimeField()
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=20, choices=TaskState.choices, default=TaskState.OPEN)
+    data = models.JSONField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Aufgabe"
+        verbose_name_plural = "Aufgaben"
+        indexes = [models.Index(fields=["tenant", "state", "role"])]
+        ordering = ["due_at", "id"]
+
+    def __str__(self):
+        return f"{self.title} ({self.case.reference})"

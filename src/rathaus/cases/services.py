@@ -1,0 +1,456 @@
+"""Case operations: submit an application, work its tasks, apply the process's effects.
+
+Every operation that changes state runs in one transaction that also writes the audit entry and
+the outbox event (`record_change`). The workflow engine runs outside locks where it can: a new
+case's process is started before the transaction, so the per-tenant reference counter and the
+audit head are locked only for the few inserts that follow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from rathaus.catalog.services import get_active_service
+from rathaus.core import schema as schemas
+from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
+from rathaus.events.services import record_change
+from rathaus.tenants.models import Membership, Tenant
+from rathaus.tenants.services import covers_unit, org_unit_id, units_within
+from rathaus.workflow import engine
+
+from .models import Case, CaseEvent, CaseStatus, ReferenceCounter, Task, TaskState
+
+ACCESS_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+
+
+# --------------------------------------------------------------------------- references & codes
+
+def next_reference_number(tenant_id: int, prefix: str, year: int) -> int:
+    """Increment the (tenant, prefix, year) counter under a row lock; gap-free within the transaction."""
+    table = ReferenceCounter._meta.db_table
+    sql = f"UPDATE {table} SET value = value + 1 WHERE tenant_id = %s AND prefix = %s AND year = %s RETURNING value"
+    with connection.cursor() as cur:
+        cur.execute(sql, [tenant_id, prefix, year])
+        row = cur.fetchone()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    ReferenceCounter.objects.create(tenant_id=tenant_id, prefix=prefix, year=year, value=0)
+            except IntegrityError:
+                pass  # created concurrently
+            cur.execute(sql, [tenant_id, prefix, year])
+            row = cur.fetchone()
+    return int(row[0])
+
+
+def format_reference(prefix: str, year: int, number: int) -> str:
+    return f"{prefix}-{year}-{number:06d}"
+
+
+def access_code_for(case_or_salt, tenant_id: int | None = None, reference: str | None = None) -> str:
+    """The applicant's access code: derived (HMAC) from a per-case salt, never stored in clear."""
+    if isinstance(case_or_salt, Case):
+        salt, tenant_id, reference = case_or_salt.access_salt, case_or_salt.tenant_id, case_or_salt.reference
+    else:
+        salt = case_or_salt
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"{tenant_id}:{reference}:{salt}".encode(), hashlib.sha256).digest()
+    n = int.from_bytes(mac[:10], "big")
+    chars = []
+    for _ in range(12):
+        n, r = divmod(n, len(ACCESS_ALPHABET))
+        chars.append(ACCESS_ALPHABET[r])
+    code = "".join(chars)
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+def normalize_access_code(code: str) -> str:
+    c = "".join(ch for ch in (code or "").upper() if ch.isalnum())
+    return f"{c[:4]}-{c[4:8]}-{c[8:12]}" if len(c) == 12 else ""
+
+
+def case_for_applicant(tenant: Tenant, reference: str, access_code: str) -> Case:
+    case = (
+        Case.objects.filter(tenant=tenant, reference=(reference or "").strip().upper())
+        .select_related("service_version", "service_version__service")
+        .first()
+    )
+    if case is None or not hmac.compare_digest(access_code_for(case), normalize_access_code(access_code)):
+        raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
+    return case
+
+
+# --------------------------------------------------------------------------- submission
+
+@dataclass
+class SubmissionResult:
+    case: Case
+    access_code: str
+    created: bool
+
+
+def _fingerprint(service_key: str, data) -> str:
+    return hashlib.sha256(
+        json.dumps({"service": service_key, "data": data}, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def _pointer_get(data, ptr: str):
+    node = data
+    for part in [p for p in (ptr or "").split("/") if p]:
+        if isinstance(node, dict):
+            node = node.get(part.replace("~1", "/").replace("~0", "~"))
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def applicant_of(form_schema: dict, data: dict) -> tuple[str, str]:
+    hints = form_schema.get("x-applicant") or {}
+    name = hints.get("name")
+    parts = [name] if isinstance(name, str) else list(name or [])
+    values = [str(_pointer_get(data, p) or "").strip() for p in parts]
+    email = _pointer_get(data, hints.get("email", "")) or ""
+    return " ".join(v for v in values if v)[:300], str(email)[:254]
+
+
+def _replay(tenant: Tenant, idempotency_key: str, fingerprint: str) -> SubmissionResult | None:
+    case = Case.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+    if case is None:
+        return None
+    if case.request_fingerprint != fingerprint:
+        raise Conflict(
+            "Dieser Idempotency-Key wurde bereits für einen anderen Antrag verwendet.",
+            type="https://rathaus.example/probleme/idempotency-key-wiederverwendet",
+        )
+    return SubmissionResult(case, access_code_for(case), False)
+
+
+def submit_application(
+    tenant: Tenant,
+    service_key: str,
+    data,
+    *,
+    idempotency_key: str | None = None,
+    channel: str = "api",
+    attachments: list | None = None,
+    now: dt.datetime | None = None,
+) -> SubmissionResult:
+    """Validate an application, open its case and start its process (one transaction)."""
+    service = get_active_service(tenant, service_key)
+    if service is None:
+        raise NotFound(f"Die Leistung „{service_key}“ gibt es nicht.")
+    sv = service.current_version
+    if not isinstance(data, dict):
+        raise Invalid(errors=[{"pointer": "/data", "message": "Erwartet wird ein JSON-Objekt.", "field": ""}])
+    errors = schemas.validate(sv.form_schema, data, prefix="/data", cache_key=("form", sv.pk))
+    if errors:
+        raise Invalid("Der Antrag enthält Fehler. Bitte korrigieren Sie die markierten Angaben.", errors=errors)
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not idempotency_key or len(idempotency_key) > 200:
+            raise Invalid("Idempotency-Key: 1 bis 200 Zeichen.")
+    fingerprint = _fingerprint(service_key, data)
+    if idempotency_key:
+        replay = _replay(tenant, idempotency_key, fingerprint)
+        if replay:
+            return replay
+    if attachments:
+        from rathaus.documents.services import check_attachments
+
+        check_attachments(sv, attachments)
+
+    # Run the process up to its first wait state before taking any lock.
+    result = engine.start_workflow(("sv", sv.pk), sv.spec_state, {"application": data})
+    now = now or timezone.now()
+    local_now = timezone.localtime(now)
+    applicant_name, applicant_email = applicant_of(sv.form_schema, data)
+    try:
+        with transaction.atomic():
+            number = next_reference_number(tenant.pk, sv.reference_prefix, local_now.year)
+            reference = format_reference(sv.reference_prefix, local_now.year, number)
+            case = Case(
+                tenant=tenant,
+                service_version=sv,
+                reference=reference,
+                access_salt=secrets.token_hex(16),
+                status=CaseStatus.RECEIVED,
+                data=data,
+                applicant_name=applicant_name,
+                applicant_email=applicant_email,
+                channel=channel,
+                due_date=local_now.date() + dt.timedelta(days=sv.processing_days),
+                workflow_state=result.state,
+                workflow_completed=result.completed,
+                idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
+                created_at=now,
+                updated_at=now,
+            )
+            events = [CaseEvent(at=now, kind="status", status=CaseStatus.RECEIVED, public=True,
+                                message="Ihr Antrag ist eingegangen.", actor="Antragsteller")]
+            _apply_effects_in_memory(case, result.effects, events, now, actor="Prozess")
+            case.save(force_insert=True)
+            for e in events:
+                e.case = case
+            CaseEvent.objects.bulk_create(events)
+            _sync_tasks(case, result, now, existing_open=[])
+            if attachments:
+                from rathaus.documents.services import store_attachments
+
+                store_attachments(case, attachments, actor="Antragsteller")
+            record_change(
+                tenant=tenant, actor="Antragsteller" if channel == "web" else "api",
+                action="case.submitted", object_type="case", object_id=case.pk,
+                data={"reference": reference, "service": service_key, "version": sv.version, "channel": channel},
+                event_type="case.submitted",
+                event_payload={"case": case.pk, "reference": reference, "service": service_key, "status": case.status},
+            )
+    except IntegrityError:
+        if idempotency_key:
+            replay = _replay(tenant, idempotency_key, fingerprint)
+            if replay:
+                return replay
+        raise
+    return SubmissionResult(case, access_code_for(case), True)
+
+
+# --------------------------------------------------------------------------- effects & tasks
+
+def _apply_effects_in_memory(case: Case, effects, events: list[CaseEvent], now, actor: str) -> list[str]:
+    changed = []
+    for eff in effects:
+        if eff.name == "set_status":
+            status = eff.args[0]
+            note = eff.kwargs.get("note") or ""
+            if status != case.status:
+                case.status = status
+                changed.append(status)
+                if status in (CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.CLOSED, CaseStatus.WITHDRAWN):
+                    case.closed_at = case.closed_at or now
+                events.append(CaseEvent(case=case if case.pk else None, at=now, kind="status", status=status,
+                                        public=True, message=note or CaseStatus(status).label, actor=actor))
+        else:
+            from .effects import effect_handlers
+
+            handler = effect_handlers.get(eff.name)
+            if handler is None:
+                raise engine.WorkflowError(f"Unbekannter Prozessschritt {eff.name!r}")
+            handler(case, eff, events, now)
+    return changed
+
+
+def _sync_tasks(case: Case, result: engine.RunResult, now, existing_open: list[Task]) -> list[Task]:
+    """Create Task rows for newly ready user tasks; cancel open rows whose Spiff task is gone."""
+    ready_ids = {r.id for r in result.ready}
+    open_by_spiff = {t.spiff_id: t for t in existing_open}
+    for t in existing_open:
+        if t.spiff_id not in ready_ids:
+            t.state = TaskState.CANCELLED
+            t.save(update_fields=["state"])
+    sv = case.service_version
+    new = []
+    for r in result.ready:
+        if r.id in open_by_spiff:
+            continue
+        props = r.properties
+        form_rel = props.get("form", "")
+        due_days = int(props["due_days"]) if str(props.get("due_days", "")).isdigit() else None
+        due_at = (now + dt.timedelta(days=due_days)) if due_days else timezone.make_aware(
+            dt.datetime.combine(case.due_date, dt.time(16, 0))
+        )
+        unit = org_unit_id(case.tenant_id, props.get("org_unit")) or sv.org_unit_id
+        new.append(Task(
+            tenant_id=case.tenant_id, case=case, spiff_id=r.id, name=r.name, title=r.title,
+            role=props.get("role", "clerk"), org_unit_id=unit,
+            form_schema=sv.task_schemas.get(form_rel) or {"type": "object"},
+            four_eyes=props.get("four_eyes", ""), due_at=due_at, created_at=now,
+        ))
+    if new:
+        Task.objects.bulk_create(new)
+    return new
+
+
+# --------------------------------------------------------------------------- task work
+
+def _check_may_work(membership: Membership, task: Task) -> None:
+    if task.role not in membership.roles:
+        raise Forbidden(f"Diese Aufgabe erfordert die Rolle „{task.role}“.")
+    if not covers_unit(membership, task.org_unit_id):
+        raise Forbidden("Diese Aufgabe gehört zu einer anderen Organisationseinheit.")
+    if task.four_eyes:
+        done_by_me = Task.objects.filter(
+            case_id=task.case_id, four_eyes=task.four_eyes, state=TaskState.COMPLETED,
+            completed_by_id=membership.user_id,
+        ).exclude(pk=task.pk).exists()
+        if done_by_me:
+            raise Forbidden(
+                "Vier-Augen-Prinzip: Sie haben in diesem Vorgang bereits einen zugehörigen Schritt erledigt; "
+                "diese Aufgabe muss eine andere Person übernehmen.",
+                type="https://rathaus.example/probleme/vier-augen-prinzip",
+            )
+
+
+def _get_task_for_update(membership: Membership, task_id: int) -> Task:
+    task = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("case", "assignee")
+        .filter(pk=task_id, tenant_id=membership.tenant_id)
+        .first()
+    )
+    if task is None:
+        raise NotFound("Aufgabe nicht gefunden.")
+    return task
+
+
+def _actor(membership: Membership) -> str:
+    return membership.user.get_username()
+
+
+@transaction.atomic
+def claim_task(membership: Membership, task_id: int) -> Task:
+    task = _get_task_for_update(membership, task_id)
+    if task.state != TaskState.OPEN:
+        raise Conflict("Die Aufgabe ist bereits erledigt.")
+    _check_may_work(membership, task)
+    if task.assignee_id and task.assignee_id != membership.user_id:
+        raise Conflict(f"Die Aufgabe wird bereits von {task.assignee.get_username()} bearbeitet.")
+    if task.assignee_id != membership.user_id:
+        task.assignee_id = membership.user_id
+        task.save(update_fields=["assignee"])
+        record_change(tenant=membership.tenant, actor=_actor(membership), action="task.claimed",
+                      object_type="task", object_id=task.pk, data={"case": task.case.reference, "task": task.name},
+                      event_type="task.claimed", event_payload={"task": task.pk, "case": task.case_id})
+    return task
+
+
+@transaction.atomic
+def release_task(membership: Membership, task_id: int) -> Task:
+    task = _get_task_for_update(membership, task_id)
+    if task.state != TaskState.OPEN:
+        raise Conflict("Die Aufgabe ist bereits erledigt.")
+    if task.assignee_id is None:
+        raise Conflict("Die Aufgabe ist niemandem zugewiesen.")
+    if task.assignee_id != membership.user_id and "approver" not in membership.roles:
+        raise Conflict(f"Die Aufgabe wird von {task.assignee.get_username()} bearbeitet.")
+    task.assignee = None
+    task.save(update_fields=["assignee"])
+    record_change(tenant=membership.tenant, actor=_actor(membership), action="task.released",
+                  object_type="task", object_id=task.pk, data={"case": task.case.reference, "task": task.name},
+                  event_type="task.released", event_payload={"task": task.pk, "case": task.case_id})
+    return task
+
+
+@transaction.atomic
+def complete_task(membership: Membership, task_id: int, data) -> Task:
+    task = _get_task_for_update(membership, task_id)
+    if task.state != TaskState.OPEN:
+        raise Conflict("Die Aufgabe ist bereits erledigt.")
+    _check_may_work(membership, task)
+    if task.assignee_id and task.assignee_id != membership.user_id:
+        raise Conflict(f"Die Aufgabe wird von {task.assignee.get_username()} bearbeitet.")
+    if not isinstance(data, dict):
+        raise Invalid(errors=[{"pointer": "/data", "message": "Erwartet wird ein JSON-Objekt.", "field": ""}])
+    errors = schemas.validate(task.form_schema, data, prefix="/data", cache_key=("task", task.case.service_version_id,
+                                                                               task.name))
+    if errors:
+        raise Invalid("Die Eingaben sind unvollständig oder fehlerhaft.", errors=errors)
+    case = Case.objects.select_for_update().select_related("service_version").get(pk=task.case_id)
+    sv = case.service_version
+    try:
+        result = engine.complete_user_task(("sv", sv.pk), sv.spec_state, case.workflow_state, task.spiff_id, data)
+    except engine.WorkflowError as e:
+        raise Conflict(f"Der Prozess konnte nicht fortgesetzt werden: {e}") from e
+    now = timezone.now()
+    task.state = TaskState.COMPLETED
+    task.data = data
+    task.assignee_id = membership.user_id
+    task.completed_by_id = membership.user_id
+    task.completed_at = now
+    task.save(update_fields=["state", "data", "assignee", "completed_by", "completed_at"])
+    actor = _actor(membership)
+    events = [CaseEvent(case=case, at=now, kind="task", public=False, actor=actor,
+                        message=f"Aufgabe „{task.title}“ erledigt"
+                        + (f": {_decision_label(data)}" if "decision" in data else ""))]
+    old_status = case.status
+    _apply_effects_in_memory(case, result.effects, events, now, actor=actor)
+    case.workflow_state = result.state
+    case.workflow_completed = result.completed
+    case.updated_at = now
+    case.version += 1
+    case.save(update_fields=["status", "workflow_state", "workflow_completed", "updated_at", "closed_at", "version"])
+    for e in events:
+        e.case = case
+    CaseEvent.objects.bulk_create(events)
+    others = list(Task.objects.filter(case=case, state=TaskState.OPEN).exclude(pk=task.pk))
+    _sync_tasks(case, result, now, existing_open=others)
+    record_change(
+        tenant=membership.tenant, actor=actor, action="task.completed", object_type="task", object_id=task.pk,
+        data={"case": case.reference, "task": task.name, "data": data},
+        event_type="task.completed",
+        event_payload={"task": task.pk, "case": case.pk, "reference": case.reference, "name": task.name},
+    )
+    if case.status != old_status:
+        record_change(
+            tenant=membership.tenant, actor=actor, action="case.status_changed", object_type="case",
+            object_id=case.pk, data={"reference": case.reference, "from": old_status, "to": case.status},
+            event_type="case.status_changed",
+            event_payload={"case": case.pk, "reference": case.reference, "from": old_status, "to": case.status},
+        )
+    return task
+
+
+def _decision_label(data: dict) -> str:
+    return {"approve": "bewilligen", "reject": "ablehnen"}.get(data.get("decision"), str(data.get("decision")))
+
+
+# --------------------------------------------------------------------------- queries
+
+def workable_tasks(membership: Membership, case_id: int | None = None):
+    """Open tasks the member may work on: role fits, unit fits, free or own, four eyes respected."""
+    qs = Task.objects.filter(tenant_id=membership.tenant_id, state=TaskState.OPEN, role__in=membership.roles)
+    units = units_within(membership.tenant_id, membership.org_unit_id)
+    if units is not None:
+        qs = qs.filter(Q(org_unit_id__in=units) | Q(org_unit__isnull=True))
+    qs = qs.filter(Q(assignee__isnull=True) | Q(assignee_id=membership.user_id))
+    if case_id is not None:
+        qs = qs.filter(case_id=case_id)
+    blocked = Task.objects.filter(
+        tenant_id=membership.tenant_id, state=TaskState.COMPLETED, completed_by_id=membership.user_id
+    ).exclude(four_eyes="").values_list("case_id", "four_eyes")
+    blocked = set(blocked)
+    tasks = list(qs.select_related("case", "assignee").order_by("due_at", "id"))
+    return [t for t in tasks if not (t.four_eyes and (t.case_id, t.four_eyes) in blocked)]
+
+
+def cases_for(membership: Membership, status: str | None = None, service: str | None = None):
+    qs = Case.objects.filter(tenant_id=membership.tenant_id).select_related(
+        "service_version", "service_version__service"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if service:
+        qs = qs.filter(service_version__service__key=service)
+    return qs.order_by("-created_at", "-id")
+
+
+def get_case(membership: Membership, case_id: int) -> Case:
+    case = (
+        Case.objects.filter(pk=case_id, tenant_id=membership.tenant_id)
+        .select_related("service_version", "service_version__service")
+        .first()
+    )
+    if case is None:
+        raise NotFound("Vorgang nicht gefunden.")
+    return case

@@ -1,0 +1,60 @@
+"""Public catalog API: which services exist and their form schemas."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from rathaus.core.errors import NotFound
+from rathaus.tenants.services import resolve_tenant
+
+from .services import active_services, get_active_service
+
+router = Router(tags=["Leistungen"])
+
+
+class ServiceOut(Schema):
+    key: str
+    name: str
+    name_en: str = ""
+    description: str = ""
+    version: str
+    leika: str = ""
+    processing_days: int
+    attachments: list[dict] = []
+
+
+class ServiceDetailOut(ServiceOut):
+    form_schema: dict
+
+
+def public_tenant(request: HttpRequest, tenant: str | None = None):
+    t = resolve_tenant(request.get_host() if request else None, tenant)
+    if t is None:
+        raise NotFound("Mandant nicht gefunden.")
+    return t
+
+
+def service_out(service, detail: bool = False) -> dict:
+    sv = service.current_version
+    out = {
+        "key": service.key, "name": sv.name, "name_en": sv.name_en, "description": sv.description,
+        "version": sv.version, "leika": sv.leika, "processing_days": sv.processing_days,
+        "attachments": sv.attachments,
+    }
+    if detail:
+        out["form_schema"] = sv.form_schema
+    return out
+
+
+@router.get("/services", response=list[ServiceOut], summary="Leistungen des Mandanten")
+def list_services(request, tenant: str | None = None):
+    return [service_out(s) for s in active_services(public_tenant(request, tenant))]
+
+
+@router.get("/services/{key}", response=ServiceDetailOut, summary="Eine Leistung mit Formular-Schema")
+def get_service(request, key: str, tenant: str | None = None):
+    s = get_active_service(public_tenant(request, tenant), key)
+    if s is None:
+        raise NotFound(f"Die Leistung „{key}“ gibt es nicht.")
+    return service_out(s, detail=True)

@@ -1,0 +1,104 @@
+"""Demo municipality "Musterstadt" (and "Beispielhausen"), idempotent."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from rathaus.catalog.services import demo_package_dirs, publish_package
+from rathaus.tenants.models import Membership, OrgUnit, Tenant
+from rathaus.tenants.services import invalidate_org_cache
+
+DEMO_PASSWORD = "rathaus-demo"
+
+TENANTS = [
+    {
+        "slug": "musterstadt", "name": "Stadt Musterstadt", "ags": "09999999", "street": "Marktplatz 1",
+        "postal_code": "99999", "city": "Musterstadt", "email": "rathaus@musterstadt.example",
+        "phone": "+49 9999 123-0", "website": "https://www.musterstadt.example",
+        "leitweg_id": "09999999-DEMO-57", "bank_name": "Sparkasse Musterstadt",
+        "iban": "DE02120300000000202051", "bic": "BYLADEM1001", "creditor_id": "DE98ZZZ09999999999",
+        "hostnames": ["localhost", "127.0.0.1", "musterstadt.localhost"],
+    },
+    {
+        "slug": "beispielhausen", "name": "Gemeinde Beispielhausen", "ags": "05999999", "street": "Rathausweg 2",
+        "postal_code": "59999", "city": "Beispielhausen", "email": "info@beispielhausen.example",
+        "leitweg_id": "05999999-BH-63", "bank_name": "Volksbank Beispielhausen",
+        "iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "creditor_id": "",
+        "hostnames": ["beispielhausen.localhost"],
+    },
+]
+
+# slug, name, parent
+ORG_UNITS = [
+    ("verwaltung", "Stadtverwaltung", None),
+    ("buergerdienste", "Fachbereich 1 – Bürgerdienste, Ordnung und Steuern", "verwaltung"),
+    ("ordnungsamt", "Ordnungsamt", "buergerdienste"),
+    ("steueramt", "Steueramt", "buergerdienste"),
+    ("finanzen", "Fachbereich 2 – Finanzen", "verwaltung"),
+    ("kaemmerei", "Kämmerei", "finanzen"),
+    ("stadtkasse", "Stadtkasse", "finanzen"),
+    ("bauen", "Fachbereich 3 – Bauen und Umwelt", "verwaltung"),
+    ("tiefbauamt", "Tiefbauamt", "bauen"),
+]
+
+# username, first, last, tenant, org unit, roles
+USERS = [
+    ("sachbearbeitung", "Sabine", "Sachbearbeiter", "musterstadt", "buergerdienste", ["clerk"]),
+    ("leitung", "Lars", "Leiter", "musterstadt", "buergerdienste", ["clerk", "approver"]),
+    ("stellvertretung", "Stefanie", "Stellvertreterin", "musterstadt", "buergerdienste", ["approver"]),
+    ("tiefbau", "Tim", "Tiefbauer", "musterstadt", "tiefbauamt", ["clerk"]),
+    ("kasse", "Karin", "Kassiererin", "musterstadt", "stadtkasse", ["treasury"]),
+    ("kaemmerei", "Klaus", "Kämmerer", "musterstadt", "kaemmerei", ["accounting"]),
+    ("admin", "Anna", "Administratorin", "musterstadt", None, ["admin"]),
+    ("bh-sachbearbeitung", "Bernd", "Beispiel", "beispielhausen", "buergerdienste", ["clerk", "approver"]),
+]
+
+
+@transaction.atomic
+def seed_demo(with_cases: bool = True, stdout=None) -> dict:
+    User = get_user_model()
+    tenants = {}
+    for spec in TENANTS:
+        t, _ = Tenant.objects.update_or_create(slug=spec["slug"], defaults=spec)
+        t.full_clean()
+        tenants[t.slug] = t
+        units = {}
+        for slug, name, parent in ORG_UNITS:
+            u, _ = OrgUnit.objects.update_or_create(
+                tenant=t, slug=slug, defaults={"name": name, "parent": units.get(parent)}
+            )
+            units[slug] = u
+    invalidate_org_cache()
+    for username, first, last, tslug, unit, roles in USERS:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last,
+                                         "email": f"{username}@{tslug}.example"}
+        )
+        if created or not user.has_usable_password():
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        tenant = tenants[tslug]
+        org = OrgUnit.objects.get(tenant=tenant, slug=unit) if unit else None
+        Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"org_unit": org, "roles": roles})
+        if username == "admin":
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
+    published = []
+    for t in tenants.values():
+        for d in demo_package_dirs():
+            sv, created = publish_package(d, tenant=t, actor="seed-demo")
+            published.append((t.slug, sv.service.key, sv.version, created))
+    cases = []
+    if with_cases:
+        from rathaus.cases.services import submit_application
+
+        for t in tenants.values():
+            for d in demo_package_dirs():
+                import json
+
+                examples = json.loads((d / "form.schema.json").read_text(encoding="utf-8")).get("examples") or []
+                for i, ex in enumerate(examples[:2]):
+                    r = submit_application(t, d.name, ex, idempotency_key=f"demo-{d.name}-{i + 1}", channel="web")
+                    cases.append((t.slug, r.case.reference, r.access_code, r.created))
+    return {"tenants": list(tenants), "published": published, "cases": cases}

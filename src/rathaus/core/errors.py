@@ -1,0 +1,46 @@
+"""Domain errors. API handlers turn them into problem+json, views into form messages."""
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Ungültige Anfrage"
+    type = "about:blank"
+
+    def __init__(self, detail: str = "", **extra):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Nicht gefunden"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Keine Berechtigung"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Konflikt"
+
+
+class Invalid(DomainError):
+    status = 422
+    title = "Ungültige Daten"
+
+    def __init__(self, detail: str = "", errors: list | None = None, **extra):
+        super().__init__(detail or "Die Daten sind ungültig.", **extra)
+        self.errors = errors or []
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    title = "Anfrage zu groß"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Nicht unterstützter Inhaltstyp"

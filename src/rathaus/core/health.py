@@ -1,0 +1,17 @@
+from django.db import connection
+from ninja import Router
+
+router = Router(tags=["Betrieb"])
+
+
+@router.get("/health", summary="Betriebszustand", response={200: dict, 503: dict})
+def health(request):
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        db = "ok"
+    except Exception:  # noqa: BLE001
+        db = "error"
+    status = 200 if db == "ok" else 503
+    return status, {"status": "ok" if db == "ok" else "degraded", "database": db}

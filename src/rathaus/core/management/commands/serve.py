@@ -1,0 +1,50 @@
+"""Production server: gunicorn (WSGI) with static files through WhiteNoise."""
+
+import multiprocessing
+import os
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Startet den Produktionsserver (gunicorn) für rathaus."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--host", default=os.environ.get("RATHAUS_HOST", "127.0.0.1"))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("RATHAUS_WORKERS", 0)) or None)
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("RATHAUS_THREADS", 1)))
+        parser.add_argument("--quiet", action="store_true", help="keine Zugriffsprotokolle")
+
+    def handle(self, *args, **opts):
+        from gunicorn.app.base import BaseApplication
+
+        from rathaus.wsgi import application
+
+        workers = opts["workers"] or (multiprocessing.cpu_count() * 2 + 1)
+        bind = f"{opts['host']}:{opts['port']}"
+        options = {
+            "bind": bind,
+            "workers": workers,
+            "threads": opts["threads"],
+            "worker_class": "gthread" if opts["threads"] > 1 else "sync",
+            "accesslog": None if opts["quiet"] else "-",
+            "errorlog": "-",
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "keepalive": 5,
+            "limit_request_line": 8190,
+            "backlog": 2048,
+        }
+
+        class App(BaseApplication):
+            def load_config(self):
+                for k, v in options.items():
+                    if v is not None:
+                        self.cfg.set(k, v)
+
+            def load(self):
+                return application
+
+        self.stdout.write(f"rathaus läuft auf http://{bind}/ ({workers} Worker)")
+        App().run()

@@ -1,0 +1,150 @@
+"""JSON Schema 2020-12 validation with German messages and JSON-pointer locations."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError as _JSError
+
+from .validators import is_valid_bic, is_valid_iban
+
+format_checker = FormatChecker()
+
+
+@format_checker.checks("iban")
+def _iban(value):
+    return not isinstance(value, str) or is_valid_iban(value)
+
+
+@format_checker.checks("bic")
+def _bic(value):
+    return not isinstance(value, str) or is_valid_bic(value)
+
+
+@format_checker.checks("de-postal-code")
+def _plz(value):
+    return not isinstance(value, str) or bool(re.fullmatch(r"\d{5}", value))
+
+
+@format_checker.checks("de-tax-id")
+def _taxid(value):
+    from stdnum.de import idnr
+
+    return not isinstance(value, str) or idnr.is_valid(value)
+
+
+_cache: dict = {}
+_lock = threading.Lock()
+
+
+def validator_for(schema: dict, cache_key=None) -> Draft202012Validator:
+    """A (cached) validator. Pass a stable cache_key (e.g. ("form", version_id)) on hot paths."""
+    if cache_key is None:
+        return Draft202012Validator(schema, format_checker=format_checker)
+    v = _cache.get(cache_key)
+    if v is None:
+        with _lock:
+            if len(_cache) > 2000:
+                _cache.clear()
+            v = _cache[cache_key] = Draft202012Validator(schema, format_checker=format_checker)
+    return v
+
+
+def pointer(path) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _title_at(schema: dict, path) -> str | None:
+    node = schema
+    for p in path:
+        if isinstance(p, int):
+            node = node.get("items", {}) if isinstance(node, dict) else {}
+        else:
+            node = (node.get("properties") or {}).get(p, {}) if isinstance(node, dict) else {}
+    return node.get("title") if isinstance(node, dict) else None
+
+
+FORMAT_MESSAGES = {
+    "email": "Bitte geben Sie eine gültige E-Mail-Adresse an.",
+    "date": "Bitte geben Sie ein gültiges Datum an (TT.MM.JJJJ).",
+    "iban": "Die IBAN ist ungültig. Bitte prüfen Sie Länge und Prüfziffer.",
+    "bic": "Die BIC ist ungültig.",
+    "de-postal-code": "Die Postleitzahl besteht aus 5 Ziffern.",
+    "de-tax-id": "Die Steuer-Identifikationsnummer ist ungültig.",
+}
+
+
+def german_message(err: _JSError) -> str:
+    v = err.validator
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else ""
+        return f"Bitte füllen Sie das Pflichtfeld „{missing}“ aus." if missing else "Pflichtangabe fehlt."
+    if v == "type":
+        expected = err.validator_value
+        names = {"string": "Text", "integer": "ganze Zahl", "number": "Zahl", "boolean": "Ja/Nein",
+                 "object": "Objekt", "array": "Liste", "null": "leer"}
+        if isinstance(expected, list):
+            exp = " oder ".join(names.get(e, e) for e in expected)
+        else:
+            exp = names.get(expected, expected)
+        return f"Erwartet wird: {exp}."
+    if v == "enum":
+        return "Bitte wählen Sie einen der vorgegebenen Werte."
+    if v == "const":
+        return "Dieser Wert ist hier nicht zulässig."
+    if v == "format":
+        return FORMAT_MESSAGES.get(err.validator_value, f"Ungültiges Format ({err.validator_value}).")
+    if v == "minLength":
+        return "Bitte füllen Sie dieses Feld aus." if err.validator_value == 1 else f"Mindestens {err.validator_value} Zeichen."
+    if v == "maxLength":
+        return f"Höchstens {err.validator_value} Zeichen."
+    if v == "pattern":
+        return "Die Eingabe hat nicht das erwartete Format."
+    if v == "minimum":
+        return f"Der Wert muss mindestens {err.validator_value} sein."
+    if v == "maximum":
+        return f"Der Wert darf höchstens {err.validator_value} sein."
+    if v == "exclusiveMinimum":
+        return f"Der Wert muss größer als {err.validator_value} sein."
+    if v == "exclusiveMaximum":
+        return f"Der Wert muss kleiner als {err.validator_value} sein."
+    if v == "minItems":
+        return f"Bitte geben Sie mindestens {err.validator_value} Einträge an."
+    if v == "maxItems":
+        return f"Höchstens {err.validator_value} Einträge sind möglich."
+    if v == "additionalProperties" or v == "unevaluatedProperties":
+        return "Unbekanntes Feld: " + err.message.split("(")[-1].rstrip(")")
+    if v == "dependentRequired":
+        return "Eine zugehörige Pflichtangabe fehlt."
+    return err.message
+
+
+def validate(schema: dict, instance, prefix: str = "", cache_key=None) -> list[dict]:
+    """Return a list of {"pointer", "message", "field"} sorted by location (empty if valid)."""
+    validator = validator_for(schema, cache_key)
+    errors = []
+    seen = set()
+    for err in validator.iter_errors(instance):
+        for e in _leaf_errors(err):
+            path = list(e.absolute_path)
+            if e.validator == "required" and "'" in e.message:
+                path = path + [e.message.split("'")[1]]
+            ptr = prefix + pointer(path)
+            msg = german_message(e)
+            if (ptr, msg) in seen:
+                continue
+            seen.add((ptr, msg))
+            errors.append({"pointer": ptr, "message": msg, "field": _title_at(schema, path) or ""})
+    errors.sort(key=lambda x: x["pointer"])
+    return errors
+
+
+def _leaf_errors(err: _JSError):
+    if err.context and err.validator in ("anyOf", "oneOf", "allOf"):
+        # report the branch closest to matching
+        best = min(err.context, key=lambda e: len(list(e.absolute_path)) * -1)
+        yield from _leaf_errors(best)
+    else:
+        yield err

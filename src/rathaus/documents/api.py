@@ -1,0 +1,28 @@
+"""Document download (role- and tenant-checked)."""
+
+from django.http import FileResponse
+from ninja import Router
+
+from rathaus.core.api import TokenAuth
+from rathaus.core.errors import NotFound
+
+from .models import Document
+
+router = Router(tags=["E-Akte"], auth=TokenAuth())
+
+
+@router.get("/documents/{doc_id}/content", summary="Inhalt eines Dokuments", response={200: None})
+def content(request, doc_id: int):
+    doc = Document.objects.filter(pk=doc_id, tenant_id=request.membership.tenant_id).first()
+    if doc is None:
+        raise NotFound("Dokument nicht gefunden.")
+    return document_response(doc)
+
+
+def document_response(doc: Document, inline: bool = True) -> FileResponse:
+    resp = FileResponse(doc.file.open("rb"), content_type=doc.content_type, as_attachment=not inline,
+                        filename=doc.filename)
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Content-Security-Policy"] = "sandbox"
+    resp["Digest"] = f"sha-256={doc.sha256}"
+    return resp

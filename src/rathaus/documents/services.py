@@ -1,0 +1,107 @@
+"""E-Akte operations: store documents write-once with SHA-256, check uploads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import mimetypes
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from rathaus.core.errors import Invalid
+
+from .models import Document
+
+# Magic numbers of the content types we accept for uploads: the declared type must match the bytes.
+MAGIC = {
+    "application/pdf": [b"%PDF-"],
+    "image/jpeg": [b"\xff\xd8\xff"],
+    "image/png": [b"\x89PNG\r\n\x1a\n"],
+}
+
+
+@dataclass
+class Upload:
+    key: str
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def sniff_content_type(content: bytes) -> str | None:
+    for ctype, magics in MAGIC.items():
+        if any(content.startswith(m) for m in magics):
+            return ctype
+    return None
+
+
+def check_attachments(service_version, uploads: list[Upload]) -> None:
+    specs = {a["key"]: a for a in service_version.attachments}
+    errors = []
+    for up in uploads:
+        spec = specs.get(up.key)
+        ptr = f"/attachments/{up.key}"
+        if spec is None:
+            errors.append({"pointer": ptr, "message": "Für diese Leistung ist keine solche Anlage vorgesehen.",
+                           "field": up.key})
+            continue
+        limit = int(float(spec.get("max_size_mb", 10)) * 1024 * 1024)
+        limit = min(limit, settings.RATHAUS_MAX_UPLOAD_BYTES)
+        if len(up.content) == 0:
+            errors.append({"pointer": ptr, "message": "Die Datei ist leer.", "field": spec["title"]})
+        elif len(up.content) > limit:
+            errors.append({"pointer": ptr, "message": f"Die Datei ist zu groß (höchstens {limit // (1024 * 1024)} MB).",
+                           "field": spec["title"]})
+        allowed = spec.get("content_types") or list(MAGIC)
+        actual = sniff_content_type(up.content)
+        if up.content and (actual is None or actual not in allowed):
+            names = ", ".join(mimetypes.guess_extension(c) or c for c in allowed)
+            errors.append({"pointer": ptr, "message": f"Dateityp nicht erlaubt. Erlaubt: {names}.",
+                           "field": spec["title"]})
+        else:
+            up.content_type = actual or up.content_type
+    present = {u.key for u in uploads}
+    for key, spec in specs.items():
+        if spec.get("required") and key not in present:
+            errors.append({"pointer": f"/attachments/{key}", "message": "Diese Anlage ist erforderlich.",
+                           "field": spec["title"]})
+    if errors:
+        raise Invalid("Die Anlagen sind fehlerhaft.", errors=errors)
+
+
+def _safe_filename(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "._- " else "_" for c in (name or "datei"))
+    return keep.strip()[:120] or "datei"
+
+
+def store_document(*, tenant, case, kind: str, title: str, filename: str, content_type: str, content: bytes,
+                   actor: str, released: bool = False, previous: Document | None = None) -> Document:
+    """Store content write-once: a new file name per version, never overwriting."""
+    sha = hashlib.sha256(content).hexdigest()
+    today = dt.date.today()
+    path = f"{tenant.slug}/{today:%Y/%m}/{uuid.uuid4().hex}-{_safe_filename(filename)}"
+    saved = default_storage.save(path, ContentFile(content))
+    retention = None
+    if case is not None:
+        years = case.service_version.retention_years
+        retention = dt.date(today.year + years + 1, 1, 1)  # retention runs to the end of the year + N
+    return Document.objects.create(
+        tenant=tenant, case=case, kind=kind, title=title, filename=_safe_filename(filename),
+        content_type=content_type, size=len(content), sha256=sha,
+        version=(previous.version + 1) if previous else 1, previous=previous, file=saved,
+        created_by=actor, retention_until=retention, released_to_applicant=released,
+    )
+
+
+def store_attachments(case, uploads: list[Upload], actor: str) -> list[Document]:
+    specs = {a["key"]: a for a in case.service_version.attachments}
+    return [
+        store_document(tenant=case.tenant, case=case, kind=Document.Kind.ATTACHMENT,
+                       title=specs.get(u.key, {}).get("title", u.key), filename=u.filename,
+                       content_type=u.content_type, content=u.content, actor=actor)
+        for u in uploads
+    ]

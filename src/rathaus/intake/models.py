@@ -1,0 +1,1 @@
+# Submissions are stored as cases (rathaus.cases.models.Case) with their idempotency key.

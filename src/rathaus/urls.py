@@ -1,0 +1,20 @@
+from django.urls import include, path
+
+from rathaus.catalog.api import router as catalog_router
+from rathaus.cases.api import router as cases_router
+from rathaus.core.api import api
+from rathaus.core.health import router as health_router
+from rathaus.documents.api import router as documents_router
+from rathaus.intake.api import router as intake_router
+
+api.add_router("/", health_router)
+api.add_router("/", catalog_router)
+api.add_router("/", intake_router)
+api.add_router("/", cases_router)
+api.add_router("/", documents_router)
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("rathaus.intake.urls")),
+    path("", include("rathaus.cases.urls")),
+]

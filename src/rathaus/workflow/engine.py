@@ -1,0 +1,285 @@
+"""SpiffWorkflow integration: parse service processes, run them, (de)serialize their state.
+
+- Processes are parsed once at publication (`parse_process`) and stored serialized on the
+  ServiceVersion; each worker process keeps the restored spec objects in a cache keyed by the
+  version's id, so a request never parses BPMN.
+- A case stores only the workflow's *state* (tasks and data), not the spec: restoring puts the
+  cached spec objects back in (`CachedSpecWorkflowConverter`).
+- Scripts run in-process (BPMN files are trusted admin input) with a small set of functions
+  (`set_status`, ...). They do not touch the database themselves: they record *effects* that the
+  cases service applies in its transaction.
+- The engine is set again after every restore; the script engine subclass fixes SpiffWorkflow's
+  error path (which can raise TypeError/NameError while reporting an error).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from .registry import script_functions
+
+CASE_STATUSES = ("received", "in_progress", "waiting_for_applicant", "approved", "rejected", "withdrawn", "closed")
+
+
+class WorkflowError(Exception):
+    """A process could not be parsed or run; the message is meant for administrators."""
+
+
+# --------------------------------------------------------------------------- effects
+
+@dataclass
+class Effect:
+    name: str
+    args: tuple
+    kwargs: dict
+
+
+_effects: contextvars.ContextVar[list[Effect] | None] = contextvars.ContextVar("rathaus_effects", default=None)
+
+
+def emit_effect(name: str, *args, **kwargs) -> None:
+    effects = _effects.get()
+    if effects is None:
+        raise WorkflowError(f"{name}() may only be called from a running process")
+    effects.append(Effect(name, args, kwargs))
+
+
+def _set_status(status: str, note: str = "") -> None:
+    if status not in CASE_STATUSES:
+        raise WorkflowError(f"set_status: unbekannter Status {status!r}; erlaubt: {', '.join(CASE_STATUSES)}")
+    emit_effect("set_status", status, note=str(note))
+
+
+script_functions.register("set_status", _set_status)
+
+
+# --------------------------------------------------------------------------- script engine
+
+class RathausScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine with a robust error path and our script functions."""
+
+    def __init__(self):
+        env_globals = {"Decimal": Decimal, "date": dt.date, "datetime": dt.datetime}
+        env_globals.update(script_functions.as_dict())
+        super().__init__(environment=TaskDataEnvironment(env_globals))
+
+    def create_task_exec_exception(self, task, script, err):
+        # Upstream concatenates err.args[0] to a str and fails for non-str args.
+        from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+
+        if isinstance(err, SpiffWorkflowException):
+            return err
+        line_number = getattr(err, "lineno", 0) or 0
+        detail = f"{err.__class__.__name__}: {err}"
+        return WorkflowTaskException(detail, task=task, exception=err, line_number=line_number, error_line="")
+
+    def call_service(self, task, **kwargs):  # upstream references an undefined name on error
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except Exception as err:  # noqa: BLE001
+            raise self.create_task_exec_exception(task, "", err) from err
+
+
+_engine_local = threading.local()
+
+
+def script_engine() -> RathausScriptEngine:
+    engine = getattr(_engine_local, "engine", None)
+    if engine is None or getattr(_engine_local, "generation", None) != script_functions.generation:
+        engine = _engine_local.engine = RathausScriptEngine()
+        _engine_local.generation = script_functions.generation
+    return engine
+
+
+# --------------------------------------------------------------------------- serialization
+
+class CachedSpecWorkflowConverter(BpmnWorkflowConverter):
+    """Restores a workflow whose `spec`/`subprocess_specs` are already spec objects."""
+
+    def from_dict(self, dct):
+        spec = dct.pop("spec")
+        subprocess_specs = dct.pop("subprocess_specs", {})
+        if isinstance(spec, dict):
+            spec = self.registry.restore(spec)
+            subprocess_specs = self.mapping_from_dict(subprocess_specs)
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        from uuid import UUID
+
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_config = dict(SPIFF_CONFIG)
+_config[BpmnWorkflow] = CachedSpecWorkflowConverter
+_registry = BpmnWorkflowSerializer.configure(_config)
+serializer = BpmnWorkflowSerializer(_registry)
+
+
+def spec_to_state(spec, subprocess_specs) -> dict:
+    return {
+        "spec": _registry.convert(spec),
+        "subprocess_specs": {k: _registry.convert(v) for k, v in subprocess_specs.items()},
+    }
+
+
+def workflow_to_state(workflow: BpmnWorkflow) -> dict:
+    dct = serializer.to_dict(workflow)
+    dct.pop("spec", None)
+    dct.pop("subprocess_specs", None)
+    dct[serializer.VERSION_KEY] = serializer.VERSION
+    return dct
+
+
+_spec_cache: dict[Any, tuple] = {}
+_spec_lock = threading.Lock()
+
+
+def specs_for(cache_key, spec_state: dict):
+    """Spec objects for a published version, restored once per process."""
+    hit = _spec_cache.get(cache_key)
+    if hit is None:
+        with _spec_lock:
+            hit = _spec_cache.get(cache_key)
+            if hit is None:
+                spec = _registry.restore(_deepcopy_json(spec_state["spec"]))
+                subs = {k: _registry.restore(_deepcopy_json(v)) for k, v in spec_state["subprocess_specs"].items()}
+                hit = _spec_cache[cache_key] = (spec, subs)
+    return hit
+
+
+def _deepcopy_json(obj):
+    import json
+
+    return json.loads(json.dumps(obj))
+
+
+def restore_workflow(cache_key, spec_state: dict, state: dict) -> BpmnWorkflow:
+    spec, subs = specs_for(cache_key, spec_state)
+    dct = _deepcopy_json(state)
+    dct.pop(serializer.VERSION_KEY, None)
+    dct["spec"] = spec
+    dct["subprocess_specs"] = subs
+    wf = _registry.restore(dct)
+    wf.script_engine = script_engine()  # set the engine again after every restore
+    return wf
+
+
+# --------------------------------------------------------------------------- parsing
+
+@dataclass
+class ParsedProcess:
+    spec: Any
+    subprocess_specs: dict
+    user_tasks: list[dict]
+
+
+def parse_process(bpmn_xml: str | bytes, process_id: str, filename: str = "process.bpmn") -> ParsedProcess:
+    from lxml import etree
+
+    parser = SpiffBpmnParser()
+    try:
+        data = bpmn_xml.encode() if isinstance(bpmn_xml, str) else bpmn_xml
+        xml_parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+        tree = etree.fromstring(data, parser=xml_parser)
+        parser.add_bpmn_xml(tree, filename=filename)
+        spec = parser.get_spec(process_id)
+        subs = parser.get_subprocess_specs(process_id)
+    except etree.XMLSyntaxError as e:
+        raise WorkflowError(f"{filename}:{e.lineno}: XML-Fehler: {e.msg}") from e
+    except SpiffWorkflowException as e:
+        line = getattr(e, "line_number", None) or getattr(e, "sourceline", None) or ""
+        raise WorkflowError(f"{filename}:{line}: {e}") from e
+    except Exception as e:  # noqa: BLE001 - the parser raises many kinds
+        raise WorkflowError(f"{filename}: {e}") from e
+    user_tasks = []
+    for name, ts in spec.task_specs.items():
+        if isinstance(ts, UserTask):
+            props = dict((ts.extensions or {}).get("properties") or {})
+            user_tasks.append({"name": name, "title": ts.bpmn_name or name, "properties": props})
+    return ParsedProcess(spec, subs, user_tasks)
+
+
+# --------------------------------------------------------------------------- running
+
+@dataclass
+class ReadyTask:
+    id: str  # Spiff task UUID
+    name: str  # BPMN id
+    title: str
+    properties: dict
+
+
+@dataclass
+class RunResult:
+    state: dict
+    ready: list[ReadyTask] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    completed: bool = False
+
+
+def _run(workflow: BpmnWorkflow, step) -> RunResult:
+    effects: list[Effect] = []
+    token = _effects.set(effects)
+    try:
+        step()
+        workflow.do_engine_steps()
+    except SpiffWorkflowException as e:
+        raise WorkflowError(str(e)) from e
+    finally:
+        _effects.reset(token)
+    ready = [
+        ReadyTask(
+            id=str(t.id),
+            name=t.task_spec.name,
+            title=t.task_spec.bpmn_name or t.task_spec.name,
+            properties=dict((t.task_spec.extensions or {}).get("properties") or {}),
+        )
+        for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+    ]
+    return RunResult(state=workflow_to_state(workflow), ready=ready, effects=effects, completed=workflow.is_completed())
+
+
+def start_workflow(cache_key, spec_state: dict, variables: dict) -> RunResult:
+    spec, subs = specs_for(cache_key, spec_state)
+    wf = BpmnWorkflow(spec, subs, script_engine=script_engine())
+
+    def step():
+        start = wf.get_tasks(state=TaskState.READY)
+        for t in start:
+            t.data.update(_deepcopy_json(variables))
+
+    return _run(wf, step)
+
+
+def complete_user_task(cache_key, spec_state: dict, state: dict, task_id: str, data: dict) -> RunResult:
+    from uuid import UUID
+
+    wf = restore_workflow(cache_key, spec_state, state)
+    task = wf.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise WorkflowError("Die Aufgabe ist im Prozess nicht (mehr) bereit.")
+
+    def step():
+        task.data[task.task_spec.name] = _deepcopy_json(data)
+        task.run()
+
+    return _run(wf, step)
