@@ -154,7 +154,7 @@ def submit_application(
     sv = service.current_version
     if not isinstance(data, dict):
         raise Invalid(errors=[{"pointer": "/data", "message": "Erwartet wird ein JSON-Objekt.", "field": ""}])
-    errors = schemas.validate(sv.form_schema, data, prefix="/data", cache_key=("form", sv.pk))
+    errors = schemas.validate(sv.form_schema, data, prefix="/data", cache_key=("form", *sv.cache_key))
     if errors:
         raise Invalid("Der Antrag enthält Fehler. Bitte korrigieren Sie die markierten Angaben.", errors=errors)
     if idempotency_key is not None:
@@ -172,7 +172,7 @@ def submit_application(
         check_attachments(sv, attachments)
 
     # Run the process up to its first wait state before taking any lock.
-    result = engine.start_workflow(("sv", sv.pk), sv.spec_state, {"application": data})
+    result = engine.start_workflow(sv.cache_key, sv.spec_state, {"application": data})
     now = now or timezone.now()
     local_now = timezone.localtime(now)
     applicant_name, applicant_email = applicant_of(sv.form_schema, data)
@@ -362,14 +362,13 @@ def complete_task(membership: Membership, task_id: int, data) -> Task:
         raise Conflict(f"Die Aufgabe wird von {task.assignee.get_username()} bearbeitet.")
     if not isinstance(data, dict):
         raise Invalid(errors=[{"pointer": "/data", "message": "Erwartet wird ein JSON-Objekt.", "field": ""}])
-    errors = schemas.validate(task.form_schema, data, prefix="/data", cache_key=("task", task.case.service_version_id,
-                                                                               task.name))
-    if errors:
-        raise Invalid("Die Eingaben sind unvollständig oder fehlerhaft.", errors=errors)
     case = Case.objects.select_for_update().select_related("service_version").get(pk=task.case_id)
     sv = case.service_version
+    errors = schemas.validate(task.form_schema, data, prefix="/data", cache_key=("task", *sv.cache_key, task.name))
+    if errors:
+        raise Invalid("Die Eingaben sind unvollständig oder fehlerhaft.", errors=errors)
     try:
-        result = engine.complete_user_task(("sv", sv.pk), sv.spec_state, case.workflow_state, task.spiff_id, data)
+        result = engine.complete_user_task(sv.cache_key, sv.spec_state, case.workflow_state, task.spiff_id, data)
     except engine.WorkflowError as e:
         raise Conflict(f"Der Prozess konnte nicht fortgesetzt werden: {e}") from e
     now = timezone.now()

@@ -42,10 +42,9 @@ def months_remaining(start) -> int:
     return 12 - d.month + 1
 
 
-def count(items, key=None, value=True) -> int:
-    if key is None:
-        return len(items or [])
-    return sum(1 for i in items or [] if (i or {}).get(key) == value)
+def count(items, **conditions) -> int:
+    """Number of items (dicts) whose fields equal all given conditions: count(data["hunde"], gefaehrlich=True)."""
+    return sum(1 for i in items or [] if all((i or {}).get(k) == v for k, v in conditions.items()))
 
 
 def ceil(x) -> int:

@@ -55,5 +55,10 @@ class ServiceVersion(models.Model):
         return f"{self.service.key} {self.version}"
 
     @property
+    def cache_key(self) -> tuple:
+        """Key for per-process caches (parsed specs, schema validators): id plus content checksum."""
+        return (self.pk, self.checksum)
+
+    @property
     def attachments(self) -> list[dict]:
         return self.definition.get("attachments") or []

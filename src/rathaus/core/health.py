@@ -1,5 +1,5 @@
 from django.db import connection
-from ninja import Router
+from ninja import Router, Status
 
 router = Router(tags=["Betrieb"])
 
@@ -14,4 +14,4 @@ def health(request):
     except Exception:  # noqa: BLE001
         db = "error"
     status = 200 if db == "ok" else 503
-    return status, {"status": "ok" if db == "ok" else "degraded", "database": db}
+    return Status(status, {"status": "ok" if db == "ok" else "degraded", "database": db})

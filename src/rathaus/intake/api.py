@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ninja import Header, Router, Schema
+from ninja import Header, Router, Schema, Status
 
 from rathaus.catalog.api import public_tenant
 from rathaus.cases.models import CaseStatus
@@ -98,7 +98,7 @@ def create_submission(request, payload: SubmissionIn, tenant: str | None = None,
         "due_date": case.due_date.isoformat(),
         "status_url": f"/status/{case.reference}/",
     }
-    return (201 if result.created else 200), body
+    return Status(201 if result.created else 200, body)
 
 
 def applicant_view(case) -> dict:
