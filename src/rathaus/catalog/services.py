@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -326,9 +327,31 @@ def active_services(tenant: Tenant):
     )
 
 
+_version_cache: dict[tuple, ServiceVersion] = {}
+_version_lock = threading.Lock()
+
+
 def get_active_service(tenant: Tenant, key: str) -> Service | None:
-    return (
+    """The service with its current version.
+
+    One light query per call (which version is current); the heavy version row (schemas, process
+    spec) is cached per process by (id, checksum): published versions never change.
+    """
+    row = (
         Service.objects.filter(tenant=tenant, key=key, active=True, current_version__isnull=False)
-        .select_related("current_version", "current_version__org_unit")
+        .values_list("id", "current_version_id", "current_version__checksum")
         .first()
     )
+    if row is None:
+        return None
+    service_id, version_id, checksum = row
+    sv = _version_cache.get((version_id, checksum))
+    if sv is None:
+        sv = ServiceVersion.objects.select_related("service", "org_unit").get(pk=version_id)
+        with _version_lock:
+            if len(_version_cache) > 500:
+                _version_cache.clear()
+            _version_cache[(version_id, checksum)] = sv
+    service = Service(id=service_id, tenant=tenant, key=key, current_version_id=version_id, active=True)
+    service.current_version = sv
+    return service

@@ -25,27 +25,33 @@ def tenant_by_slug(slug: str) -> Tenant:
     return t
 
 
-_tenant_host_cache: dict[str, tuple[float, int | None]] = {}
+# Public requests resolve their tenant by host name; the answer is kept for a few seconds.
+_tenant_host_cache: dict[str, tuple[float, Tenant | None]] = {}
+TENANT_TTL = 10.0
 
 
 def resolve_tenant(host: str | None, explicit_slug: str | None = None) -> Tenant | None:
     """Tenant of a public request: explicit slug, else host name, else the default tenant."""
-    if explicit_slug:
-        return Tenant.objects.filter(slug=explicit_slug).first()
-    hostname = (host or "").split(":")[0].lower()
+    cache_key = f"slug:{explicit_slug}" if explicit_slug else "host:" + (host or "").split(":")[0].lower()
     now = timezone.now().timestamp()
-    hit = _tenant_host_cache.get(hostname)
-    if hit and now - hit[0] < TREE_TTL:
-        return Tenant.objects.filter(pk=hit[1]).first() if hit[1] else None
-    tenant = None
-    if hostname:
-        for t in Tenant.objects.exclude(hostnames=[]).only("id", "hostnames"):
-            if hostname in [h.lower() for h in t.hostnames or []]:
-                tenant = Tenant.objects.get(pk=t.pk)
-                break
-    if tenant is None:
-        tenant = Tenant.objects.filter(slug=settings.RATHAUS_DEFAULT_TENANT).first()
-    _tenant_host_cache[hostname] = (now, tenant.pk if tenant else None)
+    hit = _tenant_host_cache.get(cache_key)
+    if hit and now - hit[0] < TENANT_TTL:
+        return hit[1]
+    if explicit_slug:
+        tenant = Tenant.objects.filter(slug=explicit_slug).first()
+    else:
+        hostname = cache_key[5:]
+        tenant = None
+        if hostname:
+            for t in Tenant.objects.exclude(hostnames=[]).only("id", "hostnames"):
+                if hostname in [h.lower() for h in t.hostnames or []]:
+                    tenant = Tenant.objects.get(pk=t.pk)
+                    break
+        if tenant is None:
+            tenant = Tenant.objects.filter(slug=settings.RATHAUS_DEFAULT_TENANT).first()
+    if len(_tenant_host_cache) > 1000:
+        _tenant_host_cache.clear()
+    _tenant_host_cache[cache_key] = (now, tenant)
     return tenant
 
 
