@@ -8,6 +8,9 @@ export DJANGO_SETTINGS_MODULE := rathaus.settings
 .PHONY: demo test lint venv venv-dev serve clean
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "python3-venv fehlt; installiere es mit apt-get"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
