@@ -46,5 +46,10 @@ class Command(BaseCommand):
             def load(self):
                 return application
 
-        self.stdout.write(f"rathaus läuft auf http://{bind}/ ({workers} Worker)")
+        base = f"http://{bind}"
+        self.stdout.write(f"rathaus läuft auf {base}/ ({workers} Worker, Strg+C beendet)")
+        self.stdout.write(f"  Leistungen und Anträge:  {base}/")
+        self.stdout.write(f"  Antragsstatus:           {base}/status/")
+        self.stdout.write(f"  Sachbearbeitung:         {base}/sachbearbeitung/  (Anmeldung: {base}/anmelden/)")
+        self.stdout.write(f"  API-Dokumentation:       {base}/api/v1/docs")
         App().run()
