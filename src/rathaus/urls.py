@@ -1,7 +1,8 @@
+from django.contrib import admin
 from django.urls import include, path
 
-from rathaus.catalog.api import router as catalog_router
 from rathaus.cases.api import router as cases_router
+from rathaus.catalog.api import router as catalog_router
 from rathaus.core.api import api
 from rathaus.core.health import router as health_router
 from rathaus.documents.api import router as documents_router
@@ -13,8 +14,13 @@ api.add_router("/", intake_router)
 api.add_router("/", cases_router)
 api.add_router("/", documents_router)
 
+admin.site.site_header = "rathaus – Administration"
+admin.site.site_title = "rathaus"
+admin.site.index_title = "Mandanten, Organisation und Leistungen"
+
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
     path("", include("rathaus.intake.urls")),
     path("", include("rathaus.cases.urls")),
 ]

@@ -30,6 +30,9 @@ class ReferenceCounter(models.Model):
             models.UniqueConstraint(fields=["tenant", "prefix", "year"], name="refcounter_unique")
         ]
 
+    def __str__(self):
+        return f"{self.prefix}-{self.year}: {self.value}"
+
 
 class Case(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases")
@@ -89,6 +92,9 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.status} {self.message[:40]}"
 
 
 class TaskState(models.TextChoices):

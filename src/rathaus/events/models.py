@@ -12,6 +12,9 @@ class AuditHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self):
+        return f"{self.tenant_id}: {self.seq}"
+
 
 class AuditEntry(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="audit_entries")
@@ -30,6 +33,9 @@ class AuditEntry(models.Model):
         verbose_name_plural = "Protokolleinträge"
         constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="audit_unique_seq")]
         indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self):
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -55,3 +61,6 @@ class OutboxEvent(models.Model):
         verbose_name = "Ereignis (Outbox)"
         verbose_name_plural = "Ereignisse (Outbox)"
         indexes = [models.Index(fields=["published_at", "id"])]
+
+    def __str__(self):
+        return f"{self.type} {self.aggregate_type}:{self.aggregate_id}"

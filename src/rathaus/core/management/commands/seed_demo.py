@@ -17,6 +17,6 @@ class Command(BaseCommand):
             if created:
                 self.stdout.write(f"  Beispielantrag {tslug}: {ref}  Zugangscode {code}")
         self.stdout.write("")
-        self.stdout.write("Demo-Zugänge (Passwort für alle: %s):" % DEMO_PASSWORD)
-        for username, first, last, tslug, unit, roles in USERS:
+        self.stdout.write(f"Demo-Zugänge (Passwort für alle: {DEMO_PASSWORD}):")
+        for username, _first, _last, tslug, unit, roles in USERS:
             self.stdout.write(f"  {username:20} {tslug:15} {unit or '-':15} {', '.join(roles)}")

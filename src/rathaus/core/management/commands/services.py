@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from rathaus.catalog.services import PackageError, publish_package, validate_package
-from rathaus.tenants.services import invalidate_org_cache
 from rathaus.tenants.models import Tenant
+from rathaus.tenants.services import invalidate_org_cache
 
 
 class Command(BaseCommand):
