@@ -7,7 +7,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from rathaus.core.validators import validate_ags, validate_bic, validate_creditor_id, validate_iban, validate_leitweg_id
+from rathaus.core.validators import (
+    validate_ags,
+    validate_bic,
+    validate_creditor_id,
+    validate_iban,
+    validate_leitweg_id,
+)
 
 
 class Role(models.TextChoices):
