@@ -47,6 +47,7 @@ class Case(models.Model):
     due_date = models.DateField("Bearbeitungsfrist")
     workflow_state = models.JSONField()
     workflow_completed = models.BooleanField(default=False)
+    workflow_error = models.TextField(blank=True)  # incident: the process could not run; case kept
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()

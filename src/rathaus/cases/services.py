@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from rathaus.workflow import engine
 
 from .models import Case, CaseEvent, CaseStatus, ReferenceCounter, Task, TaskState
 
+log = logging.getLogger("rathaus.cases")
 ACCESS_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
@@ -171,8 +173,15 @@ def submit_application(
 
         check_attachments(sv, attachments)
 
-    # Run the process up to its first wait state before taking any lock.
-    result = engine.start_workflow(sv.cache_key, sv.spec_state, {"application": data})
+    # Run the process up to its first wait state before taking any lock. If the process itself is
+    # broken (an administrator's error), the application is still accepted and kept as an incident.
+    try:
+        result = engine.start_workflow(sv.cache_key, sv.spec_state, {"application": data})
+        workflow_error = ""
+    except engine.WorkflowError as e:
+        log.error("process of %s %s failed on start: %s", service_key, sv.version, e)
+        result = engine.RunResult(state={})
+        workflow_error = str(e)[:2000]
     now = now or timezone.now()
     local_now = timezone.localtime(now)
     applicant_name, applicant_email = applicant_of(sv.form_schema, data)
@@ -193,6 +202,7 @@ def submit_application(
                 due_date=local_now.date() + dt.timedelta(days=sv.processing_days),
                 workflow_state=result.state,
                 workflow_completed=result.completed,
+                workflow_error=workflow_error,
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
                 created_at=now,
@@ -200,6 +210,9 @@ def submit_application(
             )
             events = [CaseEvent(at=now, kind="status", status=CaseStatus.RECEIVED, public=True,
                                 message="Ihr Antrag ist eingegangen.", actor="Antragsteller")]
+            if workflow_error:
+                events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
+                                        message=f"Prozessfehler beim Start: {workflow_error}"))
             _apply_effects_in_memory(case, result.effects, events, now, actor="Prozess")
             case.save(force_insert=True)
             for e in events:

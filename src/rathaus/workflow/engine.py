@@ -31,7 +31,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from .registry import script_functions
+from .registry import script_functions, service_operators
 
 CASE_STATUSES = ("received", "in_progress", "waiting_for_applicant", "approved", "rejected", "withdrawn", "closed")
 
@@ -66,6 +66,7 @@ def _set_status(status: str, note: str = "") -> None:
 
 
 script_functions.register("set_status", _set_status)
+service_operators.register("set_status", _set_status)
 
 
 # --------------------------------------------------------------------------- script engine
@@ -88,9 +89,20 @@ class RathausScriptEngine(PythonScriptEngine):
         detail = f"{err.__class__.__name__}: {err}"
         return WorkflowTaskException(detail, task=task, exception=err, line_number=line_number, error_line="")
 
-    def call_service(self, task, **kwargs):  # upstream references an undefined name on error
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
+        """Service tasks (`spiffworkflow:serviceTaskOperator id="..."`) call a registered operator.
+
+        Upstream's version references an undefined name on error; ours reports the operator.
+        The result is returned as JSON, as SpiffWorkflow's service task expects.
+        """
+        import json
+
+        fn = service_operators.get(operation_name)
         try:
-            return self.environment.call_service(task.data, **kwargs)
+            if fn is None:
+                raise WorkflowError(f"Unbekannter Dienst {operation_name!r} in Service-Task")
+            params = {k: v.get("value") if isinstance(v, dict) else v for k, v in (operation_params or {}).items()}
+            return json.dumps(fn(**params), default=str)
         except Exception as err:  # noqa: BLE001
             raise self.create_task_exec_exception(task, "", err) from err
 

@@ -23,8 +23,12 @@ class ScriptFunctionRegistry:
     def as_dict(self) -> dict[str, Callable]:
         return dict(self._functions)
 
+    def get(self, name: str) -> Callable | None:
+        return self._functions.get(name)
+
     def __contains__(self, name):
         return name in self._functions
 
 
-script_functions = ScriptFunctionRegistry()
+script_functions = ScriptFunctionRegistry()  # callable from script tasks and expressions
+service_operators = ScriptFunctionRegistry()  # operators of BPMN service tasks
