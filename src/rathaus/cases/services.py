@@ -440,9 +440,9 @@ def workable_tasks(membership: Membership, case_id: int | None = None):
         qs = qs.filter(case_id=case_id)
     blocked = Task.objects.filter(
         tenant_id=membership.tenant_id, state=TaskState.COMPLETED, completed_by_id=membership.user_id
-    ).exclude(four_eyes="").values_list("case_id", "four_eyes")
+    ).exclude(four_eyes="").order_by().values_list("case_id", "four_eyes")
     blocked = set(blocked)
-    tasks = list(qs.select_related("case", "assignee").order_by("due_at", "id"))
+    tasks = list(qs.select_related("case", "assignee", "org_unit").order_by("due_at", "id"))
     return [t for t in tasks if not (t.four_eyes and (t.case_id, t.four_eyes) in blocked)]
 
 

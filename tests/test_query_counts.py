@@ -1,0 +1,55 @@
+"""Query counts on the hot paths (Zulip style): an N+1 regression fails loudly here."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import TESTDIENST_EXAMPLE
+
+
+def _count(fn):
+    with CaptureQueriesContext(connection) as ctx:
+        result = fn()
+    sql = [q["sql"] for q in ctx.captured_queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))]
+    return result, sql
+
+
+def test_submission_query_count(api):
+    client = api()
+    body = {"service": "testdienst", "data": TESTDIENST_EXAMPLE}
+    client.post("/api/v1/submissions?tenant=musterstadt", body)  # warm the per-process caches
+    r, sql = _count(lambda: client.post("/api/v1/submissions?tenant=musterstadt", body))
+    assert r.status_code == 201
+    # service lookup, reference counter, case, history, tasks, audit head (lock, entry, update), outbox
+    assert len(sql) <= 9, "\n".join(sql)
+
+
+def test_inbox_query_count_does_not_grow_with_tasks(api, submit):
+    clerk = api("sachbearbeitung")
+    submit()
+    clerk.get("/api/v1/tasks")
+    _, few = _count(lambda: clerk.get("/api/v1/tasks"))
+    for _ in range(5):
+        submit()
+    r, many = _count(lambda: clerk.get("/api/v1/tasks"))
+    assert len(r.json()) >= 6
+    assert len(many) == len(few), "\n".join(many)
+
+
+def test_case_detail_query_count_does_not_grow(api, submit):
+    clerk = api("leitung")
+    sub = submit()
+    clerk.get(f"/api/v1/cases/{sub['id']}")
+    _, before = _count(lambda: clerk.get(f"/api/v1/cases/{sub['id']}"))
+    task = clerk.get("/api/v1/tasks", case=sub["id"]).json()[0]
+    clerk.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"decision": "approve"}})
+    _, after = _count(lambda: clerk.get(f"/api/v1/cases/{sub['id']}"))
+    assert len(after) == len(before), "\n".join(after)
+
+
+def test_complete_task_query_count(api, submit):
+    clerk = api("sachbearbeitung")
+    sub = submit()
+    task = clerk.get("/api/v1/tasks", case=sub["id"]).json()[0]
+    r, sql = _count(lambda: clerk.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"decision": "approve"}}))
+    assert r.status_code == 200
+    assert len(sql) <= 18, "\n".join(sql)
