@@ -27,7 +27,7 @@ demo: venv
 	$(BIN)/rathaus serve --port $(PORT)
 
 lint: venv-dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
 
 test: venv-dev lint
 	$(BIN)/pytest -n 2 -p no:cacheprovider

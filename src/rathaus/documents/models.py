@@ -1,6 +1,5 @@
 """E-Akte: documents of a case, write-once with hash and version."""
 
-from django.conf import settings
 from django.db import models
 
 from rathaus.tenants.models import Tenant
