@@ -24,7 +24,7 @@ demo: venv
 	mkdir -p var
 	$(BIN)/rathaus migrate --noinput
 	$(BIN)/rathaus seed-demo
-	$(BIN)/rathaus serve --port $(PORT)
+	RATHAUS_SHOW_DEMO_LOGINS=1 $(BIN)/rathaus serve --port $(PORT)
 
 lint: venv-dev
 	$(BIN)/ruff check src tests $(wildcard benchmarks)

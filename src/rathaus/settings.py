@@ -71,7 +71,7 @@ TEMPLATES = [
 
 _default_sqlite = f"sqlite:///{VAR_DIR / 'rathaus.sqlite3'}"
 DATABASE_URL = os.environ.get("DATABASE_URL") or _default_sqlite
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -126,6 +126,7 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+RATHAUS_SHOW_DEMO_LOGINS = os.environ.get("RATHAUS_SHOW_DEMO_LOGINS", "0").lower() in {"1", "true", "yes", "on"}
 RATHAUS_DEFAULT_TENANT = os.environ.get("RATHAUS_DEFAULT_TENANT", "musterstadt")
 
 LOGGING = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
-from rathaus.core.api import TokenAuth
+from rathaus.core.api import DbId, TokenAuth, clean_key
 
 from . import services
 from .models import CaseStatus
@@ -71,7 +71,7 @@ def case_item(c) -> dict:
 
 
 @router.get("/tasks", response=list[TaskOut], summary="Offene Aufgaben, die ich bearbeiten darf")
-def list_tasks(request, case: int | None = None):
+def list_tasks(request, case: DbId | None = None):
     tasks = services.workable_tasks(request.membership, case_id=case)
     for t in tasks:
         t.org_unit  # noqa: B018 - loaded below in one query
@@ -90,29 +90,32 @@ def _with_units(tasks):
 
 
 @router.post("/tasks/{task_id}/claim", response=TaskOut, summary="Aufgabe übernehmen")
-def claim(request, task_id: int):
+def claim(request, task_id: DbId):
     return task_out(services.claim_task(request.membership, task_id))
 
 
 @router.post("/tasks/{task_id}/release", response=TaskOut, summary="Aufgabe zurückgeben")
-def release(request, task_id: int):
+def release(request, task_id: DbId):
     return task_out(services.release_task(request.membership, task_id))
 
 
 @router.post("/tasks/{task_id}/complete", response=TaskOut, summary="Aufgabe abschließen")
-def complete(request, task_id: int, payload: CompleteIn):
+def complete(request, task_id: DbId, payload: CompleteIn):
     return task_out(services.complete_task(request.membership, task_id, payload.data))
 
 
 @router.get("/cases", response=list[CaseListItem], summary="Vorgänge")
 def list_cases(request, status: str | None = None, service: str | None = None, limit: int = 100, offset: int = 0):
     limit = max(1, min(limit, 500))
+    offset = max(0, min(offset, 10**9))
+    if any(v is not None and clean_key(v) is None for v in (status, service)):
+        return []  # a filter value no case can have (NUL byte, absurd length)
     qs = services.cases_for(request.membership, status=status, service=service)[offset:offset + limit]
     return [case_item(c) for c in qs]
 
 
 @router.get("/cases/{case_id}", response=CaseOut, summary="Ein Vorgang mit Verlauf, Aufgaben und Dokumenten")
-def get_case(request, case_id: int):
+def get_case(request, case_id: DbId):
     c = services.get_case(request.membership, case_id)
     return case_detail(c)
 

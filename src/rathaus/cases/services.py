@@ -318,7 +318,7 @@ def _check_may_work(membership: Membership, task: Task) -> None:
 def _get_task_for_update(membership: Membership, task_id: int) -> Task:
     task = (
         Task.objects.select_for_update(of=("self",))
-        .select_related("case", "assignee")
+        .select_related("case")  # not the assignee: re-read fresh after the row lock
         .filter(pk=task_id, tenant_id=membership.tenant_id)
         .first()
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from rathaus.core.api import clean_key
 from rathaus.core.errors import NotFound
 from rathaus.tenants.services import resolve_tenant
 
@@ -29,6 +30,8 @@ class ServiceDetailOut(ServiceOut):
 
 
 def public_tenant(request: HttpRequest, tenant: str | None = None):
+    if tenant is not None and clean_key(tenant, 100) is None:
+        raise NotFound("Mandant nicht gefunden.")
     t = resolve_tenant(request.get_host() if request else None, tenant)
     if t is None:
         raise NotFound("Mandant nicht gefunden.")
@@ -54,7 +57,8 @@ def list_services(request, tenant: str | None = None):
 
 @router.get("/services/{key}", response=ServiceDetailOut, summary="Eine Leistung mit Formular-Schema")
 def get_service(request, key: str, tenant: str | None = None):
-    s = get_active_service(public_tenant(request, tenant), key)
+    t = public_tenant(request, tenant)
+    s = get_active_service(t, key) if clean_key(key, 100) else None
     if s is None:
         raise NotFound(f"Die Leistung „{key}“ gibt es nicht.")
     return service_out(s, detail=True)

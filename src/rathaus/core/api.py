@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Annotated
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
+from pydantic import Field
 
-from rathaus.core.errors import DomainError
+from rathaus.core.errors import DomainError, Invalid, UnsupportedMediaType
 from rathaus.tenants.services import authenticate_token
 
 log = logging.getLogger("rathaus.api")
@@ -39,6 +44,91 @@ class TokenAuth(HttpBearer):
         return found[1]
 
 
+MAX_JSON_DEPTH = 64
+MAX_DB_INT = 2**63 - 1
+# ids in paths and queries: positive and within BIGINT, so no database ever sees an out-of-range number
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+
+
+def clean_key(value: str | None, max_length: int = 200) -> str | None:
+    """A lookup string from a URL (slug, key, reference) or None if it cannot name anything (NUL, too long)."""
+    if value is None or "\x00" in value or len(value) > max_length:
+        return None
+    return value
+
+
+def is_json_content_type(content_type: str) -> bool:
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    return ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))
+
+
+def check_json_value(value, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested deeper than limit or holding NUL characters (which PostgreSQL cannot store).
+
+    Iterative, so it is safe for any input that json.loads accepted.
+    """
+    stack: list[tuple[object, tuple]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        else:
+            if isinstance(node, str) and "\x00" in node:
+                raise Invalid(errors=[{"pointer": _pointer(path), "message": "Steuerzeichen (NUL) sind nicht erlaubt."}])
+            continue
+        if len(path) >= limit:
+            raise Invalid("Die Daten sind zu tief verschachtelt.",
+                          errors=[{"pointer": "", "message": f"Höchstens {limit} Ebenen."}])
+        for k, child in items:
+            if isinstance(k, str) and "\x00" in k:
+                raise Invalid(errors=[{"pointer": _pointer(path), "message": "Steuerzeichen (NUL) sind nicht erlaubt."}])
+            stack.append((child, (*path, k)))
+
+
+def _pointer(path) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def parse_json_body(raw: bytes, prefix: str = ""):
+    """Parse a JSON request body; malformed, too deeply nested or non-UTF-8 input raises a DomainError.
+
+    prefix: JSON pointer of the value within the request (for pointers in the errors).
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError as e:
+        raise Invalid("Die Daten sind zu tief verschachtelt.",
+                      errors=[{"pointer": "", "message": "Zu tief verschachtelt."}]) from e
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        raise MalformedJson() from e
+    try:
+        check_json_value(value)
+    except Invalid as e:
+        for err in e.errors:
+            err["pointer"] = prefix + err["pointer"]
+        raise
+    return value
+
+
+class MalformedJson(DomainError):
+    status = 400
+    title = "Ungültiges JSON"
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail or "Der Inhalt der Anfrage ist kein gültiges JSON.")
+
+
+class ProblemParser(Parser):
+    """JSON bodies only (415 otherwise); errors surface as problem+json via HttpError.__cause__."""
+
+    def parse_body(self, request):
+        if not is_json_content_type(request.content_type):
+            raise UnsupportedMediaType("Erwartet wird Content-Type: application/json.")
+        return parse_json_body(request.body)
+
+
 api = NinjaAPI(
     title="rathaus API",
     version="1",
@@ -49,6 +139,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=ProblemParser(),
 )
 
 
@@ -61,15 +152,33 @@ def _loc_to_pointer(loc) -> str:
     return "/" + "/".join(parts) if parts else ""
 
 
+# German messages for the pydantic error types the API's own parameters can produce
+PYDANTIC_MESSAGES = {
+    "missing": "Pflichtangabe fehlt.",
+    "json_invalid": "Kein gültiges JSON.",
+    "dict_type": "Erwartet wird ein JSON-Objekt.",
+    "model_type": "Erwartet wird ein JSON-Objekt.",
+    "model_attributes_type": "Erwartet wird ein JSON-Objekt.",
+    "string_type": "Erwartet wird: Text.",
+    "int_type": "Erwartet wird: ganze Zahl.",
+    "int_parsing": "Erwartet wird: ganze Zahl.",
+    "int_from_float": "Erwartet wird: ganze Zahl.",
+    "bool_type": "Erwartet wird: Ja/Nein.",
+    "bool_parsing": "Erwartet wird: Ja/Nein.",
+    "list_type": "Erwartet wird: Liste.",
+    "extra_forbidden": "Unbekanntes Feld.",
+    "greater_than_equal": "Der Wert ist zu klein.",
+    "greater_than": "Der Wert ist zu klein.",
+    "less_than_equal": "Der Wert ist zu groß.",
+    "less_than": "Der Wert ist zu groß.",
+}
+
+
 @api.exception_handler(NinjaValidationError)
 def _validation(request, exc: NinjaValidationError):
     errors = []
     for e in exc.errors:
-        msg = e.get("msg", "ungültig")
-        if e.get("type") == "missing":
-            msg = "Pflichtangabe fehlt."
-        elif e.get("type") == "json_invalid":
-            msg = "Kein gültiges JSON."
+        msg = PYDANTIC_MESSAGES.get(e.get("type"), e.get("msg", "ungültig"))
         errors.append({"pointer": _loc_to_pointer(e.get("loc", ())), "message": msg})
     if any(e.get("type") == "json_invalid" for e in exc.errors):
         return problem(request, 400, "Ungültiges JSON", "Der Inhalt der Anfrage ist kein gültiges JSON.",
@@ -104,9 +213,31 @@ def _404(request, exc):
     return problem(request, 404, "Nicht gefunden", str(exc) or "")
 
 
+STATUS_TITLES = {
+    400: "Ungültige Anfrage", 401: "Nicht angemeldet", 403: "Keine Berechtigung", 404: "Nicht gefunden",
+    405: "Methode nicht erlaubt", 409: "Konflikt", 413: "Anfrage zu groß", 415: "Nicht unterstützter Inhaltstyp",
+    422: "Ungültige Daten", 429: "Zu viele Anfragen",
+}
+
+
 @api.exception_handler(HttpError)
 def _http(request, exc: HttpError):
-    return problem(request, exc.status_code, "Fehler", str(exc))
+    # ninja wraps every body-parser failure in HttpError(400): show the cause (415, 400 JSON, 422 depth)
+    cause = exc.__cause__
+    if isinstance(cause, DomainError):
+        return _domain(request, cause)
+    if isinstance(cause, RequestDataTooBig):
+        return _too_big(request, cause)
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+        return _domain(request, MalformedJson())
+    return problem(request, exc.status_code, STATUS_TITLES.get(exc.status_code, "Fehler"), str(exc))
+
+
+@api.exception_handler(DataError)
+def _data_error(request, exc):
+    # a value the database refuses (out of range, NUL byte ...) that got past the checks above
+    log.warning("database refused request data on %s: %s", request.path, exc)
+    return problem(request, 400, "Ungültige Anfrage", "Die Anfrage enthält Werte, die nicht verarbeitet werden können.")
 
 
 @api.exception_handler(Exception)

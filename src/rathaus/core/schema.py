@@ -115,7 +115,7 @@ def german_message(err: _JSError) -> str:
     if v == "maxItems":
         return f"Höchstens {err.validator_value} Einträge sind möglich."
     if v == "additionalProperties" or v == "unevaluatedProperties":
-        return "Unbekanntes Feld: " + err.message.split("(")[-1].rstrip(")")
+        return "Unbekanntes Feld."
     if v == "dependentRequired":
         return "Eine zugehörige Pflichtangabe fehlt."
     return err.message
@@ -131,6 +131,15 @@ def validate(schema: dict, instance, prefix: str = "", cache_key=None) -> list[d
             path = list(e.absolute_path)
             if e.validator == "required" and "'" in e.message:
                 path = path + [e.message.split("'")[1]]
+            if e.validator in ("additionalProperties", "unevaluatedProperties"):
+                # one error per unknown property, pointing at the property itself
+                for name in _unknown_properties(e):
+                    ptr = prefix + pointer(path + [name])
+                    msg = f"Unbekanntes Feld: {name}"
+                    if (ptr, msg) not in seen:
+                        seen.add((ptr, msg))
+                        errors.append({"pointer": ptr, "message": msg, "field": name})
+                continue
             ptr = prefix + pointer(path)
             msg = german_message(e)
             if (ptr, msg) in seen:
@@ -139,6 +148,20 @@ def validate(schema: dict, instance, prefix: str = "", cache_key=None) -> list[d
             errors.append({"pointer": ptr, "message": msg, "field": _title_at(schema, path) or ""})
     errors.sort(key=lambda x: x["pointer"])
     return errors
+
+
+def _unknown_properties(err: _JSError) -> list[str]:
+    """Names of the properties an additionalProperties/unevaluatedProperties error refers to."""
+    inst = err.instance if isinstance(err.instance, dict) else {}
+    if err.validator == "additionalProperties" and isinstance(err.schema, dict):
+        known = set(err.schema.get("properties") or {})
+        patterns = list(err.schema.get("patternProperties") or {})
+        names = [k for k in inst if k not in known and not any(re.search(p, k) for p in patterns)]
+        if names:
+            return names
+    # unevaluatedProperties (or a fallback): the quoted names in jsonschema's message
+    names = [n for n in re.findall(r"'((?:[^'\\]|\\.)*)'", err.message.split("(", 1)[-1]) if n in inst]
+    return names or [""]
 
 
 def _leaf_errors(err: _JSError):

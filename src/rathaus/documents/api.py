@@ -3,7 +3,7 @@
 from django.http import FileResponse
 from ninja import Router
 
-from rathaus.core.api import TokenAuth
+from rathaus.core.api import DbId, TokenAuth
 from rathaus.core.errors import NotFound
 
 from .models import Document
@@ -12,7 +12,7 @@ router = Router(tags=["E-Akte"], auth=TokenAuth())
 
 
 @router.get("/documents/{doc_id}/content", summary="Inhalt eines Dokuments", response={200: None})
-def content(request, doc_id: int):
+def content(request, doc_id: DbId):
     doc = Document.objects.filter(pk=doc_id, tenant_id=request.membership.tenant_id).first()
     if doc is None:
         raise NotFound("Dokument nicht gefunden.")

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http.multipartparser import MultiPartParserError
 from ninja import Header, Router, Schema, Status
 
-from rathaus.catalog.api import public_tenant
 from rathaus.cases.models import CaseStatus
 from rathaus.cases.services import case_for_applicant, submit_application
-from rathaus.core.errors import Invalid
+from rathaus.catalog.api import public_tenant
+from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
+from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
+from rathaus.documents.services import Upload
 
 router = Router(tags=["Antragstellung"])
 
@@ -27,11 +32,6 @@ def _demo_examples() -> dict:
             key = f.parent.name
             out[key] = {"summary": key, "value": {"service": key, "data": ex}}
     return out
-
-
-class SubmissionIn(Schema):
-    service: str
-    data: dict
 
 
 class SubmissionOut(Schema):
@@ -73,6 +73,122 @@ class ApplicantViewOut(Schema):
     documents: list[DocumentRef]
 
 
+MULTIPART = "multipart/form-data"
+_SUBMISSION_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["service", "data"],
+    "properties": {
+        "service": {"type": "string", "title": "Leistung", "description": "Schlüssel der Leistung"},
+        "data": {"type": "object", "title": "Antragsdaten", "description": "Gemäß Formular-Schema der Leistung",
+                 "additionalProperties": True},
+    },
+}
+_SUBMISSION_MULTIPART_SCHEMA = {
+    "type": "object",
+    "required": ["service", "data"],
+    "properties": {
+        "service": {"type": "string", "description": "Schlüssel der Leistung"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": "Antragsdaten als JSON-Text (gemäß Formular-Schema der Leistung)"},
+    },
+    "additionalProperties": {
+        "type": "string", "format": "binary",
+        "description": "Je Anlage ein Dateifeld; Feldname = `key` aus `attachments` der Leistung "
+                       "(GET /services/{key}). Der Dateityp wird am Inhalt geprüft.",
+    },
+}
+
+
+def _submission_request_body() -> dict:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _SUBMISSION_JSON_SCHEMA, "examples": _demo_examples()},
+            MULTIPART: {"schema": _SUBMISSION_MULTIPART_SCHEMA,
+                        "encoding": {"data": {"contentType": "application/json"}}},
+        },
+    }
+
+
+def _max_multipart_bytes() -> int:
+    """Upper bound of a multipart request: all files together plus the form fields."""
+    return settings.RATHAUS_MAX_UPLOAD_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def _check_submission_fields(body) -> tuple[str, dict]:
+    if not isinstance(body, dict):
+        raise Invalid("Die Anfrage entspricht nicht dem erwarteten Format.",
+                      errors=[{"pointer": "", "message": "Erwartet wird ein JSON-Objekt mit service und data."}])
+    errors = []
+    service, data = body.get("service"), body.get("data")
+    if service is None or service == "":
+        errors.append({"pointer": "/service", "message": "Pflichtangabe fehlt."})
+    elif not isinstance(service, str):
+        errors.append({"pointer": "/service", "message": "Erwartet wird: Text."})
+    if data is None:
+        errors.append({"pointer": "/data", "message": "Pflichtangabe fehlt."})
+    elif not isinstance(data, dict):
+        errors.append({"pointer": "/data", "message": "Erwartet wird ein JSON-Objekt."})
+    if errors:
+        raise Invalid("Die Anfrage entspricht nicht dem erwarteten Format.", errors=errors)
+    return service, data
+
+
+def _read_multipart(request) -> tuple[str, dict, list[Upload]]:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = _max_multipart_bytes()
+    if length > limit:  # refuse before Django spools the files to disk
+        raise PayloadTooLarge(f"Die Anfrage darf höchstens {limit // (1024 * 1024)} MB groß sein.")
+    try:
+        post, files = request.POST, request.FILES
+    except (RequestDataTooBig, TooManyFieldsSent) as e:
+        raise PayloadTooLarge("Die Formularfelder überschreiten die zulässige Größe.") from e
+    except MultiPartParserError as e:
+        raise Invalid("Der mehrteilige Inhalt (multipart/form-data) ist fehlerhaft.") from e
+    raw = post.get("data")
+    body: dict = {"service": post.get("service")}
+    if raw is not None:
+        try:
+            body["data"] = parse_json_body(raw.encode("utf-8"), prefix="/data")
+        except MalformedJson as e:  # in a form field: a field error
+            raise Invalid("Das Feld data enthält kein gültiges JSON.",
+                          errors=[{"pointer": "/data", "message": "Kein gültiges JSON."}]) from e
+    service, data = _check_submission_fields(body)
+    uploads = []
+    total = 0
+    for key in files:
+        for f in files.getlist(key):
+            total += f.size or 0
+            if total > settings.RATHAUS_MAX_UPLOAD_BYTES:
+                raise PayloadTooLarge(
+                    f"Die Anlagen dürfen zusammen höchstens "
+                    f"{settings.RATHAUS_MAX_UPLOAD_BYTES // (1024 * 1024)} MB groß sein.")
+            # bounded read: one byte over the global limit is enough for the size check to fail
+            content = f.read(settings.RATHAUS_MAX_UPLOAD_BYTES + 1)
+            uploads.append(Upload(key, f.name or key, f.content_type or "application/octet-stream", content))
+    keys = [u.key for u in uploads]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise Invalid("Je Anlage ist nur eine Datei möglich.",
+                      errors=[{"pointer": f"/attachments/{k}", "message": "Nur eine Datei je Anlage."}
+                              for k in dupes])
+    return service, data, uploads
+
+
+def read_submission(request) -> tuple[str, dict, list[Upload]]:
+    """(service, data, uploads) from a JSON or multipart/form-data request; problems as DomainError."""
+    ctype = (request.content_type or "").lower()
+    if ctype == MULTIPART:
+        return _read_multipart(request)
+    if not is_json_content_type(ctype):
+        raise UnsupportedMediaType("Erwartet wird application/json oder multipart/form-data.")
+    body = parse_json_body(request.body)  # request.body raises RequestDataTooBig above the limit -> 413
+    return (*_check_submission_fields(body), [])
+
+
 @router.post(
     "/submissions",
     response={201: SubmissionOut, 200: SubmissionOut},
@@ -80,21 +196,41 @@ class ApplicantViewOut(Schema):
     description=(
         "Stellt einen Antrag. `data` wird gegen das Formular-Schema der Leistung geprüft; Fehler kommen als "
         "422 mit `errors[].pointer` (z. B. `/data/antragsteller/name`). Ein `Idempotency-Key` sorgt dafür, "
-        "dass eine wiederholte Anfrage die erste Antwort erhält und keinen zweiten Vorgang anlegt."
+        "dass eine wiederholte Anfrage die erste Antwort erhält (200) und keinen zweiten Vorgang anlegt; "
+        "derselbe Schlüssel mit anderem Inhalt ergibt 409.\n\n"
+        "Anlagen: als `multipart/form-data` mit den Feldern `service`, `data` (JSON-Text) und je Anlage "
+        "einem Dateifeld, benannt nach dem `key` der Anlage. Typ (am Inhalt erkannt) und Größe werden "
+        "geprüft (422 mit `errors[].pointer` `/attachments/<key>`; 413 bei zu großen Anfragen). "
+        "Andere Inhaltstypen: 415."
     ),
-    openapi_extra={"requestBody": {"content": {"application/json": {"examples": _demo_examples()}}}},
+    openapi_extra={
+        "requestBody": _submission_request_body(),
+        "responses": {
+            400: {"description": "Kein gültiges JSON"},
+            404: {"description": "Leistung oder Mandant unbekannt"},
+            409: {"description": "Idempotency-Key mit anderem Inhalt wiederverwendet"},
+            413: {"description": "Anfrage oder Anlage zu groß"},
+            415: {"description": "Nicht unterstützter Content-Type"},
+            422: {"description": "Ungültige Daten (`errors[].pointer`, `errors[].message`)"},
+        },
+    },
 )
-def create_submission(request, payload: SubmissionIn, tenant: str | None = None,
+def create_submission(request, tenant: str | None = None,
                       idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
     t = public_tenant(request, tenant)
-    result = submit_application(t, payload.service, payload.data, idempotency_key=idempotency_key, channel="api")
+    if idempotency_key is not None and clean_key(idempotency_key) is None:
+        raise Invalid("Idempotency-Key: 1 bis 200 Zeichen.",
+                      errors=[{"pointer": "/Idempotency-Key", "message": "1 bis 200 Zeichen, ohne Steuerzeichen."}])
+    service, data, uploads = read_submission(request)
+    result = submit_application(t, service, data, idempotency_key=idempotency_key, channel="api",
+                                attachments=uploads or None)
     case = result.case
     body = {
         "id": case.pk,
         "reference": case.reference,
         "access_code": result.access_code,
         "status": case.status,
-        "service": payload.service,
+        "service": service,
         "due_date": case.due_date.isoformat(),
         "status_url": f"/status/{case.reference}/",
     }
@@ -124,5 +260,8 @@ def applicant_view(case) -> dict:
 def get_submission(request, reference: str, access_code: str = "", tenant: str | None = None):
     if not access_code:
         raise Invalid("Der Zugangscode fehlt.", errors=[{"pointer": "/access_code", "message": "Pflichtangabe fehlt."}])
-    case = case_for_applicant(public_tenant(request, tenant), reference, access_code)
+    t = public_tenant(request, tenant)
+    if clean_key(reference, 40) is None or clean_key(access_code, 40) is None:
+        raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
+    case = case_for_applicant(t, reference, access_code)
     return applicant_view(case)

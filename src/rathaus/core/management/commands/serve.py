@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
         from rathaus.wsgi import application
 
-        workers = opts["workers"] or (multiprocessing.cpu_count() * 2 + 1)
+        workers = opts["workers"] or (multiprocessing.cpu_count() + 1)  # measured best, docs/benchmarks.md
         bind = f"{opts['host']}:{opts['port']}"
         options = {
             "bind": bind,

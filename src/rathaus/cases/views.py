@@ -1,0 +1,235 @@
+"""Staff web pages: login, inbox, case list, case page with task work (server-rendered, no JavaScript)."""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from rathaus.catalog.models import ServiceVersion
+from rathaus.catalog.services import active_services
+from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
+from rathaus.documents.api import document_response
+from rathaus.documents.models import Document
+from rathaus.intake import forms
+from rathaus.intake.views import public_tenant
+
+from . import services
+from .models import CaseStatus, TaskState
+
+PAGE_SIZE = 25
+ROLE_LABELS = {"clerk": "Sachbearbeitung", "approver": "Leitung", "treasury": "Stadtkasse",
+               "accounting": "Kämmerei", "admin": "Administration"}
+
+
+# --------------------------------------------------------------------------- login
+
+class LoginView(auth_views.LoginView):
+    template_name = "staff/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        tenant = public_tenant(self.request)
+        demo = []
+        if getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
+            from rathaus.core.demo import DEMO_PASSWORD, USERS
+
+            demo = [{"username": u[0], "name": f"{u[1]} {u[2]}",
+                     "roles": ", ".join(ROLE_LABELS.get(r, r) for r in u[5])}
+                    for u in USERS if u[3] == tenant.slug]
+            ctx["demo_password"] = DEMO_PASSWORD
+        ctx["demo_users"] = demo
+        return ctx
+
+
+class LogoutView(auth_views.LogoutView):
+    http_method_names = ["post", "options"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def staff_view(view):
+    """Login required; the caller's membership in the request's tenant is passed on (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        bool(request.tenant)  # resolving the tenant sets request.membership for staff
+        membership = getattr(request, "membership", None)
+        if membership is None:
+            raise PermissionDenied("Sie gehören zu keiner Verwaltung in rathaus.")
+        return view(request, membership, *args, **kwargs)
+
+    return wrapper
+
+
+def _versions(ids) -> dict[int, ServiceVersion]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    qs = ServiceVersion.objects.filter(pk__in=ids).select_related("service").only(
+        "id", "name", "version", "service__key")
+    return {sv.pk: sv for sv in qs}
+
+
+def _service_choices(tenant) -> list[dict]:
+    return [{"key": s.key, "name": s.current_version.name} for s in active_services(tenant)]
+
+
+def _person(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+# --------------------------------------------------------------------------- inbox & case list
+
+@staff_view
+def inbox(request, membership):
+    service = request.GET.get("leistung", "")
+    overdue_only = request.GET.get("ueberfaellig") == "1"
+    tasks = services.workable_tasks(membership)
+    versions = _versions(t.case.service_version_id for t in tasks)
+    now = timezone.now()
+    rows = []
+    for t in tasks:
+        sv = versions.get(t.case.service_version_id)
+        if service and (sv is None or sv.service.key != service):
+            continue
+        overdue = t.due_at < now
+        if overdue_only and not overdue:
+            continue
+        rows.append({"task": t, "case": t.case, "sv": sv, "overdue": overdue, "assignee": _person(t.assignee)})
+    mine = [r for r in rows if r["task"].assignee_id == request.user.pk]
+    free = [r for r in rows if r["task"].assignee_id is None]
+    return render(request, "staff/inbox.html", {
+        "mine": mine, "free": free, "services": _service_choices(membership.tenant),
+        "filter_service": service, "filter_overdue": overdue_only,
+        "filtered": bool(service or overdue_only),
+    })
+
+
+@staff_view
+def case_list(request, membership):
+    status = request.GET.get("status", "")
+    service = request.GET.get("leistung", "")
+    if status not in CaseStatus.values:
+        status = ""
+    qs = services.cases_for(membership, status=status or None, service=service or None)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
+    today = timezone.localdate()
+    cases = [{"case": c, "status_label": CaseStatus(c.status).label,
+              "overdue": c.closed_at is None and c.due_date < today} for c in page.object_list]
+    params = {k: v for k, v in {"status": status, "leistung": service}.items() if v}
+    return render(request, "staff/cases.html", {
+        "cases": cases, "page": page, "statuses": CaseStatus.choices, "services": _service_choices(membership.tenant),
+        "filter_status": status, "filter_service": service, "query": urlencode(params),
+    })
+
+
+# --------------------------------------------------------------------------- case page & tasks
+
+def _case_page(request, membership, case_id: int, task_states: dict | None = None, status: int = 200):
+    try:
+        case = services.get_case(membership, case_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    sv = case.service_version
+    workable = {t.pk for t in services.workable_tasks(membership, case_id=case.pk)}
+    tasks = []
+    summary = []
+    now = timezone.now()
+    for t in case.tasks.select_related("assignee", "completed_by").order_by("created_at", "id"):
+        item = {"task": t, "open": t.state == TaskState.OPEN, "state_label": TaskState(t.state).label,
+                "assignee": _person(t.assignee), "completed_by": _person(t.completed_by),
+                "can_work": t.pk in workable, "mine": t.assignee_id == request.user.pk,
+                "overdue": t.state == TaskState.OPEN and t.due_at < now,
+                "role_label": ROLE_LABELS.get(t.role, t.role)}
+        if item["open"] and item["can_work"]:
+            state = (task_states or {}).get(t.pk) or forms.initial_state(t.form_schema)
+            renderer = forms.FormRenderer(t.form_schema, state, prefix=f"t{t.pk}", heading_level=4)
+            item["form"] = renderer.render()
+            item["summary"] = renderer.summary()
+            summary += item["summary"]
+        elif t.state == TaskState.COMPLETED:
+            item["data_html"] = forms.render_data(t.form_schema, t.data, heading_level=5)
+        tasks.append(item)
+    events = list(case.events.all())
+    documents = list(case.documents.all())
+    return render(request, "staff/case.html", {
+        "case": case, "sv": sv, "status_label": CaseStatus(case.status).label,
+        "overdue": case.closed_at is None and case.due_date < timezone.localdate(),
+        "data_html": forms.render_data(sv.form_schema, case.data, heading_level=3),
+        "events": events, "tasks": tasks, "documents": documents, "summary": summary,
+    }, status=status)
+
+
+@staff_view
+def case_detail(request, membership, case_id: int):
+    return _case_page(request, membership, case_id)
+
+
+def _back(case_id: int, task_id: int | None = None):
+    url = reverse("cases:case", args=[case_id])
+    return redirect(url + (f"#aufgabe-{task_id}" if task_id else ""))
+
+
+@require_POST
+@staff_view
+def task_action(request, membership, case_id: int, task_id: int, action: str):
+    try:
+        if action == "uebernehmen":
+            task = services.claim_task(membership, task_id)
+            messages.success(request, f"Sie bearbeiten jetzt die Aufgabe „{task.title}“.")
+        elif action == "zurueckgeben":
+            task = services.release_task(membership, task_id)
+            messages.success(request, f"Die Aufgabe „{task.title}“ ist wieder für alle offen.")
+        elif action == "erledigen":
+            schema = _task_schema(membership, task_id)
+            parsed = forms.parse(schema, request.POST)
+            if parsed.action:
+                return _case_page(request, membership, case_id, {task_id: parsed.state})
+            try:
+                task = services.complete_task(membership, task_id, parsed.data)
+            except Invalid as e:
+                parsed.state.errors = forms.errors_by_pointer(e.errors) or {"": [e.detail]}
+                return _case_page(request, membership, case_id, {task_id: parsed.state})
+            messages.success(request, f"Die Aufgabe „{task.title}“ ist erledigt.")
+        else:
+            raise Http404("Unbekannte Aktion")
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    except (Forbidden, Conflict) as e:
+        messages.error(request, e.detail)
+        return _back(case_id, task_id)
+    return _back(task.case_id, task_id if action != "erledigen" else None)
+
+
+def _task_schema(membership, task_id: int) -> dict:
+    from .models import Task
+
+    schema = (Task.objects.filter(pk=task_id, tenant_id=membership.tenant_id)
+              .values_list("form_schema", flat=True).first())
+    if schema is None:
+        raise NotFound("Aufgabe nicht gefunden.")
+    return schema
+
+
+@staff_view
+def document(request, membership, doc_id: int):
+    doc = Document.objects.filter(pk=doc_id, tenant_id=membership.tenant_id).first()
+    if doc is None:
+        raise Http404("Dokument nicht gefunden")
+    return document_response(doc)

@@ -1,0 +1,75 @@
+"""Operations endpoints: health, OpenAPI document, interactive docs."""
+
+import json
+
+from django.db import connection
+
+EXPECTED_OPERATIONS = {
+    ("get", "/api/v1/health"),
+    ("get", "/api/v1/services"),
+    ("get", "/api/v1/services/{key}"),
+    ("post", "/api/v1/submissions"),
+    ("get", "/api/v1/submissions/{reference}"),
+    ("get", "/api/v1/tasks"),
+    ("post", "/api/v1/tasks/{task_id}/claim"),
+    ("post", "/api/v1/tasks/{task_id}/release"),
+    ("post", "/api/v1/tasks/{task_id}/complete"),
+    ("get", "/api/v1/cases"),
+    ("get", "/api/v1/cases/{case_id}"),
+    ("get", "/api/v1/documents/{doc_id}/content"),
+}
+CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents")
+
+
+def test_health_ok(api):
+    r = api().get("/api/v1/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok"}
+
+
+def test_health_reports_a_broken_database(api, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    client = api()
+    with monkeypatch.context() as m:
+        m.setattr(connection, "cursor", broken)
+        r = client.get("/api/v1/health")
+    assert r.status_code == 503
+    assert r.json() == {"status": "degraded", "database": "error"}
+
+
+def test_health_needs_no_token_and_no_tenant(api):
+    assert api(host="unbekannt.example").get("/api/v1/health").status_code == 200
+
+
+def test_openapi_lists_every_endpoint(api):
+    r = api().get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    doc = json.loads(r.content)
+    assert doc["openapi"].startswith("3.")
+    assert doc["info"]["title"] == "rathaus API"
+    ops = {(m, p) for p, methods in doc["paths"].items() for m in methods}
+    assert ops == EXPECTED_OPERATIONS
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            assert op.get("summary"), (method, path)
+            secured = bool(op.get("security"))
+            assert secured == path.startswith(CLERK_PREFIXES), (method, path, op.get("security"))
+    assert "TokenAuth" in doc["components"]["securitySchemes"]
+    assert doc["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
+
+
+def test_openapi_submission_examples_are_the_demo_examples(api):
+    doc = api().get("/api/v1/openapi.json").json()
+    examples = doc["paths"]["/api/v1/submissions"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert {"gewerbeanmeldung", "hundesteuer", "sondernutzung"} <= set(examples)
+    for key, ex in examples.items():
+        r = api().post("/api/v1/submissions?tenant=musterstadt", ex["value"])
+        assert r.status_code == 201, (key, r.content[:300])
+
+
+def test_docs_render(api):
+    r = api().get("/api/v1/docs")
+    assert r.status_code == 200
+    assert b"openapi.json" in r.content

@@ -1,0 +1,158 @@
+"""The audit log: a per-tenant hash chain, append-only in the database, checked by `rathaus audit verify`."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from rathaus.events.models import AuditEntry, AuditHead
+from rathaus.events.services import GENESIS, compute_hash, verify_chain
+
+
+def audit_verify(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("audit", "verify", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def flow(api, submit, seeded):
+    """A case worked to the end: submission, claim, two completions (several audit entries)."""
+    sub = submit()
+    clerk, boss = api("sachbearbeitung"), api("stellvertretung")
+    task = clerk.get("/api/v1/tasks", case=sub["id"]).json()[0]
+    assert clerk.post(f"/api/v1/tasks/{task['id']}/claim").status_code == 200
+    assert clerk.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"decision": "approve"}}).status_code == 200
+    task = boss.get("/api/v1/tasks", case=sub["id"]).json()[0]
+    assert boss.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"decision": "approve"}}).status_code == 200
+    submit(tenant="beispielhausen")
+    return sub
+
+
+def entries(tenant):
+    return list(AuditEntry.objects.filter(tenant=tenant).order_by("seq"))
+
+
+def drop_append_only_triggers():
+    """Simulate an attacker with DDL rights (rolled back with the test transaction)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("DROP TRIGGER audit_no_update ON events_auditentry")
+        else:
+            cur.execute("DROP TRIGGER audit_no_update")
+            cur.execute("DROP TRIGGER audit_no_delete")
+
+
+def test_chain_verifies_after_a_flow(flow, seeded):
+    ms = seeded["musterstadt"]
+    actions = [e.action for e in entries(ms)]
+    for action in ("case.submitted", "task.claimed", "task.completed", "case.status_changed"):
+        assert action in actions
+    result = verify_chain(ms)
+    assert result.ok, result.error
+    assert result.entries == len(actions) == AuditHead.objects.get(tenant=ms).seq
+    assert verify_chain(seeded["beispielhausen"]).ok
+    out, err = audit_verify()
+    assert "musterstadt" in out and "Kette unversehrt" in out and err == ""
+
+
+def test_chain_links_are_consistent(flow, seeded):
+    prev = GENESIS
+    for i, e in enumerate(entries(seeded["musterstadt"]), 1):
+        assert e.seq == i and e.prev_hash == prev
+        assert e.hash == compute_hash(prev, seq=e.seq, at=e.at, actor=e.actor, action=e.action,
+                                      object_type=e.object_type, object_id=e.object_id, data=e.data)
+        prev = e.hash
+
+
+def test_chain_entries_are_per_tenant(flow, seeded):
+    bh = entries(seeded["beispielhausen"])
+    assert bh[0].prev_hash == GENESIS and bh[0].seq == 1
+    assert not [e for e in bh if e.data.get("reference") == flow["reference"] and e.action == "task.claimed"]
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE events_auditentry SET actor = 'mallory' WHERE id = %s",
+    "DELETE FROM events_auditentry WHERE id = %s",
+])
+def test_update_and_delete_are_refused_by_the_database(flow, seeded, sql):
+    victim = entries(seeded["musterstadt"])[1]
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql, [victim.pk])
+    victim.refresh_from_db()
+    assert victim.actor != "mallory"
+    assert verify_chain(seeded["musterstadt"]).ok
+
+
+def test_orm_update_is_refused_too(flow, seeded):
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEntry.objects.filter(tenant=seeded["musterstadt"]).update(actor="mallory")
+
+
+def test_forged_entry_with_a_wrong_hash_breaks_the_chain(flow, seeded):
+    ms = seeded["musterstadt"]
+    head = AuditHead.objects.get(tenant=ms)
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO events_auditentry (tenant_id, seq, at, actor, action, object_type, object_id, data, "
+            "prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [ms.pk, head.seq + 1, timezone.now(), "mallory", "case.deleted", "case", str(flow["id"]),
+             connection.ops.adapt_json_value({}, None),
+             head.hash, "f" * 64],
+        )
+    result = verify_chain(ms)
+    assert not result.ok
+    assert f"Eintrag {head.seq + 1}" in result.error and "verändert" in result.error
+    assert result.entries == head.seq  # everything before the forgery is intact
+    with pytest.raises(CommandError, match="Protokollkette verletzt"):
+        audit_verify()
+    # other tenants are unaffected
+    out, _ = audit_verify("--tenant", "beispielhausen")
+    assert "Kette unversehrt" in out
+
+
+def test_forged_entry_with_a_correct_hash_is_caught_by_the_head(flow, seeded):
+    ms = seeded["musterstadt"]
+    head = AuditHead.objects.get(tenant=ms)
+    at = timezone.now()
+    forged = dict(seq=head.seq + 1, at=at, actor="mallory", action="case.deleted", object_type="case",
+                  object_id=str(flow["id"]), data={})
+    AuditEntry.objects.create(tenant=ms, prev_hash=head.hash, hash=compute_hash(head.hash, **forged), **forged)
+    result = verify_chain(ms)
+    assert not result.ok and "Kettenende" in result.error
+    with pytest.raises(CommandError):
+        audit_verify("--tenant", "musterstadt")
+
+
+def test_changed_entry_breaks_the_chain(flow, seeded):
+    ms = seeded["musterstadt"]
+    victim = entries(ms)[1]
+    drop_append_only_triggers()
+    AuditEntry.objects.filter(pk=victim.pk).update(data={**victim.data, "reference": "XYZ-0000-000000"})
+    result = verify_chain(ms)
+    assert not result.ok
+    assert result.error == f"Eintrag {victim.seq}: Inhalt wurde verändert"
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", stdout=io.StringIO(), stderr=err)
+    assert f"musterstadt: FEHLER nach {victim.seq - 1} Einträgen" in err.getvalue()
+
+
+def test_deleted_entry_breaks_the_chain(flow, seeded):
+    ms = seeded["musterstadt"]
+    all_entries = entries(ms)
+    drop_append_only_triggers()
+    AuditEntry.objects.filter(pk=all_entries[2].pk).delete()
+    result = verify_chain(ms)
+    assert not result.ok and "Lücke" in result.error
+
+
+def test_deleted_last_entry_breaks_the_chain(flow, seeded):
+    ms = seeded["musterstadt"]
+    drop_append_only_triggers()
+    AuditEntry.objects.filter(pk=entries(ms)[-1].pk).delete()
+    result = verify_chain(ms)
+    assert not result.ok and "Kettenende" in result.error
