@@ -226,7 +226,7 @@ def test_repeatable_group_add_and_remove_rows_without_js(web, seeded):
     assert 'name="/hunde/1/rasse"' in html and 'name="/hunde/2/rasse"' not in html
     assert 'value="Border Collie"' in html and 'value="Max"' in html
     assert 'name="_rows:/hunde" value="2"' in html
-    assert re.search(r'id="f-hunde-1-rasse" name="/hunde/1/rasse"[^>]*autofocus', html)
+    assert re.search(r'id="f-hunde-1-rasse" name="/hunde/1/rasse"[^>]*autofocus', html), re.findall(r"<[^>]*autofocus[^>]*>", html)
     assert "Es gibt Probleme" not in html
 
     # remove the first dog: the second one moves up

@@ -254,6 +254,23 @@ def read_package(path: str | Path, *, tenant: Tenant | None = None) -> Package:
     return Package(root, definition, form_schema, task_schemas, bpmn_xml, notice_template, parsed, h.hexdigest())
 
 
+def record_property_order(schema):
+    """Annotate every object schema with `x-order` (the author's key order), recursively.
+
+    JSON columns on PostgreSQL (jsonb) reorder keys; forms must keep the order they were written in.
+    """
+    if isinstance(schema, dict):
+        props = schema.get("properties")
+        if isinstance(props, dict):
+            schema["x-order"] = list(props)
+        for v in schema.values():
+            record_property_order(v)
+    elif isinstance(schema, list):
+        for v in schema:
+            record_property_order(v)
+    return schema
+
+
 def validate_package(path) -> list[Problem]:
     try:
         read_package(path)
@@ -295,8 +312,8 @@ def publish_package(path, *, tenant: Tenant, actor: str = "system") -> tuple[Ser
         retention_years=d["retention_years"],
         reference_prefix=d["reference_prefix"],
         definition=d,
-        form_schema=pkg.form_schema,
-        task_schemas=pkg.task_schemas,
+        form_schema=record_property_order(pkg.form_schema),
+        task_schemas=record_property_order(pkg.task_schemas),
         process_id=d["process_id"],
         bpmn_xml=pkg.bpmn_xml,
         spec_state=engine.spec_to_state(pkg.parsed.spec, pkg.parsed.subprocess_specs),

@@ -69,7 +69,15 @@ def _unesc_part(part: str) -> str:
 
 
 def _props(s: dict) -> dict:
-    return s.get("properties") or {}
+    """Properties in the author's order: PostgreSQL's jsonb does not keep key order, so publishing
+    records it in `x-order` (see catalog.services.record_property_order)."""
+    props = s.get("properties") or {}
+    order = s.get("x-order")
+    if isinstance(order, list):
+        ordered = {k: props[k] for k in order if k in props}
+        ordered.update({k: v for k, v in props.items() if k not in ordered})
+        return ordered
+    return props
 
 
 def _enum_labels(s: dict) -> list[tuple[str, str]]:
