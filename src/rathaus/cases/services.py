@@ -156,6 +156,7 @@ def submit_application(
     sv = service.current_version
     if not isinstance(data, dict):
         raise Invalid(errors=[{"pointer": "/data", "message": "Erwartet wird ein JSON-Objekt.", "field": ""}])
+    schemas.check_json_value(data, prefix="/data")  # NUL, nesting: same rules for web and API
     errors = schemas.validate(sv.form_schema, data, prefix="/data", cache_key=("form", *sv.cache_key))
     if errors:
         raise Invalid("Der Antrag enthält Fehler. Bitte korrigieren Sie die markierten Angaben.", errors=errors)

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from rathaus.core.admin import ReadOnlyAdmin
+
 from .models import Service, ServiceVersion
 
 
@@ -12,17 +14,8 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceVersion)
-class ServiceVersionAdmin(admin.ModelAdmin):
+class ServiceVersionAdmin(ReadOnlyAdmin):
     """Published versions are immutable: they are loaded with `rathaus services load DIR`."""
 
     list_display = ("service", "version", "name", "published_at", "published_by")
     list_filter = ("service__tenant",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

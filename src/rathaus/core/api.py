@@ -17,6 +17,7 @@ from ninja.security import HttpBearer
 from pydantic import Field
 
 from rathaus.core.errors import DomainError, Invalid, UnsupportedMediaType
+from rathaus.core.schema import check_json_value
 from rathaus.tenants.services import authenticate_token
 
 log = logging.getLogger("rathaus.api")
@@ -44,7 +45,6 @@ class TokenAuth(HttpBearer):
         return found[1]
 
 
-MAX_JSON_DEPTH = 64
 MAX_DB_INT = 2**63 - 1
 # ids in paths and queries: positive and within BIGINT, so no database ever sees an out-of-range number
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
@@ -60,35 +60,6 @@ def clean_key(value: str | None, max_length: int = 200) -> str | None:
 def is_json_content_type(content_type: str) -> bool:
     ctype = (content_type or "").split(";")[0].strip().lower()
     return ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))
-
-
-def check_json_value(value, limit: int = MAX_JSON_DEPTH) -> None:
-    """Refuse JSON nested deeper than limit or holding NUL characters (which PostgreSQL cannot store).
-
-    Iterative, so it is safe for any input that json.loads accepted.
-    """
-    stack: list[tuple[object, tuple]] = [(value, ())]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict):
-            items = list(node.items())
-        elif isinstance(node, list):
-            items = list(enumerate(node))
-        else:
-            if isinstance(node, str) and "\x00" in node:
-                raise Invalid(errors=[{"pointer": _pointer(path), "message": "Steuerzeichen (NUL) sind nicht erlaubt."}])
-            continue
-        if len(path) >= limit:
-            raise Invalid("Die Daten sind zu tief verschachtelt.",
-                          errors=[{"pointer": "", "message": f"Höchstens {limit} Ebenen."}])
-        for k, child in items:
-            if isinstance(k, str) and "\x00" in k:
-                raise Invalid(errors=[{"pointer": _pointer(path), "message": "Steuerzeichen (NUL) sind nicht erlaubt."}])
-            stack.append((child, (*path, k)))
-
-
-def _pointer(path) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def parse_json_body(raw: bytes, prefix: str = ""):

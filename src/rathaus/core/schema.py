@@ -8,6 +8,7 @@ import threading
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as _JSError
 
+from .errors import Invalid
 from .validators import is_valid_bic, is_valid_iban
 
 format_checker = FormatChecker()
@@ -171,3 +172,33 @@ def _leaf_errors(err: _JSError):
         yield from _leaf_errors(best)
     else:
         yield err
+
+
+MAX_JSON_DEPTH = 64
+NUL_MESSAGE = "Steuerzeichen (NUL) sind nicht erlaubt."
+
+
+def check_json_value(value, limit: int = MAX_JSON_DEPTH, prefix: str = "") -> None:
+    """Refuse JSON nested deeper than limit or holding NUL characters (which PostgreSQL cannot store).
+
+    Iterative, so it is safe for any input that json.loads accepted.
+    """
+    stack: list[tuple[object, tuple]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        else:
+            if isinstance(node, str) and "\x00" in node:
+                raise Invalid(errors=[{"pointer": prefix + pointer(path), "message": NUL_MESSAGE}])
+            continue
+        if len(path) >= limit:
+            raise Invalid("Die Daten sind zu tief verschachtelt.",
+                          errors=[{"pointer": "", "message": f"Höchstens {limit} Ebenen."}])
+        for k, child in items:
+            if isinstance(k, str) and "\x00" in k:
+                raise Invalid(errors=[{"pointer": prefix + pointer(path), "message": NUL_MESSAGE}])
+            stack.append((child, (*path, k)))
+
