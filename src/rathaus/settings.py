@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rathaus.cases",
     "rathaus.intake",
     "rathaus.workflow",
+    "rathaus.notices",
 ]
 
 MIDDLEWARE = [

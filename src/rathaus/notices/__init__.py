@@ -1,0 +1,1 @@
+"""Notices (Bescheide) and receipts (Eingangsbestätigungen) as PDF/A, rendered with Typst."""

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class Config(AppConfig):
+    name = "rathaus.notices"
+    label = "notices"
+    verbose_name = "Bescheide"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from rathaus.workflow import engine  # noqa: F401 - set_status etc. first
+        from rathaus.workflow.registry import service_operators
+
+        from . import services
+
+        service_operators.register("issue_notice", services.issue_notice_operator)

@@ -1,0 +1,441 @@
+"""Notices (Bescheide) and receipts (Eingangsbestätigungen): data, rendering, storage in the E-Akte.
+
+- The notice is triggered by a BPMN service task (`spiffworkflow:serviceTaskOperator id="issue_notice"`
+  with a `decision` parameter). The operator only records an effect; the effect handler runs inside the
+  case's transaction (`cases.services._apply_effects_in_memory`): on approval it creates the receivable
+  (finance app: Kassenzeichen, fee lines, due date) and renders the notice with the payment part and the
+  GiroCode; on rejection a notice without payment part. The PDF/A is stored write-once in the E-Akte and
+  released to the applicant; a public history entry tells the applicant.
+- A template that does not compile is an administrator's error: the decision stands, the case gets an
+  incident (`workflow_error` and an internal event), no notice is stored; nothing is lost and no 500.
+- The receipt is rendered lazily on first access (`ensure_receipt`) so that submitting stays fast; its
+  content depends only on the submission (data, attachments, received timestamp), so it is identical
+  whenever it is generated. It never contains the access code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from rathaus.documents.models import Document
+from rathaus.documents.services import store_document
+from rathaus.workflow.engine import emit_effect
+
+from . import girocode, legal
+from .typst_render import PDF_STANDARD_LABEL, RenderError, render_pdf  # noqa: F401 - re-exported
+
+log = logging.getLogger("rathaus.notices")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DECISIONS = ("approve", "reject")
+PRIVATE_TASK_FIELDS = {"interne_notiz"}  # internal notes never reach a document
+
+
+class NoticeError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- data of a notice
+
+def tenant_block(tenant) -> dict:
+    return {
+        "name": tenant.name, "street": tenant.street, "postal_code": tenant.postal_code, "city": tenant.city,
+        "email": tenant.email, "phone": tenant.phone, "website": tenant.website,
+        "iban": tenant.iban, "bic": tenant.bic, "bank_name": tenant.bank_name,
+        "land": legal.land_of(tenant.ags), "court": legal.court_of(tenant),
+    }
+
+
+def _get(data, ptr: str):
+    node = data
+    for part in [p for p in (ptr or "").split("/") if p]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def recipient_of(form_schema: dict, data: dict, fallback_name: str = "") -> dict:
+    """Addressee for the DIN 5008 address field.
+
+    `x-applicant.address` (JSON pointer to an object with strasse, hausnummer, plz, ort) if given, else
+    the `anschrift` next to the applicant's name; the name from vorname/nachname (and firma) of the
+    object the `x-applicant.name` pointer lies in.
+    """
+    hints = form_schema.get("x-applicant") or {}
+    name_ptr = hints.get("name")
+    first_ptr = name_ptr[0] if isinstance(name_ptr, list) and name_ptr else name_ptr
+    parent_ptr = "/".join(str(first_ptr or "").split("/")[:-1])
+    person = _get(data, parent_ptr) if parent_ptr else data
+    person = person if isinstance(person, dict) else {}
+    name = " ".join(str(person.get(k) or "").strip() for k in ("vorname", "nachname")).strip() or fallback_name
+    addr = _get(data, hints["address"]) if hints.get("address") else person.get("anschrift")
+    addr = addr if isinstance(addr, dict) else {}
+    lines = []
+    firma = str(person.get("firma") or "").strip()
+    if firma:
+        lines.append(firma)
+    if name:
+        lines.append(name)
+    street = " ".join(str(addr.get(k) or "").strip() for k in ("strasse", "hausnummer")).strip()
+    return {
+        "name": ("\n".join(lines)) or fallback_name, "lines": lines or [fallback_name],
+        "street": street, "postal_code": str(addr.get("plz") or ""), "city": str(addr.get("ort") or ""),
+    }
+
+
+def _task_data(case) -> dict:
+    from rathaus.cases.models import TaskState
+
+    out = {}
+    for t in case.tasks.filter(state=TaskState.COMPLETED).order_by("completed_at", "id"):
+        out[t.name] = {k: v for k, v in (t.data or {}).items() if k not in PRIVATE_TASK_FIELDS}
+    return out
+
+
+def _deciding_reason(case, decision: str) -> str:
+    from rathaus.cases.models import TaskState
+
+    tasks = case.tasks.filter(state=TaskState.COMPLETED).order_by("-completed_at", "-id")
+    for t in tasks:
+        data = t.data or {}
+        if data.get("decision") == decision:
+            return str(data.get("reason") or "").strip()
+    return ""
+
+
+def _paragraphs(text) -> list[str]:
+    if isinstance(text, list):
+        return [str(p) for p in text if str(p).strip()]
+    return [p.strip() for p in str(text or "").replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+def _money(x) -> str:
+    return f"{Decimal(x):.2f}"
+
+
+def payment_block(receivable) -> dict:
+    """Fee table, payment request and GiroCode of a receivable (finance app)."""
+    pay_to = dict(receivable.pay_to or {})
+    text = girocode.remittance_text(receivable.kassenzeichen_display, receivable.purpose)
+    qr_args = {"name": pay_to.get("name", ""), "iban": pay_to.get("iban", ""), "amount": receivable.amount,
+               "text": text, "bic": pay_to.get("bic", "")}
+    lines = sorted(receivable.lines.all(), key=lambda ln: (ln.position, ln.pk or 0))
+    return {
+        "fees": [{"title": ln.title, "legal_basis": ln.legal_basis, "amount": _money(ln.amount)} for ln in lines],
+        "total": _money(receivable.amount),
+        "kassenzeichen": receivable.kassenzeichen_display,
+        "due_date": receivable.due_date.isoformat(),
+        "purpose": receivable.purpose,
+        "bank": {"name": pay_to.get("name", ""), "iban": pay_to.get("iban", ""), "bic": pay_to.get("bic", ""),
+                 "bank_name": pay_to.get("bank_name", "")},
+        "girocode_text": text,
+        "girocode_payload": girocode.epc_payload(**qr_args),
+        "girocode_svg": girocode.girocode_svg(**qr_args),
+    }
+
+
+def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None) -> dict:
+    now = now or timezone.now()
+    sv = case.service_version
+    tenant = case.tenant
+    data = {
+        "tenant": tenant_block(tenant),
+        "office": sv.org_unit.name if sv.org_unit_id else "",
+        "service": {"key": sv.service.key, "name": sv.name, "legal_basis": sv.definition.get("legal_basis", "")},
+        "recipient": recipient_of(sv.form_schema, case.data, case.applicant_name),
+        "reference": case.reference,
+        "date": timezone.localtime(now).date().isoformat(),
+        "received": timezone.localtime(case.created_at).date().isoformat(),
+        "decision": decision,
+        "reasons": _paragraphs(reasons),
+        "application": case.data,
+        "tasks": _task_data(case),
+        "rechtsbehelf": legal.remedy_paragraphs(
+            tenant, optional_objection=bool(sv.definition.get("fakultativer_widerspruch"))),
+        "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "",
+    }
+    if receivable is not None:
+        data.update(payment_block(receivable))
+    return data
+
+
+# --------------------------------------------------------------------------- rendering
+
+def render_notice_pdf(service_version, data: dict, *, timestamp: dt.datetime | None = None) -> bytes:
+    """The notice of a service version as PDF/A bytes (raises RenderError)."""
+    return render_pdf(("notice", *service_version.cache_key), service_version.notice_template, data,
+                      timestamp=timestamp)
+
+
+def check_template(template_text: str, examples: list[dict], *, name: str = "notice.typ") -> list[str]:
+    """Compile a package's notice template with its form examples (approve and reject) at validation.
+
+    Returns German problem messages (empty if fine). Used by `catalog.services.read_package`.
+    """
+    if not (template_text or "").strip():
+        return []
+    problems = []
+    tenant = _SampleTenant()
+    for i, example in enumerate(examples or [{}]):
+        for decision in DECISIONS:
+            data = sample_notice_data(example, decision, tenant)
+            try:
+                render_pdf(("check", name), template_text, data)
+            except RenderError as e:
+                problems.append(f"Beispiel {i + 1} ({decision}): {e}")
+                return problems
+    return problems
+
+
+class _SampleTenant:
+    name, street, postal_code, city = "Stadt Musterstadt", "Marktplatz 1", "99999", "Musterstadt"
+    email, phone, website = "rathaus@musterstadt.example", "+49 9999 123-0", "https://www.musterstadt.example"
+    iban, bic, bank_name, ags = "DE02120300000000202051", "BYLADEM1001", "Sparkasse Musterstadt", "09999999"
+
+
+def sample_notice_data(application: dict, decision: str, tenant=None) -> dict:
+    """Notice data with made-up case and payment values, for template checks and the benchmark."""
+    tenant = tenant or _SampleTenant()
+    data = {
+        "tenant": tenant_block(tenant), "office": "Ordnungsamt",
+        "service": {"key": "beispiel", "name": "Beispielleistung", "legal_basis": ""},
+        "recipient": {"name": "Erika Musterfrau", "lines": ["Erika Musterfrau"], "street": "Heidestraße 17",
+                      "postal_code": "99999", "city": "Musterstadt"},
+        "reference": "ABC-2026-000123", "date": "2026-05-04", "received": "2026-04-27", "decision": decision,
+        "reasons": [] if decision == "approve" else ["Die Voraussetzungen liegen nicht vor (Beispielbegründung)."],
+        "application": application, "tasks": {},
+        "rechtsbehelf": legal.remedy_paragraphs(tenant),
+        "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "",
+    }
+    if decision == "approve":
+        text = girocode.remittance_text("2026-000123-45", "Beispielleistung ABC-2026-000123")
+        qr = {"name": "Stadtkasse Musterstadt", "iban": tenant.iban, "amount": Decimal("1234.50"), "text": text,
+              "bic": tenant.bic}
+        data.update({
+            "fees": [{"title": "Verwaltungsgebühr", "legal_basis": "§ 1 Gebührensatzung", "amount": "1234.50"}],
+            "total": "1234.50", "kassenzeichen": "2026-000123-45", "due_date": "2026-06-03",
+            "purpose": "Beispielleistung ABC-2026-000123",
+            "bank": {"name": qr["name"], "iban": tenant.iban, "bic": tenant.bic, "bank_name": tenant.bank_name},
+            "girocode_text": text, "girocode_payload": girocode.epc_payload(**qr),
+            "girocode_svg": girocode.girocode_svg(**qr),
+        })
+    return data
+
+
+# --------------------------------------------------------------------------- issuing
+
+def _create_receivable(case, now):
+    from rathaus.finance.services import create_receivable_for_case
+
+    return create_receivable_for_case(case, actor="Prozess", now=now)
+
+
+def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None) -> Document:
+    """Render the notice of a decided case, store it in the E-Akte and release it to the applicant.
+
+    On approval the receivable is created first (idempotent per case) and its payment data printed.
+    Raises RenderError/NoticeError on failure (the caller decides about the incident).
+    """
+    from rathaus.events.services import record_change
+
+    if decision not in DECISIONS:
+        raise NoticeError(f"issue_notice: unbekannte Entscheidung {decision!r}; erlaubt: approve, reject")
+    now = now or timezone.now()
+    if reasons is None:
+        reasons = _deciding_reason(case, decision)
+    receivable = _create_receivable(case, now) if decision == "approve" else None
+    data = notice_data(case, decision, reasons=reasons, receivable=receivable, now=now)
+    pdf = render_notice_pdf(case.service_version, data, timestamp=now)
+    title = "Bescheid" if decision == "approve" else "Ablehnungsbescheid"
+    doc = store_document(
+        tenant=case.tenant, case=case, kind=Document.Kind.NOTICE, title=title,
+        filename=f"Bescheid-{case.reference}.pdf", content_type="application/pdf", content=pdf,
+        actor=actor, released=True,
+    )
+    meta = {"decision": decision, "pdf_standard": PDF_STANDARD_LABEL}
+    if receivable is not None:
+        meta.update(kassenzeichen=receivable.kassenzeichen, amount=str(receivable.amount),
+                    due_date=receivable.due_date.isoformat())
+    doc.meta = meta
+    doc.save(update_fields=["meta"])
+    record_change(
+        tenant=case.tenant, actor=actor, action="notice.issued", object_type="document", object_id=doc.pk,
+        data={"case": case.reference, "decision": decision, "sha256": doc.sha256, **meta},
+        event_type="notice.issued",
+        event_payload={"case": case.pk, "reference": case.reference, "document": doc.pk, "decision": decision},
+    )
+    return doc
+
+
+def issue_notice_operator(decision: str = "approve", reason=None, **_ignored) -> dict:
+    """BPMN service task operator `issue_notice`: records the effect, the case service applies it."""
+    decision = str(decision)
+    if decision not in DECISIONS:
+        raise NoticeError(f"issue_notice: unbekannte Entscheidung {decision!r}; erlaubt: approve, reject")
+    emit_effect("issue_notice", decision=decision, reason=None if reason is None else str(reason))
+    return {"decision": decision}
+
+
+def _on_issue_notice(case, eff, events, now) -> None:
+    """Effect handler, called inside the case transaction by `cases.services`."""
+    from rathaus.cases.models import CaseEvent
+
+    decision = eff.kwargs.get("decision", "approve")
+    if case.pk is None:
+        _incident(case, events, now, "Der Bescheid kann erst nach dem Eingang des Antrags erstellt werden.")
+        return
+    try:
+        with transaction.atomic():  # savepoint: a failure leaves the decision itself intact
+            doc = issue_notice(case, decision, actor="Prozess", now=now, reasons=eff.kwargs.get("reason"))
+    except Exception as e:  # noqa: BLE001 - any failure is an incident for the administrators
+        log.exception("notice of %s could not be issued", case.reference)
+        _incident(case, events, now, f"Bescheid konnte nicht erstellt werden: {type(e).__name__}: {e}")
+        return
+    msg = ("Ihr Bescheid wurde erstellt. Sie finden ihn unter „Dokumente“."
+           if decision == "approve" else
+           "Ihr Bescheid (Ablehnung) wurde erstellt. Sie finden ihn unter „Dokumente“.")
+    if doc.meta.get("kassenzeichen"):
+        msg += " Bitte beachten Sie die Zahlungsaufforderung im Bescheid."
+    events.append(CaseEvent(case=case, at=now, kind="document", public=True, actor="Prozess", message=msg))
+
+
+def _incident(case, events, now, message: str) -> None:
+    from rathaus.cases.models import Case, CaseEvent
+
+    message = message[:2000]
+    case.workflow_error = message
+    if case.pk:
+        Case.objects.filter(pk=case.pk).update(workflow_error=message)
+    events.append(CaseEvent(case=case if case.pk else None, at=now, kind="incident", public=False,
+                            actor="Prozess", message=message))
+
+
+# --------------------------------------------------------------------------- receipt
+
+_receipt_template: dict = {}
+
+
+def receipt_template() -> tuple[tuple, str]:
+    if "text" not in _receipt_template:
+        text = (TEMPLATES / "receipt.typ").read_text(encoding="utf-8")
+        import hashlib
+
+        _receipt_template["key"] = ("receipt", hashlib.sha256(text.encode()).hexdigest())
+        _receipt_template["text"] = text
+    return _receipt_template["key"], _receipt_template["text"]
+
+
+def _format_value(schema: dict, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nein"
+    enum, labels = schema.get("enum"), schema.get("x-enum-labels")
+    if enum and labels and value in enum and len(labels) == len(enum):
+        return str(labels[enum.index(value)])
+    if schema.get("format") == "date" and isinstance(value, str) and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value).strftime("%d.%m.%Y")
+        except ValueError:
+            return value
+    if isinstance(value, (int, float, Decimal)):
+        return str(value).replace(".", ",")
+    if schema.get("contentEncoding") or schema.get("contentMediaType"):
+        return "(Datei)"
+    return str(value)
+
+
+def summarize(schema: dict, data, depth: int = 0) -> list[dict]:
+    """Rows (label, value, depth, heading) of the submitted data in form order with the field titles."""
+    rows: list[dict] = []
+    if not isinstance(data, dict):
+        return rows
+    props = schema.get("properties") or {}
+    order = [k for k in (schema.get("x-order") or list(props)) if k in data]
+    order += [k for k in data if k not in order]
+    for key in order:
+        p = props.get(key) or {}
+        title = str(p.get("title") or key)
+        value = data[key]
+        if isinstance(value, dict):
+            rows.append({"label": title, "value": "", "depth": depth, "heading": True})
+            rows += summarize(p, value, depth + 1)
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            item_schema = p.get("items") or {}
+            for i, item in enumerate(value, start=1):
+                rows.append({"label": f"{item_schema.get('title') or title} {i}", "value": "", "depth": depth,
+                             "heading": True})
+                rows += summarize(item_schema, item, depth + 1)
+        elif isinstance(value, list):
+            item_schema = p.get("items") or {}
+            rows.append({"label": title, "value": ", ".join(_format_value(item_schema, v) for v in value),
+                         "depth": depth, "heading": False})
+        else:
+            rows.append({"label": title, "value": _format_value(p, value), "depth": depth, "heading": False})
+    return rows
+
+
+def receipt_data(case) -> dict:
+    """Everything on the receipt, derived only from the submission (stable whenever generated)."""
+    sv = case.service_version
+    received = timezone.localtime(case.created_at)
+    attachments = [
+        {"title": d.title, "filename": d.filename, "size": d.size, "sha256": d.sha256}
+        for d in case.documents.filter(kind=Document.Kind.ATTACHMENT).order_by("created_at", "id")
+    ]
+    return {
+        "tenant": tenant_block(case.tenant),
+        "office": sv.org_unit.name if sv.org_unit_id else "",
+        "service": {"key": sv.service.key, "name": sv.name, "version": sv.version},
+        "recipient": recipient_of(sv.form_schema, case.data, case.applicant_name),
+        "reference": case.reference,
+        "received_date": received.date().isoformat(),
+        "received_time": received.strftime("%H:%M"),
+        "due_date": case.due_date.isoformat(),
+        "channel": case.channel,
+        "summary": summarize(sv.form_schema, case.data),
+        "attachments": attachments,
+    }
+
+
+def render_receipt_pdf(data: dict, *, timestamp: dt.datetime | None = None) -> bytes:
+    key, text = receipt_template()
+    return render_pdf(key, text, data, timestamp=timestamp)
+
+
+def ensure_receipt(case) -> Document:
+    """The case's Eingangsbestätigung; rendered and stored on first call, exactly once."""
+    from rathaus.cases.models import Case
+
+    existing = case.documents.filter(kind=Document.Kind.RECEIPT).order_by("id").first()
+    if existing is not None:
+        return existing
+    pdf = render_receipt_pdf(receipt_data(case), timestamp=case.created_at)  # before the lock
+    with transaction.atomic():
+        Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True).first()
+        existing = case.documents.filter(kind=Document.Kind.RECEIPT).order_by("id").first()
+        if existing is not None:
+            return existing
+        return store_document(
+            tenant=case.tenant, case=case, kind=Document.Kind.RECEIPT, title="Eingangsbestätigung",
+            filename=f"Eingangsbestaetigung-{case.reference}.pdf", content_type="application/pdf", content=pdf,
+            actor="Prozess", released=True,
+        )
+
+
+def ensure_receipt_quietly(case) -> Document | None:
+    """For pages and API views: a failing receipt must never break the status page."""
+    try:
+        return ensure_receipt(case)
+    except Exception:  # noqa: BLE001
+        log.exception("receipt of %s could not be created", getattr(case, "reference", "?"))
+        return None
+
+
+from rathaus.cases.effects import register_effect  # noqa: E402 - registry import kept at the end
+
+register_effect("issue_notice")(_on_issue_notice)

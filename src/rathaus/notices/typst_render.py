@@ -1,0 +1,89 @@
+"""Typst rendering with per-process caches: one compiler per template, fonts loaded once.
+
+- Templates are written once per process into a private cache directory (one folder per template
+  version, which is also the compiler's root: a template cannot read files outside it).
+- Data goes in as JSON through `sys.inputs.data` (`json(bytes(sys.inputs.data))` in the template);
+  images such as the GiroCode travel inside the JSON as SVG text (`image(bytes(d.girocode_svg),
+  format: "svg")`), so no temporary files are written per document.
+- Only the fonts bundled with the typst wheel are used (`Libertinus Serif`, `New Computer Modern`,
+  `DejaVu Sans Mono`; full Latin-1/Latin Extended-A incl. ä ö ü ß €), system fonts are ignored, so
+  the output does not depend on the machine. Typst embeds (subsets of) all fonts it uses.
+- Output standard: PDF/A-2a (ISO 19005-2, level A: tagged, Unicode text; implies 2u and 2b).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import typst
+
+PDF_STANDARD = "a-2a"
+PDF_STANDARD_LABEL = "PDF/A-2a (ISO 19005-2)"
+
+_lock = threading.Lock()
+_state: dict = {"pid": None, "dir": None, "fonts": None, "compilers": {}}
+
+
+class RenderError(Exception):
+    """A template could not be compiled (an administrator's error in the package)."""
+
+
+def _process_state() -> dict:
+    pid = os.getpid()
+    if _state["pid"] != pid:  # first use, or a forked worker: do not share compilers across processes
+        _state.update(pid=pid, dir=Path(tempfile.mkdtemp(prefix=f"rathaus-typst-{pid}-")), fonts=None,
+                      compilers={})
+    return _state
+
+
+def _fonts():
+    st = _process_state()
+    if st["fonts"] is None:
+        st["fonts"] = typst.Fonts(include_system_fonts=False, include_embedded_fonts=True)
+    return st["fonts"]
+
+
+def compiler_for(cache_key, template_text: str) -> tuple[typst.Compiler, threading.Lock]:
+    """The compiler of one template version, created once per process."""
+    st = _process_state()
+    hit = st["compilers"].get(cache_key)
+    if hit is not None:
+        return hit
+    with _lock:
+        hit = st["compilers"].get(cache_key)
+        if hit is None:
+            digest = hashlib.sha256(repr(cache_key).encode() + template_text.encode()).hexdigest()[:24]
+            folder = st["dir"] / digest
+            folder.mkdir(parents=True, exist_ok=True)
+            main = folder / "main.typ"
+            main.write_text(template_text, encoding="utf-8")
+            comp = typst.Compiler(input=str(main), root=str(folder), font_paths=_fonts(), ignore_system_fonts=True)
+            hit = st["compilers"][cache_key] = (comp, threading.Lock())
+    return hit
+
+
+def render_pdf(cache_key, template_text: str, data: dict, *, timestamp: dt.datetime | None = None) -> bytes:
+    """Compile a template with `data` to PDF/A bytes. Raises RenderError with Typst's message."""
+    if not (template_text or "").strip():
+        raise RenderError("Die Leistung hat keine Bescheid-Vorlage (notice.typ).")
+    comp, lock = compiler_for(cache_key, template_text)
+    payload = json.dumps(data, ensure_ascii=False, default=str)
+    ts = timestamp.astimezone(dt.timezone.utc) if timestamp is not None else None
+    try:
+        with lock:
+            pdf = comp.compile(format="pdf", sys_inputs={"data": payload}, pdf_standards=[PDF_STANDARD],
+                               timestamp=ts)
+    except typst.TypstError as e:
+        detail = getattr(e, "diagnostic", "") or ""
+        hints = "; ".join(getattr(e, "hints", None) or [])
+        msg = getattr(e, "message", None) or str(e)
+        raise RenderError(" ".join(x for x in (msg, detail, hints) if x)[:2000]) from e
+    if not isinstance(pdf, bytes):
+        raise RenderError("Typst lieferte kein PDF (mehrere Ausgaben?).")
+    return pdf
