@@ -244,6 +244,11 @@ def read_package(path: str | Path, *, tenant: Tenant | None = None) -> Package:
     notice_path = root / "notice.typ"
     if notice_path.exists():
         notice_template = notice_path.read_text(encoding="utf-8")
+        if form_schema and not problems:  # compile once with the form's examples: errors show at publication
+            from rathaus.notices.services import check_template
+
+            for msg in check_template(notice_template, form_schema.get("examples") or []):
+                problems.append(Problem("notice.typ", None, msg))
 
     if problems:
         raise PackageError(problems)

@@ -16,6 +16,7 @@ from rathaus.catalog.api import public_tenant
 from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from rathaus.documents.services import Upload
+from rathaus.notices.services import ensure_receipt_quietly
 
 router = Router(tags=["Antragstellung"])
 
@@ -264,4 +265,5 @@ def get_submission(request, reference: str, access_code: str = "", tenant: str |
     if clean_key(reference, 40) is None or clean_key(access_code, 40) is None:
         raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
     case = case_for_applicant(t, reference, access_code)
+    ensure_receipt_quietly(case)  # rendered on first access, not while submitting
     return applicant_view(case)

@@ -24,6 +24,7 @@ from rathaus.catalog.services import active_services, get_active_service
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.documents.api import document_response
 from rathaus.documents.services import Upload, check_attachments
+from rathaus.notices.services import ensure_receipt_quietly
 
 from . import forms
 
@@ -157,7 +158,9 @@ def confirmation(request, key: str):
     if not data or data.get("service") != key:
         return redirect("intake:form", key=key)
     due = dt.date.fromisoformat(data["due_date"])
-    return render(request, "intake/confirmation.html", {"c": data, "due_date": due})
+    case = _verified_case(request, data["reference"])
+    receipt = ensure_receipt_quietly(case) if case is not None else None
+    return render(request, "intake/confirmation.html", {"c": data, "due_date": due, "receipt": receipt})
 
 
 # --------------------------------------------------------------------------- status
@@ -218,6 +221,7 @@ def status(request, reference: str):
         {"at": e.at, "status_label": CaseStatus(e.status).label if e.status else "", "message": e.message}
         for e in case.events.filter(public=True).order_by("at", "id")
     ]
+    ensure_receipt_quietly(case)  # the receipt is rendered on first access, not while submitting
     documents = list(case.documents.filter(released_to_applicant=True).order_by("created_at", "id"))
     return render(request, "intake/status.html", {
         "case": case, "sv": case.service_version, "status_label": CaseStatus(case.status).label,

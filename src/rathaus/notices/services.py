@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -180,11 +181,12 @@ def check_template(template_text: str, examples: list[dict], *, name: str = "not
         return []
     problems = []
     tenant = _SampleTenant()
+    key = ("check", hashlib.sha256(template_text.encode()).hexdigest())
     for i, example in enumerate(examples or [{}]):
         for decision in DECISIONS:
             data = sample_notice_data(example, decision, tenant)
             try:
-                render_pdf(("check", name), template_text, data)
+                render_pdf(key, template_text, data)
             except RenderError as e:
                 problems.append(f"Beispiel {i + 1} ({decision}): {e}")
                 return problems
@@ -322,8 +324,6 @@ _receipt_template: dict = {}
 def receipt_template() -> tuple[tuple, str]:
     if "text" not in _receipt_template:
         text = (TEMPLATES / "receipt.typ").read_text(encoding="utf-8")
-        import hashlib
-
         _receipt_template["key"] = ("receipt", hashlib.sha256(text.encode()).hexdigest())
         _receipt_template["text"] = text
     return _receipt_template["key"], _receipt_template["text"]

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -74,16 +75,16 @@ def render_pdf(cache_key, template_text: str, data: dict, *, timestamp: dt.datet
         raise RenderError("Die Leistung hat keine Bescheid-Vorlage (notice.typ).")
     comp, lock = compiler_for(cache_key, template_text)
     payload = json.dumps(data, ensure_ascii=False, default=str)
-    ts = timestamp.astimezone(dt.timezone.utc) if timestamp is not None else None
+    ts = timestamp.astimezone(dt.UTC) if timestamp is not None else None
     try:
         with lock:
             pdf = comp.compile(format="pdf", sys_inputs={"data": payload}, pdf_standards=[PDF_STANDARD],
                                timestamp=ts)
     except typst.TypstError as e:
-        detail = getattr(e, "diagnostic", "") or ""
+        msg = getattr(e, "diagnostic", "") or getattr(e, "message", None) or str(e)
         hints = "; ".join(getattr(e, "hints", None) or [])
-        msg = getattr(e, "message", None) or str(e)
-        raise RenderError(" ".join(x for x in (msg, detail, hints) if x)[:2000]) from e
+        msg = re.sub(r"\S*rathaus-typst-[^/\s]+/[0-9a-f]+/main\.typ", "notice.typ", " ".join(x for x in (msg, hints) if x))
+        raise RenderError(msg.strip()[:2000]) from e
     if not isinstance(pdf, bytes):
         raise RenderError("Typst lieferte kein PDF (mehrere Ausgaben?).")
     return pdf
