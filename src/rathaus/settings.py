@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "rathaus.cases",
     "rathaus.intake",
     "rathaus.workflow",
+    "rathaus.ledger",
+    "rathaus.finance",
     "rathaus.notices",
 ]
 

@@ -37,12 +37,14 @@ ACCESS_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 # --------------------------------------------------------------------------- references & codes
 
-def next_reference_number(tenant_id: int, prefix: str, year: int) -> int:
-    """Increment the (tenant, prefix, year) counter under a row lock; gap-free within the transaction."""
+def next_reference_number(tenant_id: int, prefix: str, year: int, count: int = 1) -> int:
+    """Increment the (tenant, prefix, year) counter by `count` under a row lock and return the first
+    of the reserved numbers; gap-free within the transaction."""
     table = ReferenceCounter._meta.db_table
-    sql = f"UPDATE {table} SET value = value + 1 WHERE tenant_id = %s AND prefix = %s AND year = %s RETURNING value"
+    sql = (f"UPDATE {table} SET value = value + %s WHERE tenant_id = %s AND prefix = %s AND year = %s "
+           "RETURNING value")
     with connection.cursor() as cur:
-        cur.execute(sql, [tenant_id, prefix, year])
+        cur.execute(sql, [count, tenant_id, prefix, year])
         row = cur.fetchone()
         if row is None:
             try:
@@ -50,9 +52,9 @@ def next_reference_number(tenant_id: int, prefix: str, year: int) -> int:
                     ReferenceCounter.objects.create(tenant_id=tenant_id, prefix=prefix, year=year, value=0)
             except IntegrityError:
                 pass  # created concurrently
-            cur.execute(sql, [tenant_id, prefix, year])
+            cur.execute(sql, [count, tenant_id, prefix, year])
             row = cur.fetchone()
-    return int(row[0])
+    return int(row[0]) - count + 1
 
 
 def format_reference(prefix: str, year: int, number: int) -> str:

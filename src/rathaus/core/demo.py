@@ -55,6 +55,30 @@ USERS = [
 ]
 
 
+# Kostenstellen of the demo administration (code, name, org unit)
+COST_CENTRES = [
+    ("210", "Steueramt", "steueramt"),
+    ("220", "Stadtkasse", "stadtkasse"),
+    ("230", "Kämmerei", "kaemmerei"),
+    ("320", "Ordnungsamt", "ordnungsamt"),
+    ("660", "Tiefbauamt / Straßen", "tiefbauamt"),
+]
+
+
+def seed_finance(tenant) -> None:
+    """Kontenplan (NKF NRW excerpt), Produkte, Kostenstellen and the Stadtkasse's bank account."""
+    from rathaus.finance.services import ensure_bank_account
+    from rathaus.ledger.chart import load_chart
+    from rathaus.ledger.models import CostCentre
+
+    load_chart(tenant)
+    for code, name, unit in COST_CENTRES:
+        CostCentre.objects.update_or_create(
+            tenant=tenant, code=code,
+            defaults={"name": name, "org_unit": OrgUnit.objects.filter(tenant=tenant, slug=unit).first()})
+    ensure_bank_account(tenant)
+
+
 @transaction.atomic
 def seed_demo(with_cases: bool = True, stdout=None) -> dict:
     User = get_user_model()
@@ -84,6 +108,8 @@ def seed_demo(with_cases: bool = True, stdout=None) -> dict:
         if username == "admin":
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
+    for t in tenants.values():
+        seed_finance(t)
     published = []
     for t in tenants.values():
         for d in demo_package_dirs():

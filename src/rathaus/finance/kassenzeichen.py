@@ -1,0 +1,58 @@
+"""Kassenzeichen: the payment reference of a receivable.
+
+Format: 12 digits = fiscal year (4) + sequence per tenant and year (6) + two check digits
+(ISO 7064 MOD 97-10, as in IBAN and Leitweg-ID: every single-digit error and every transposition
+of adjacent digits is caught). Printed as ``2026-000123-45``. In remittance texts banks and payers
+add or drop spaces, hyphens and line breaks; `candidates_in` finds Kassenzeichen tolerant of that.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.iso7064 import mod_97_10
+
+_DIGIT_RUN = re.compile(r"\d{12,}")
+_SEPARATORS = re.compile(r"[\s\-./_]+")
+
+
+def make(year: int, sequence: int) -> str:
+    if not (1000 <= year <= 9999) or not (0 < sequence < 1_000_000):
+        raise ValueError("Kassenzeichen: Jahr oder laufende Nummer außerhalb des Bereichs")
+    base = f"{year:04d}{sequence:06d}"
+    return base + mod_97_10.calc_check_digits(base)
+
+
+def is_valid(kz: str) -> bool:
+    return len(kz) == 12 and kz.isdigit() and mod_97_10.is_valid(kz)
+
+
+def normalise(text: str) -> str:
+    """Canonical form of a Kassenzeichen typed by a person: digits only ("2026-000123-45" -> "202600012345")."""
+    return re.sub(r"\D", "", text or "")
+
+
+def display(kz: str) -> str:
+    return f"{kz[:4]}-{kz[4:10]}-{kz[10:]}" if len(kz) == 12 else kz
+
+
+def candidates_in(*texts: str) -> list[str]:
+    """Every valid Kassenzeichen in the texts, in order of appearance, without duplicates.
+
+    Separators (spaces, hyphens, dots, slashes, line breaks) are removed first, so a Kassenzeichen
+    split by a line break or written with hyphens is found; runs of more than 12 digits (other
+    numbers glued to it) are searched with a sliding window, and the check digits weed out the
+    windows that are not Kassenzeichen.
+    """
+    found: list[str] = []
+    for text in texts:
+        if not text:
+            continue
+        for variant in (_SEPARATORS.sub("", text), text):
+            for m in _DIGIT_RUN.finditer(variant):
+                run = m.group()
+                for i in range(len(run) - 11):
+                    kz = run[i:i + 12]
+                    if kz not in found and 2000 <= int(kz[:4]) <= 2099 and mod_97_10.is_valid(kz):
+                        found.append(kz)
+    return found

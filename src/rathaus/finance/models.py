@@ -1,0 +1,189 @@
+"""Stadtkasse: receivables (Sollstellungen) with Kassenzeichen, bank accounts, imported bank
+statements, their transactions and the allocations of payments to receivables. A transaction that
+cannot be allocated automatically waits in the clearing list (Klärfälle) for the treasury."""
+
+from django.db import models
+
+from rathaus.tenants.models import Tenant
+
+MONEY = {"max_digits": 15, "decimal_places": 2}
+
+
+class ReceivableStatus(models.TextChoices):
+    OPEN = "open", "offen"
+    PARTIALLY_PAID = "partially_paid", "teilweise bezahlt"
+    PAID = "paid", "bezahlt"
+    OVERPAID = "overpaid", "überzahlt"
+    CANCELLED = "cancelled", "storniert"
+
+
+class Receivable(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="receivables")
+    kassenzeichen = models.CharField("Kassenzeichen", max_length=12)
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="receivables")
+    debtor_name = models.CharField("Schuldner", max_length=200)
+    debtor_address = models.JSONField(default=dict, blank=True)
+    debtor_email = models.EmailField(blank=True)
+    debtor_iban = models.CharField(max_length=34, blank=True)
+    purpose = models.CharField("Zweck", max_length=200)
+    amount = models.DecimalField("Betrag", **MONEY)
+    paid_amount = models.DecimalField("gezahlt", default=0, **MONEY)
+    open_amount = models.DecimalField("offen", **MONEY)
+    status = models.CharField(max_length=20, choices=ReceivableStatus.choices, default=ReceivableStatus.OPEN)
+    due_date = models.DateField("fällig am")
+    product = models.CharField("Produkt", max_length=20)
+    revenue_account = models.CharField("Ertragskonto", max_length=12)
+    receivable_account = models.CharField("Forderungskonto", max_length=12)
+    cash_account = models.CharField("Finanzrechnungskonto", max_length=12)
+    cost_centre = models.CharField("Kostenstelle", max_length=20, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Forderung"
+        verbose_name_plural = "Forderungen"
+        ordering = ["tenant", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kassenzeichen"], name="receivable_unique_kz"),
+            models.UniqueConstraint(fields=["case"], condition=models.Q(case__isnull=False),
+                                    name="receivable_one_per_case"),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "due_date"], name="receivable_status_due")]
+
+    def __str__(self):
+        return f"{self.kassenzeichen_display} {self.purpose}"
+
+    @property
+    def kassenzeichen_display(self) -> str:
+        k = self.kassenzeichen
+        return f"{k[:4]}-{k[4:10]}-{k[10:]}" if len(k) == 12 else k
+
+    @property
+    def pay_to(self) -> dict:
+        from .services import pay_to
+
+        return pay_to(self.tenant)
+
+
+class ReceivableLine(models.Model):
+    receivable = models.ForeignKey(Receivable, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    fee_id = models.CharField(max_length=60, blank=True)
+    title = models.CharField(max_length=300)
+    legal_basis = models.CharField(max_length=300, blank=True)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["receivable", "position"]
+
+    def __str__(self):
+        return f"{self.title}: {self.amount}"
+
+
+class BankAccount(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_accounts")
+    iban = models.CharField("IBAN", max_length=34)
+    bic = models.CharField("BIC", max_length=11, blank=True)
+    name = models.CharField("Bezeichnung", max_length=200)
+    ledger_account = models.CharField("Sachkonto (liquide Mittel)", max_length=12)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "Bankkonto"
+        verbose_name_plural = "Bankkonten"
+        constraints = [models.UniqueConstraint(fields=["tenant", "iban"], name="bankaccount_unique_iban")]
+
+    def __str__(self):
+        return f"{self.name} ({self.iban})"
+
+
+class BankStatement(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_statements")
+    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="statements")
+    version = models.CharField(max_length=30)
+    message_id = models.CharField(max_length=140, blank=True)
+    statement_id = models.CharField(max_length=140, blank=True)
+    electronic_seq = models.CharField(max_length=40, blank=True)
+    from_date = models.DateTimeField(null=True, blank=True)
+    to_date = models.DateTimeField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    document = models.ForeignKey("documents.Document", on_delete=models.PROTECT, null=True, blank=True)
+    entries = models.PositiveIntegerField(default=0)
+    matched = models.PositiveIntegerField(default=0)
+    unmatched = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    imported_at = models.DateTimeField()
+    imported_by = models.CharField(max_length=150)
+
+    class Meta:
+        verbose_name = "Kontoauszug"
+        verbose_name_plural = "Kontoauszüge"
+        ordering = ["tenant", "-imported_at"]
+
+    def __str__(self):
+        return f"Kontoauszug {self.statement_id} ({self.imported_at:%d.%m.%Y})"
+
+
+class BankTransaction(models.Model):
+    """One booked payment of a statement (a camt Ntry, or one TxDtls of a batch booking)."""
+
+    class State(models.TextChoices):
+        MATCHED = "matched", "zugeordnet"
+        ASSIGNED = "assigned", "manuell zugeordnet"
+        CLEARING = "clearing", "Klärfall"
+        IGNORED = "ignored", "nicht zuzuordnen (erledigt)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_transactions")
+    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="transactions")
+    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions")
+    fingerprint = models.CharField(max_length=64)
+    booking_date = models.DateField()
+    value_date = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(**MONEY)
+    credit = models.BooleanField()
+    reversal = models.BooleanField(default=False)
+    currency = models.CharField(max_length=3, default="EUR")
+    remittance = models.TextField(blank=True)
+    end_to_end_id = models.CharField(max_length=140, blank=True)
+    counterparty_name = models.CharField(max_length=200, blank=True)
+    counterparty_iban = models.CharField(max_length=34, blank=True)
+    bank_reference = models.CharField(max_length=140, blank=True)
+    bank_tx_code = models.CharField(max_length=60, blank=True)
+    return_reason = models.CharField(max_length=10, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices)
+    unallocated = models.DecimalField("nicht zugeordnet", **MONEY)
+    note = models.CharField(max_length=300, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = "Kontoumsatz"
+        verbose_name_plural = "Kontoumsätze"
+        ordering = ["tenant", "booking_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "bank_account", "fingerprint"], name="banktx_unique_fp"),
+        ]
+        indexes = [models.Index(fields=["tenant", "state"], name="banktx_state")]
+
+    def __str__(self):
+        return f"{self.booking_date} {'+' if self.credit else '-'}{self.amount} {self.counterparty_name}"
+
+
+class Allocation(models.Model):
+    """The part of a bank transaction that settles a receivable (Zuordnung)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    transaction = models.ForeignKey(BankTransaction, on_delete=models.PROTECT, related_name="allocations")
+    receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="allocations")
+    amount = models.DecimalField(**MONEY)
+    manual = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.amount} -> {self.receivable_id}"

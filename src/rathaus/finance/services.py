@@ -1,0 +1,614 @@
+"""Stadtkasse operations: Sollstellung (receivables with Kassenzeichen), bank statement import
+with automatic matching, the clearing list (Klärfälle) and manual assignment.
+
+Every operation posts to the Doppik journal through `rathaus.ledger.services` in the same
+transaction:
+
+- Sollstellung:      Forderung (1611/1631)  an  Ertrag (4xxx, product, cost centre)
+- Zahlung zugeordnet: Bank (18xx)  an  Forderung       [Finanzrechnung: 6xxx of the receivable]
+  Überzahlung:        Bank (18xx)  an  Verbindlichkeit aus Überzahlung [haushaltsunwirksam 6991]
+- Klärfall (Eingang): Bank (18xx)  an  Verwahrgeld (3791)              [haushaltsunwirksam 6991]
+- Klärfall (Ausgang): Verwahrgeld (3791)  an  Bank                     [haushaltsunwirksam 7991]
+- Manuelle Zuordnung: Verwahrgeld [7991]  an  Forderung [6xxx of the receivable]
+
+Rounding: fee amounts are rounded per fee item to full cents, half up (catalog/fees.py
+`round_cents`); the receivable's amount is the sum of its rounded lines; nothing is rounded later.
+
+Bank statements are streamed (camt.053, `camt.parse_camt053`) and processed in batches: one
+query per batch finds the receivables whose Kassenzeichen occur in the batch, locked FOR UPDATE,
+so memory stays bounded and concurrent imports of the same payment book it once (the bank account
+row is locked for the whole import; transactions are unique by fingerprint).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from rathaus.core.errors import Conflict, Invalid, NotFound
+from rathaus.events.models import OutboxEvent
+from rathaus.events.services import record_change
+from rathaus.ledger import services as ledger
+from rathaus.ledger.models import Account
+
+from . import kassenzeichen as kzlib
+from .models import (
+    Allocation,
+    BankAccount,
+    BankStatement,
+    BankTransaction,
+    Receivable,
+    ReceivableLine,
+    ReceivableStatus,
+)
+
+log = logging.getLogger("rathaus.finance")
+ZERO = Decimal("0.00")
+BATCH = 1000
+DEFAULT_DUE_DAYS = 30
+
+
+# --------------------------------------------------------------------------- bank accounts
+
+def ensure_bank_account(tenant) -> BankAccount | None:
+    """The tenant's main account (from its master data) as a BankAccount, created on first use."""
+    acc = BankAccount.objects.filter(tenant=tenant, active=True).order_by("id").first()
+    if acc is not None or not tenant.iban:
+        return acc
+    bank = Account.objects.filter(tenant=tenant, role=Account.Role.BANK).first()
+    acc, _ = BankAccount.objects.get_or_create(
+        tenant=tenant, iban=tenant.iban.replace(" ", "").upper(),
+        defaults={"bic": tenant.bic, "name": tenant.bank_name or "Girokonto Stadtkasse",
+                  "ledger_account": bank.number if bank else "1810000"},
+    )
+    return acc
+
+
+def pay_to(tenant) -> dict:
+    """The municipal account printed on notices and in the GiroCode."""
+    acc = ensure_bank_account(tenant)
+    return {
+        "name": tenant.name,  # the account holder is the municipality itself
+        "iban": acc.iban if acc else tenant.iban,
+        "bic": (acc.bic if acc else tenant.bic) or "",
+        "bank_name": tenant.bank_name,
+    }
+
+
+# --------------------------------------------------------------------------- receivables
+
+def _status_for(amount: Decimal, paid: Decimal) -> str:
+    if paid <= 0:
+        return ReceivableStatus.OPEN
+    if paid < amount:
+        return ReceivableStatus.PARTIALLY_PAID
+    if paid == amount:
+        return ReceivableStatus.PAID
+    return ReceivableStatus.OVERPAID
+
+
+def _receivable_event(r: Receivable, old_status: str | None = None) -> OutboxEvent:
+    return OutboxEvent(
+        tenant_id=r.tenant_id, type=f"receivable.{r.status}", aggregate_type="receivable",
+        aggregate_id=r.kassenzeichen,
+        payload={"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": r.status,
+                 "previous_status": old_status, "amount": str(r.amount), "open_amount": str(r.open_amount)},
+    )
+
+
+@dataclass
+class ReceivableLineSpec:
+    title: str
+    amount: Decimal
+    legal_basis: str = ""
+    fee_id: str = ""
+
+
+def create_receivable(
+    tenant, *, debtor_name: str, purpose: str, lines: list[ReceivableLineSpec], due_date: dt.date,
+    product: str, revenue_account: str, cash_account: str, cost_centre: str = "",
+    receivable_account: str = "", case=None, debtor_address: dict | None = None, debtor_email: str = "",
+    debtor_iban: str = "", actor: str, now: dt.datetime | None = None,
+) -> Receivable:
+    """Sollstellung: a receivable with a new Kassenzeichen, posted Forderung an Ertrag."""
+    from rathaus.cases.services import next_reference_number
+
+    now = now or timezone.now()
+    total = sum((Decimal(ln.amount) for ln in lines), ZERO)
+    if total <= 0:
+        raise Invalid("Eine Forderung braucht einen Betrag größer als 0.")
+    if not receivable_account:
+        role = Account.Role.RECEIVABLES_TAXES if revenue_account.startswith("40") else Account.Role.RECEIVABLES_FEES
+        receivable_account = ledger.account_for_role(tenant, role).number
+    with transaction.atomic():
+        year = timezone.localtime(now).year
+        kz = kzlib.make(year, next_reference_number(tenant.pk, "KZ", year))
+        r = Receivable.objects.create(
+            tenant=tenant, kassenzeichen=kz, case=case, debtor_name=debtor_name[:200] or "unbekannt",
+            debtor_address=debtor_address or {}, debtor_email=debtor_email, debtor_iban=debtor_iban,
+            purpose=purpose[:200], amount=total, paid_amount=ZERO, open_amount=total,
+            status=ReceivableStatus.OPEN, due_date=due_date, product=product, revenue_account=revenue_account,
+            receivable_account=receivable_account, cash_account=cash_account, cost_centre=cost_centre,
+            created_at=now, created_by=actor, updated_at=now,
+        )
+        ReceivableLine.objects.bulk_create([
+            ReceivableLine(receivable=r, position=i, fee_id=ln.fee_id, title=ln.title[:300],
+                           legal_basis=ln.legal_basis[:300], amount=Decimal(ln.amount))
+            for i, ln in enumerate(lines, start=1)
+        ])
+        entry_lines = [ledger.Line(account=receivable_account, debit=total, product=product,
+                                   cost_centre=cost_centre, text=f"KZ {r.kassenzeichen_display}")]
+        entry_lines += [
+            ledger.Line(account=revenue_account, credit=Decimal(ln.amount), product=product,
+                        cost_centre=cost_centre, text=ln.title[:300])
+            for ln in lines if Decimal(ln.amount) > 0
+        ]
+        ledger.post_entries(tenant, [ledger.EntrySpec(
+            date=timezone.localtime(now).date(), text=f"Sollstellung {r.kassenzeichen_display} {purpose}"[:300],
+            source_ref=f"receivable:{r.pk}", source_type="receivable", lines=entry_lines)],
+            actor=actor, audit=False, now=now)
+        record_change(
+            tenant=tenant, actor=actor, action="receivable.created", object_type="receivable", object_id=r.pk,
+            data={"kassenzeichen": kz, "amount": str(total), "case": case.pk if case else None,
+                  "due_date": due_date.isoformat()},
+            event_type="receivable.created",
+            event_payload={"kassenzeichen": kz, "case": case.pk if case else None, "amount": str(total),
+                           "due_date": due_date.isoformat(), "status": r.status},
+        )
+    return r
+
+
+def _pointer(data, ptr):
+    from rathaus.cases.services import _pointer_get
+
+    return _pointer_get(data, ptr) if ptr else None
+
+
+def create_receivable_for_case(case, *, actor: str, now: dt.datetime | None = None) -> Receivable | None:
+    """Compute the fees of the case's service version and create its receivable (Sollstellung).
+
+    Returns None when the service has no fees or they total 0; idempotent per case."""
+    from rathaus.catalog.fees import compute_fees
+
+    existing = Receivable.objects.filter(case=case).first()
+    if existing is not None:
+        return existing
+    sv = case.service_version
+    definition = sv.definition or {}
+    fees = definition.get("fees") or {}
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    fee_lines = compute_fees(fees, case.data, today=today)
+    if not fee_lines or sum((f.amount for f in fee_lines), ZERO) <= 0:
+        return None
+    acc = definition.get("accounting") or {}
+    missing = [k for k in ("product", "revenue_account", "cash_account") if not acc.get(k)]
+    if missing:
+        raise Invalid(f"Leistung {sv.service.key}: accounting.{', '.join(missing)} fehlt in service.yaml.")
+    hints = sv.form_schema.get("x-applicant") or {}
+    address = {k: str(_pointer(case.data, p) or "") for k, p in (hints.get("address") or {}).items()}
+    iban_ptr = hints.get("iban")
+    due_days = int(fees.get("due_days") or DEFAULT_DUE_DAYS)
+    return create_receivable(
+        case.tenant, case=case, debtor_name=case.applicant_name, debtor_address=address,
+        debtor_email=case.applicant_email, debtor_iban=str(_pointer(case.data, iban_ptr) or "") if iban_ptr else "",
+        purpose=f"{sv.name} {case.reference}",
+        lines=[ReceivableLineSpec(title=f.title, amount=f.amount, legal_basis=f.legal_basis or
+                                  fees.get("legal_basis", ""), fee_id=f.id) for f in fee_lines],
+        due_date=today + dt.timedelta(days=due_days), product=str(acc["product"]),
+        revenue_account=str(acc["revenue_account"]), cash_account=str(acc["cash_account"]),
+        cost_centre=str(acc.get("cost_centre") or ""), receivable_account=str(acc.get("receivable_account") or ""),
+        actor=actor, now=now,
+    )
+
+
+def receivables_for(tenant, *, status: str | None = None, case_id: int | None = None):
+    qs = Receivable.objects.filter(tenant=tenant).select_related("case")
+    if status:
+        if status not in ReceivableStatus.values:
+            raise Invalid(f"Unbekannter Status {status!r}; erlaubt: {', '.join(ReceivableStatus.values)}.")
+        qs = qs.filter(status=status)
+    if case_id is not None:
+        qs = qs.filter(case_id=case_id)
+    return qs.order_by("-created_at", "-id")
+
+
+def get_receivable(tenant, kassenzeichen: str) -> Receivable:
+    kz = kzlib.normalise(kassenzeichen)
+    r = Receivable.objects.filter(tenant=tenant, kassenzeichen=kz).select_related("case").first()
+    if r is None:
+        raise NotFound(f"Kein Kassenzeichen {kassenzeichen!r} bei {tenant.name}.")
+    return r
+
+
+# --------------------------------------------------------------------------- bank statements
+
+@dataclass
+class ImportResult:
+    entries: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    duplicates: int = 0
+    skipped: int = 0  # entries that are not booked yet (pending / information only)
+    statements: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"entries": self.entries, "matched": self.matched, "unmatched": self.unmatched,
+                "duplicates": self.duplicates, "skipped": self.skipped, "statements": self.statements}
+
+
+@dataclass
+class _Pending:
+    tx: BankTransaction
+    allocations: list[tuple[Receivable, Decimal]]
+    settles: list[Decimal]  # per allocation: the part that reduces the Forderung (the rest is overpaid)
+
+
+class _Importer:
+    def __init__(self, tenant, actor: str, sha: str, document, now):
+        self.tenant = tenant
+        self.actor = actor
+        self.sha = sha
+        self.document = document
+        self.now = now
+        self.result = ImportResult()
+        self.account: BankAccount | None = None
+        self.statement: BankStatement | None = None
+        self._info = None
+        self.batch: list[tuple] = []
+        self.seen: set[str] = set()
+        self.roles = {}
+
+    # -- statements
+    def start_statement(self, info):
+        iban = (info.account_iban or "").upper()
+        if self.account is None or self.account.iban != iban:
+            acc = BankAccount.objects.select_for_update().filter(tenant=self.tenant, iban=iban, active=True).first()
+            if acc is None:
+                raise Invalid(f"Das Konto {iban or info.account_other or '?'} ist kein Konto von {self.tenant.name}; "
+                              "der Kontoauszug wurde nicht eingelesen.",
+                              errors=[{"pointer": "/Stmt/Acct/Id/IBAN", "message": "Konto unbekannt",
+                                       "field": "IBAN"}])
+            self.account = acc
+            bank = Account.objects.filter(tenant=self.tenant, number=acc.ledger_account).first()
+            if bank is None or not bank.liquid:
+                raise Invalid(f"Dem Bankkonto {acc.iban} ist kein Sachkonto der liquiden Mittel zugeordnet.")
+        self._st_entries = 0
+        self._st_duplicates = 0
+        self.statement = BankStatement.objects.create(
+            tenant=self.tenant, bank_account=self.account, version=info.version, message_id=info.message_id[:140],
+            statement_id=(info.statement_id or "")[:140], electronic_seq=(info.electronic_seq or "")[:40],
+            from_date=info.from_date, to_date=info.to_date, sha256=self.sha, document=self.document,
+            imported_at=self.now, imported_by=self.actor,
+        )
+        self.result.statements.append(self.statement.pk)
+        self._info = info
+
+    def role(self, role: str) -> str:
+        if role not in self.roles:
+            self.roles[role] = ledger.account_for_role(self.tenant, role).number
+        return self.roles[role]
+
+    # -- entries
+    def add(self, entry):
+        if entry.statement is not self._info:
+            self.flush()
+            self.finish_statement()
+            self.start_statement(entry.statement)
+        if entry.status != "BOOK":
+            self.result.skipped += len(entry.transactions)
+            return
+        for tx in entry.transactions:
+            fp = hashlib.sha256(f"{entry.fingerprint()}:{tx.index}".encode()).hexdigest()
+            self.batch.append((entry, tx, fp))
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def finish_statement(self):
+        if self.statement is None:
+            return
+        st = self.statement
+        counts = BankTransaction.objects.filter(statement=st)
+        st.entries = self._st_entries
+        st.matched = counts.filter(state=BankTransaction.State.MATCHED).count()
+        st.unmatched = counts.filter(state=BankTransaction.State.CLEARING).count()
+        st.duplicates = self._st_duplicates
+        st.save(update_fields=["entries", "matched", "unmatched", "duplicates"])
+
+    def flush(self):
+        if not self.batch:
+            return
+        batch, self.batch = self.batch, []
+        acc = self.account
+        fps = [fp for _, _, fp in batch]
+        known = set(BankTransaction.objects.filter(tenant=self.tenant, bank_account=acc, fingerprint__in=fps)
+                    .values_list("fingerprint", flat=True))
+        fresh = []
+        for entry, tx, fp in batch:
+            self.result.entries += 1
+            self._st_entries += 1
+            if fp in known or fp in self.seen:
+                self.result.duplicates += 1
+                self._st_duplicates += 1
+                continue
+            self.seen.add(fp)
+            fresh.append((entry, tx, fp))
+        if not fresh:
+            return
+        # candidate Kassenzeichen of the incoming payments; one locked query for the whole batch
+        cands: dict[str, list[str]] = {}
+        for entry, tx, fp in fresh:
+            if entry.credit and not entry.reversal:
+                cands[fp] = kzlib.candidates_in(tx.creditor_reference, tx.remittance, tx.end_to_end_id,
+                                                entry.additional_info)
+        all_kz = sorted({k for ks in cands.values() for k in ks})
+        receivables = {}
+        for i in range(0, len(all_kz), 2000):
+            chunk = all_kz[i:i + 2000]
+            for r in (Receivable.objects.select_for_update().filter(tenant=self.tenant, kassenzeichen__in=chunk)
+                      .exclude(status=ReceivableStatus.CANCELLED).order_by("id")):
+                receivables[r.kassenzeichen] = r
+        pending: list[_Pending] = []
+        old_status: dict[int, str] = {}
+        for entry, tx, fp in fresh:
+            amount = tx.amount
+            btx = BankTransaction(
+                tenant=self.tenant, statement=self.statement, bank_account=acc, fingerprint=fp,
+                booking_date=entry.booking_date or entry.value_date or timezone.localdate(),
+                value_date=entry.value_date, amount=amount, credit=entry.credit, reversal=entry.reversal,
+                currency=tx.currency or entry.currency,
+                remittance=tx.remittance[:4000],
+                end_to_end_id=tx.end_to_end_id[:140],
+                counterparty_name=((tx.debtor_name or tx.ultimate_debtor) if entry.credit
+                                   else (tx.creditor_name or tx.ultimate_creditor))[:200],
+                counterparty_iban=(tx.debtor_iban if entry.credit else tx.creditor_iban)[:34],
+                bank_reference=(entry.account_servicer_ref or "")[:140],
+                bank_tx_code=(tx.proprietary_code or tx.bank_tx_code or entry.proprietary_code)[:60],
+                return_reason=(tx.return_reason or "")[:10], state=BankTransaction.State.CLEARING,
+                unallocated=amount,
+            )
+            allocs = self._match(btx, [receivables[k] for k in cands.get(fp, []) if k in receivables])
+            settles = []
+            for r, a in allocs:
+                old_status.setdefault(r.pk, r.status)
+                settles.append(min(a, max(r.open_amount, ZERO)))
+                r.paid_amount += a
+                r.open_amount = r.amount - r.paid_amount
+                r.status = _status_for(r.amount, r.paid_amount)
+                r.updated_at = self.now
+            if allocs:
+                btx.state = BankTransaction.State.MATCHED
+                btx.unallocated = ZERO
+                self.result.matched += 1
+            else:
+                self.result.unmatched += 1
+            pending.append(_Pending(btx, allocs, settles))
+        BankTransaction.objects.bulk_create([p.tx for p in pending], batch_size=BATCH)
+        Allocation.objects.bulk_create(
+            [Allocation(tenant=self.tenant, transaction=p.tx, receivable=r, amount=a, created_at=self.now,
+                        created_by=self.actor) for p in pending for r, a in p.allocations], batch_size=BATCH)
+        touched = {r.pk: r for p in pending for r, _ in p.allocations}
+        if touched:
+            Receivable.objects.bulk_update(list(touched.values()),
+                                           ["paid_amount", "open_amount", "status", "updated_at"], batch_size=BATCH)
+            OutboxEvent.objects.bulk_create([_receivable_event(r, old_status[r.pk]) for r in touched.values()
+                                             if r.status != old_status[r.pk]], batch_size=BATCH)
+        ledger.post_entries(self.tenant, [self._posting(p) for p in pending], actor=self.actor, audit=False,
+                            now=self.now)
+
+    def _match(self, btx: BankTransaction, found: list[Receivable]) -> list[tuple[Receivable, Decimal]]:
+        """Decide how an incoming payment settles receivables.
+
+        - one Kassenzeichen: the whole amount goes to it (partial payment, exact or overpayment);
+        - several: when the amount equals their open total, each is settled; when it equals the open
+          amount of exactly one of them, that one; otherwise the payment goes to the clearing list;
+        - currency other than EUR, reversals, debits and returns: clearing list.
+        """
+        if not found or not btx.credit or btx.reversal or btx.currency != "EUR" or btx.amount <= 0:
+            if found and btx.currency != "EUR":
+                btx.note = "Fremdwährung: bitte manuell prüfen."
+            return []
+        if len(found) == 1:
+            r = found[0]
+            if btx.counterparty_name and r.debtor_name and not _names_overlap(btx.counterparty_name, r.debtor_name):
+                btx.note = f"Zahlung durch Dritte ({btx.counterparty_name[:80]})"[:300]
+            return [(r, btx.amount)]
+        open_total = sum((max(r.open_amount, ZERO) for r in found), ZERO)
+        if open_total == btx.amount:
+            return [(r, max(r.open_amount, ZERO)) for r in found if r.open_amount > 0]
+        exact = [r for r in found if r.open_amount == btx.amount]
+        if len(exact) == 1:
+            return [(exact[0], btx.amount)]
+        btx.note = "Mehrere Kassenzeichen im Verwendungszweck; Betrag passt zu keiner Aufteilung."
+        return []
+
+    def _posting(self, p: _Pending) -> ledger.EntrySpec:
+        btx = p.tx
+        bank = self.account.ledger_account
+        text_ref = f"{btx.counterparty_name[:60]} {btx.booking_date:%d.%m.%Y}"
+        if not btx.credit:
+            lines = [ledger.Line(account=self.role(Account.Role.SUSPENSE), debit=btx.amount,
+                                 cash_account=self.role(Account.Role.SUSPENSE_CASH_OUT), text="Ausgang ungeklärt"),
+                     ledger.Line(account=bank, credit=btx.amount)]
+            return ledger.EntrySpec(date=btx.booking_date, text=f"Abbuchung (Klärfall) {text_ref}",
+                                    source_ref=f"banktx:{btx.pk}", source_type="bank_transaction", lines=lines)
+        lines = [ledger.Line(account=bank, debit=btx.amount)]
+        rest = btx.amount
+        for (r, _a), settle in zip(p.allocations, p.settles, strict=True):
+            if settle > 0:
+                lines.append(ledger.Line(account=r.receivable_account, credit=settle, product=r.product,
+                                         cost_centre=r.cost_centre, cash_account=r.cash_account,
+                                         text=f"KZ {r.kassenzeichen_display}"))
+                rest -= settle
+        if rest > 0:
+            role = Account.Role.OVERPAYMENTS if p.allocations else Account.Role.SUSPENSE
+            lines.append(ledger.Line(account=self.role(role), credit=rest,
+                                     cash_account=self.role(Account.Role.SUSPENSE_CASH_IN),
+                                     text="Überzahlung" if p.allocations else "ungeklärter Eingang"))
+        kind = "Zahlung" if p.allocations else "Eingang (Klärfall)"
+        return ledger.EntrySpec(date=btx.booking_date, text=f"{kind} {text_ref}"[:300],
+                                source_ref=f"banktx:{btx.pk}", source_type="bank_transaction", lines=lines)
+
+
+def _names_overlap(a: str, b: str) -> bool:
+    wa = {w for w in a.lower().replace(",", " ").split() if len(w) > 2}
+    wb = {w for w in b.lower().replace(",", " ").split() if len(w) > 2}
+    return bool(wa & wb)
+
+
+def import_bank_statement(tenant, source: bytes, *, actor: str, filename: str = "kontoauszug.xml",
+                          now: dt.datetime | None = None) -> ImportResult:
+    """Import a camt.053 file: store it in the E-Akte, book every new transaction once, match it.
+
+    All or nothing: a file that turns out malformed half-way is rolled back completely (4xx)."""
+    from rathaus.documents.models import Document
+    from rathaus.documents.services import store_document
+
+    from .camt import CamtError, parse_camt053
+
+    now = now or timezone.now()
+    sha = hashlib.sha256(source).hexdigest()
+    try:
+        with transaction.atomic():
+            importer = None
+            for entry in parse_camt053(source):
+                if importer is None:
+                    doc = store_document(tenant=tenant, case=None, kind=Document.Kind.OTHER,
+                                         title=f"Kontoauszug {entry.statement.statement_id}"[:300],
+                                         filename=filename, content_type="application/xml", content=source,
+                                         actor=actor)
+                    importer = _Importer(tenant, actor, sha, doc, now)
+                importer.add(entry)
+            if importer is None:
+                _check_empty_statement(tenant, source)
+                return ImportResult()
+            importer.flush()
+            importer.finish_statement()
+            res = importer.result
+            record_change(
+                tenant=tenant, actor=actor, action="bank_statement.imported", object_type="bank_statement",
+                object_id=res.statements[0] if res.statements else "", data={**res.as_dict(), "sha256": sha},
+                event_type="bank_statement.imported", event_payload=res.as_dict(),
+            )
+            return res
+    except CamtError as e:
+        raise Invalid(f"Der Kontoauszug ist fehlerhaft: {e}", errors=[
+            {"pointer": f"/line/{e.line}" if getattr(e, "line", None) else "", "message": str(e), "field": ""}
+        ], type="https://rathaus.example/probleme/kontoauszug-fehlerhaft") from e
+
+
+def _check_empty_statement(tenant, source: bytes) -> None:
+    from .camt import read_statement_infos
+
+    for info in read_statement_infos(source):
+        iban = (info.account_iban or "").upper()
+        if not BankAccount.objects.filter(tenant=tenant, iban=iban, active=True).exists():
+            raise Invalid(f"Das Konto {iban or '?'} ist kein Konto von {tenant.name}.")
+
+
+# --------------------------------------------------------------------------- clearing list
+
+def clearing_list(tenant):
+    return (BankTransaction.objects.filter(tenant=tenant, state=BankTransaction.State.CLEARING)
+            .select_related("statement").order_by("booking_date", "id"))
+
+
+def assign_transaction(tenant, tx_id: int, *, kassenzeichen: str, amount: Decimal | None = None, actor: str,
+                       note: str = "", now: dt.datetime | None = None) -> Allocation:
+    """Manual assignment of (part of) a clearing item to a receivable (Verwahrgeld an Forderung)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        btx = BankTransaction.objects.select_for_update().filter(tenant=tenant, pk=tx_id).first()
+        if btx is None:
+            raise NotFound("Diesen Kontoumsatz gibt es nicht.")
+        if btx.state not in (BankTransaction.State.CLEARING,) or btx.unallocated <= 0:
+            raise Conflict("Dieser Kontoumsatz ist bereits vollständig zugeordnet oder erledigt.")
+        if not btx.credit:
+            raise Conflict("Abbuchungen können keiner Forderung zugeordnet werden.")
+        kz = kzlib.normalise(kassenzeichen)
+        if not kzlib.is_valid(kz):
+            raise Invalid("Das Kassenzeichen ist ungültig (Prüfziffer stimmt nicht).",
+                          errors=[{"pointer": "/kassenzeichen", "message": "Prüfziffer stimmt nicht",
+                                   "field": "Kassenzeichen"}])
+        r = Receivable.objects.select_for_update().filter(tenant=tenant, kassenzeichen=kz).first()
+        if r is None:
+            raise NotFound(f"Kein Kassenzeichen {kzlib.display(kz)}.")
+        if r.status == ReceivableStatus.CANCELLED:
+            raise Conflict("Die Forderung ist storniert.")
+        amount = btx.unallocated if amount is None else Decimal(amount)
+        if amount <= 0 or amount > btx.unallocated or amount != amount.quantize(Decimal("0.01")):
+            raise Invalid(f"Betrag muss zwischen 0,01 und {btx.unallocated} liegen (centgenau).",
+                          errors=[{"pointer": "/amount", "message": "Betrag außerhalb des Umsatzes", "field": "Betrag"}])
+        old = r.status
+        settle = min(amount, max(r.open_amount, ZERO))
+        r.paid_amount += amount
+        r.open_amount = r.amount - r.paid_amount
+        r.status = _status_for(r.amount, r.paid_amount)
+        r.updated_at = now
+        r.save(update_fields=["paid_amount", "open_amount", "status", "updated_at"])
+        btx.unallocated -= amount
+        if btx.unallocated == 0:
+            btx.state = BankTransaction.State.ASSIGNED
+            btx.resolved_at, btx.resolved_by = now, actor
+        btx.note = (note or btx.note)[:300]
+        btx.save(update_fields=["unallocated", "state", "resolved_at", "resolved_by", "note"])
+        alloc = Allocation.objects.create(tenant=tenant, transaction=btx, receivable=r, amount=amount, manual=True,
+                                          created_at=now, created_by=actor)
+        suspense = ledger.account_for_role(tenant, Account.Role.SUSPENSE).number
+        lines = [ledger.Line(account=suspense, debit=amount,
+                             cash_account=ledger.account_for_role(tenant, Account.Role.SUSPENSE_CASH_OUT).number)]
+        if settle > 0:
+            lines.append(ledger.Line(account=r.receivable_account, credit=settle, product=r.product,
+                                     cost_centre=r.cost_centre, cash_account=r.cash_account,
+                                     text=f"KZ {r.kassenzeichen_display}"))
+        if amount - settle > 0:
+            lines.append(ledger.Line(account=ledger.account_for_role(tenant, Account.Role.OVERPAYMENTS).number,
+                                     credit=amount - settle,
+                                     cash_account=ledger.account_for_role(tenant, Account.Role.SUSPENSE_CASH_IN).number,
+                                     text="Überzahlung"))
+        ledger.post_entries(tenant, [ledger.EntrySpec(
+            date=timezone.localtime(now).date(), text=f"Zuordnung Klärfall {btx.pk} an KZ {r.kassenzeichen_display}",
+            source_ref=f"allocation:{alloc.pk}", source_type="allocation", lines=lines)], actor=actor, audit=False,
+            now=now)
+        record_change(tenant=tenant, actor=actor, action="bank_transaction.assigned", object_type="bank_transaction",
+                      object_id=btx.pk, data={"kassenzeichen": kz, "amount": str(amount), "note": note[:300]},
+                      event_type=None)
+        if r.status != old:
+            _receivable_event(r, old).save()
+    return alloc
+
+
+def resolve_transaction(tenant, tx_id: int, *, actor: str, note: str, now: dt.datetime | None = None
+                        ) -> BankTransaction:
+    """Close a clearing item without a receivable (e.g. refunded, booked elsewhere), with a reason."""
+    if not note.strip():
+        raise Invalid("Bitte einen Vermerk angeben, warum der Klärfall ohne Zuordnung erledigt ist.",
+                      errors=[{"pointer": "/note", "message": "Vermerk fehlt", "field": "Vermerk"}])
+    now = now or timezone.now()
+    with transaction.atomic():
+        btx = BankTransaction.objects.select_for_update().filter(tenant=tenant, pk=tx_id).first()
+        if btx is None:
+            raise NotFound("Diesen Kontoumsatz gibt es nicht.")
+        if btx.state != BankTransaction.State.CLEARING:
+            raise Conflict("Dieser Kontoumsatz ist kein offener Klärfall.")
+        btx.state = BankTransaction.State.IGNORED
+        btx.note = note[:300]
+        btx.resolved_at, btx.resolved_by = now, actor
+        btx.save(update_fields=["state", "note", "resolved_at", "resolved_by"])
+        record_change(tenant=tenant, actor=actor, action="bank_transaction.resolved", object_type="bank_transaction",
+                      object_id=btx.pk, data={"note": note[:300]}, event_type=None)
+    return btx
+
+
+def open_items(tenant) -> Iterable[Receivable]:
+    return (Receivable.objects.filter(tenant=tenant, status__in=[ReceivableStatus.OPEN,
+                                                                  ReceivableStatus.PARTIALLY_PAID])
+            .select_related("case").order_by("due_date", "id"))
+

@@ -1,0 +1,178 @@
+"""Kommunale Doppik: chart of accounts (Kontenrahmen), products (Produktrahmen), cost centres,
+fiscal periods and the journal. Journal entries are immutable once posted: corrections are
+reversals (`services.reverse_entry`); database triggers refuse UPDATE and DELETE on posted rows.
+
+Finanzrechnung: a line that is the counter-entry of a movement of liquid funds carries the
+Finanzrechnungskonto (`cash_account`, classes 6/7). Its cash flow is credit − debit: positive is
+an Einzahlung, negative an Auszahlung. The Finanzrechnung is the sum of these flows by account.
+"""
+
+from django.db import models
+
+from rathaus.tenants.models import OrgUnit, Tenant
+
+MONEY = {"max_digits": 15, "decimal_places": 2}
+
+
+class Account(models.Model):
+    """A Sachkonto of the tenant's Kontenrahmen (e.g. NKF NRW)."""
+
+    class Kind(models.TextChoices):
+        BALANCE = "balance", "Bestandskonto (Bilanz)"
+        RESULT = "result", "Ergebniskonto (Ergebnisrechnung)"
+        CASH = "cash", "Finanzrechnungskonto"
+        CLOSING = "closing", "Abschlusskonto"
+
+    class Role(models.TextChoices):
+        NONE = "", "–"
+        BANK = "bank", "Bank (Standard)"
+        RECEIVABLES_FEES = "receivables_fees", "Forderungen aus Gebühren/Entgelten"
+        RECEIVABLES_TAXES = "receivables_taxes", "Forderungen aus Steuern"
+        SUSPENSE = "suspense", "Verwahrgelder / ungeklärte Einzahlungen"
+        OVERPAYMENTS = "overpayments", "Verbindlichkeiten aus Überzahlungen"
+        PAYABLES = "payables", "Verbindlichkeiten aus Lieferungen und Leistungen"
+        SUSPENSE_CASH_IN = "suspense_cash_in", "Haushaltsunwirksame Einzahlungen"
+        SUSPENSE_CASH_OUT = "suspense_cash_out", "Haushaltsunwirksame Auszahlungen"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="accounts")
+    number = models.CharField("Kontonummer", max_length=12)
+    name = models.CharField("Bezeichnung", max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    liquid = models.BooleanField("Liquide Mittel", default=False)
+    role = models.CharField("Funktion", max_length=30, choices=Role.choices, blank=True, default="")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "Sachkonto"
+        verbose_name_plural = "Sachkonten"
+        ordering = ["tenant", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="account_unique_number"),
+            models.UniqueConstraint(fields=["tenant", "role"], condition=~models.Q(role=""),
+                                    name="account_unique_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.name}"
+
+    @property
+    def account_class(self) -> int:
+        return int(self.number[0])
+
+
+class Product(models.Model):
+    """A Produkt of the Produktrahmen (e.g. 02.2.01 Gewerbeangelegenheiten)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="products")
+    number = models.CharField("Produktnummer", max_length=20)
+    name = models.CharField("Bezeichnung", max_length=200)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "Produkt"
+        verbose_name_plural = "Produkte"
+        ordering = ["tenant", "number"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="product_unique_number")]
+
+    def __str__(self):
+        return f"{self.number} {self.name}"
+
+    @property
+    def area(self) -> str:
+        """Produktbereich (first group of the number, e.g. "02")."""
+        return self.number.split(".")[0]
+
+
+class CostCentre(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cost_centres")
+    code = models.CharField("Kostenstelle", max_length=20)
+    name = models.CharField("Bezeichnung", max_length=200)
+    org_unit = models.ForeignKey(OrgUnit, on_delete=models.SET_NULL, null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "Kostenstelle"
+        verbose_name_plural = "Kostenstellen"
+        ordering = ["tenant", "code"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "code"], name="costcentre_unique_code")]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class FiscalPeriod(models.Model):
+    """A closed (or re-opened) posting period. month 0 stands for the whole fiscal year.
+    Periods without a row are open."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="fiscal_periods")
+    year = models.PositiveIntegerField()
+    month = models.PositiveSmallIntegerField(default=0)
+    closed = models.BooleanField(default=True)
+    changed_at = models.DateTimeField(auto_now=True)
+    changed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = "Buchungsperiode"
+        verbose_name_plural = "Buchungsperioden"
+        constraints = [models.UniqueConstraint(fields=["tenant", "year", "month"], name="period_unique")]
+
+    def __str__(self):
+        return f"{self.year}/{self.month:02d} {'geschlossen' if self.closed else 'offen'}"
+
+
+class JournalEntry(models.Model):
+    """A posted Buchung (Beleg) with its lines. Immutable; `source_ref` makes posting idempotent."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="journal_entries")
+    year = models.PositiveIntegerField()
+    number = models.PositiveIntegerField("Belegnummer")
+    date = models.DateField("Buchungsdatum")
+    text = models.CharField("Buchungstext", max_length=300)
+    source_type = models.CharField(max_length=40, blank=True)
+    source_ref = models.CharField(max_length=120)
+    reversal_of = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="reversed_by")
+    total = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150)
+
+    class Meta:
+        verbose_name = "Buchung"
+        verbose_name_plural = "Journal"
+        ordering = ["tenant", "year", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "source_ref"], name="journal_unique_source"),
+            models.UniqueConstraint(fields=["tenant", "year", "number"], name="journal_unique_number"),
+        ]
+
+    def __str__(self):
+        return f"{self.year}-{self.number:07d} {self.text}"
+
+
+class JournalLine(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveIntegerField()
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="lines")
+    cost_centre = models.ForeignKey(CostCentre, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="lines")
+    cash_account = models.ForeignKey(Account, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="cash_lines")
+    debit = models.DecimalField("Soll", default=0, **MONEY)
+    credit = models.DecimalField("Haben", default=0, **MONEY)
+    text = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "Buchungszeile"
+        verbose_name_plural = "Buchungszeilen"
+        indexes = [models.Index(fields=["tenant", "year", "account"], name="jline_account_year")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(debit__gt=0, credit=0) | models.Q(debit=0, credit__gt=0)),
+                name="jline_one_side_positive",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} S {self.debit} H {self.credit}"

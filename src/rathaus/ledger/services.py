@@ -1,0 +1,267 @@
+"""Posting to the Doppik journal: the only way entries get into the ledger.
+
+`post_entries` enforces the invariants (balanced, accounts/products/cost centres known and
+active, Finanzrechnung accounts only of class 6/7, a product on every Ergebnis line, period
+open, cents-exact positive amounts) and is idempotent by `source_ref`: posting the same
+source again returns the existing entry and books nothing. Entries are immutable; corrections
+are reversals (`reverse_entry`). Bulk posting (bank statement imports) validates against
+per-call caches and inserts with bulk_create, so thousands of entries cost a few queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from rathaus.core.errors import Conflict, Invalid, NotFound
+from rathaus.events.services import record_change
+
+from .models import Account, CostCentre, FiscalPeriod, JournalEntry, JournalLine, Product
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+@dataclass
+class Line:
+    account: str                  # account number, e.g. "4311000"
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    product: str = ""             # product number, e.g. "02.2.01" (required on result accounts)
+    cost_centre: str = ""
+    cash_account: str = ""        # Finanzrechnungskonto on the counter-line of a liquid-funds movement
+    text: str = ""
+
+
+@dataclass
+class EntrySpec:
+    date: dt.date
+    text: str
+    source_ref: str               # unique per tenant: "receivable:17", "bank-tx:4711", ...
+    lines: list[Line]
+    source_type: str = ""
+    reversal_of: JournalEntry | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class _Lookup:
+    """Per-call caches of the tenant's master data (one query per table)."""
+
+    def __init__(self, tenant):
+        self.tenant = tenant
+        self._accounts = None
+        self._products = None
+        self._cost_centres = None
+        self._closed = None
+
+    @property
+    def accounts(self) -> dict[str, Account]:
+        if self._accounts is None:
+            self._accounts = {a.number: a for a in Account.objects.filter(tenant=self.tenant)}
+        return self._accounts
+
+    @property
+    def products(self) -> dict[str, Product]:
+        if self._products is None:
+            self._products = {p.number: p for p in Product.objects.filter(tenant=self.tenant)}
+        return self._products
+
+    @property
+    def cost_centres(self) -> dict[str, CostCentre]:
+        if self._cost_centres is None:
+            self._cost_centres = {c.code: c for c in CostCentre.objects.filter(tenant=self.tenant)}
+        return self._cost_centres
+
+    def closed(self, year: int, month: int) -> bool:
+        if self._closed is None:
+            self._closed = set(
+                FiscalPeriod.objects.filter(tenant=self.tenant, closed=True).values_list("year", "month")
+            )
+        return (year, 0) in self._closed or (year, month) in self._closed
+
+
+def _money(value, where: str) -> Decimal:
+    try:
+        d = Decimal(value)
+    except Exception as e:  # noqa: BLE001 - any conversion problem is the caller's input error
+        raise Invalid(f"{where}: kein gültiger Betrag ({value!r}).") from e
+    if not d.is_finite() or d < 0:
+        raise Invalid(f"{where}: Beträge müssen positiv sein.")
+    if d != d.quantize(CENT):
+        raise Invalid(f"{where}: Beträge sind centgenau anzugeben ({value}).")
+    return d.quantize(CENT)
+
+
+def _check_entry(spec: EntrySpec, lk: _Lookup) -> tuple[list[JournalLine], Decimal]:
+    if not spec.source_ref or len(spec.source_ref) > 120:
+        raise Invalid("Jede Buchung braucht eine Quellreferenz (höchstens 120 Zeichen).")
+    if not spec.text.strip():
+        raise Invalid("Der Buchungstext fehlt.")
+    if len(spec.lines) < 2:
+        raise Invalid("Eine Buchung hat mindestens zwei Zeilen (Soll und Haben).")
+    if lk.closed(spec.date.year, spec.date.month):
+        raise Conflict(f"Die Buchungsperiode {spec.date.month:02d}/{spec.date.year} ist abgeschlossen; "
+                       "bitte im offenen Zeitraum buchen.")
+    lines, debit_sum, credit_sum = [], ZERO, ZERO
+    liquid_net, cash_flow = ZERO, ZERO
+    for i, ln in enumerate(spec.lines, start=1):
+        where = f"Zeile {i}"
+        debit, credit = _money(ln.debit, where), _money(ln.credit, where)
+        if (debit > 0) == (credit > 0):
+            raise Invalid(f"{where}: genau einer von Soll oder Haben muss größer als 0 sein.")
+        account = lk.accounts.get(ln.account)
+        if account is None or not account.active:
+            raise Invalid(f"{where}: Sachkonto {ln.account!r} ist nicht (mehr) im Kontenplan.")
+        if account.kind == Account.Kind.CASH:
+            raise Invalid(f"{where}: Finanzrechnungskonto {ln.account} ist nur als Finanzkonto einer Zeile "
+                          "zulässig, nicht als Buchungskonto.")
+        product = None
+        if ln.product:
+            product = lk.products.get(ln.product)
+            if product is None or not product.active:
+                raise Invalid(f"{where}: Produkt {ln.product!r} ist nicht im Produktplan.")
+        elif account.kind == Account.Kind.RESULT:
+            raise Invalid(f"{where}: Ertrags- und Aufwandskonten brauchen ein Produkt ({account.number}).")
+        cost_centre = None
+        if ln.cost_centre:
+            cost_centre = lk.cost_centres.get(ln.cost_centre)
+            if cost_centre is None or not cost_centre.active:
+                raise Invalid(f"{where}: Kostenstelle {ln.cost_centre!r} ist unbekannt.")
+        cash_account = None
+        if ln.cash_account:
+            cash_account = lk.accounts.get(ln.cash_account)
+            if cash_account is None or cash_account.kind != Account.Kind.CASH or not cash_account.active:
+                raise Invalid(f"{where}: {ln.cash_account!r} ist kein Finanzrechnungskonto (Klasse 6/7).")
+            if account.liquid:
+                raise Invalid(f"{where}: das Finanzrechnungskonto gehört an die Gegenbuchung, nicht an das "
+                              "Konto der liquiden Mittel.")
+            cash_flow += credit - debit
+        if account.liquid:
+            liquid_net += debit - credit
+        debit_sum += debit
+        credit_sum += credit
+        lines.append(JournalLine(
+            tenant_id=lk.tenant.pk, year=spec.date.year, account=account, product=product,
+            cost_centre=cost_centre, cash_account=cash_account, debit=debit, credit=credit,
+            text=(ln.text or "")[:300],
+        ))
+    if debit_sum != credit_sum:
+        raise Invalid(f"Die Buchung ist nicht ausgeglichen: Soll {debit_sum} ≠ Haben {credit_sum}.")
+    if liquid_net != cash_flow:
+        raise Invalid("Jede Bewegung liquider Mittel braucht ein Finanzrechnungskonto an der Gegenbuchung "
+                      f"(Zahlungsbewegung {liquid_net}, Finanzrechnung {cash_flow}).")
+    return lines, debit_sum
+
+
+def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool = True,
+                 now: dt.datetime | None = None) -> list[JournalEntry]:
+    """Post several entries in one transaction. Specs whose source_ref was posted already are
+    not posted again; their existing entry is returned in its place (idempotency)."""
+    if not specs:
+        return []
+    lk = _Lookup(tenant)
+    now = now or timezone.now()
+    refs = [s.source_ref for s in specs]
+    if len(set(refs)) != len(refs):
+        raise Invalid("Eine Quellreferenz kommt in derselben Buchungsanforderung mehrfach vor.")
+    with transaction.atomic():
+        existing = {e.source_ref: e for e in JournalEntry.objects.filter(tenant=tenant, source_ref__in=refs)}
+        checked = []
+        for spec in specs:
+            if spec.source_ref in existing:
+                continue
+            checked.append((spec, *_check_entry(spec, lk)))
+        by_year: dict[int, list] = {}
+        for item in checked:
+            by_year.setdefault(item[0].date.year, []).append(item)
+        new_entries: list[JournalEntry] = []
+        all_lines: list[JournalLine] = []
+        from rathaus.cases.services import next_reference_number
+
+        for year, items in sorted(by_year.items()):
+            first = next_reference_number(tenant.pk, "JOURNAL", year, count=len(items))
+            for offset, (spec, lines, total) in enumerate(items):
+                entry = JournalEntry(
+                    tenant=tenant, year=year, number=first + offset, date=spec.date, text=spec.text[:300],
+                    source_type=spec.source_type, source_ref=spec.source_ref, reversal_of=spec.reversal_of,
+                    total=total, created_at=now, created_by=actor,
+                )
+                new_entries.append(entry)
+                for ln in lines:
+                    ln.entry = entry
+                all_lines.extend(lines)
+        JournalEntry.objects.bulk_create(new_entries, batch_size=2000)
+        for ln in all_lines:
+            ln.entry_id = ln.entry.pk
+        JournalLine.objects.bulk_create(all_lines, batch_size=5000)
+        if audit and new_entries:
+            record_change(
+                tenant=tenant, actor=actor, action="ledger.posted", object_type="journal",
+                object_id=new_entries[0].pk,
+                data={"entries": len(new_entries),
+                      "numbers": [f"{e.year}-{e.number}" for e in new_entries[:20]],
+                      "total": str(sum((e.total for e in new_entries), ZERO))},
+                event_type="ledger.posted",
+                event_payload={"entries": [e.pk for e in new_entries[:1000]], "count": len(new_entries)},
+            )
+        fresh = {e.source_ref: e for e in new_entries}
+        return [existing.get(r) or fresh[r] for r in refs]
+
+
+def post_entry(tenant, *, date: dt.date, text: str, source_ref: str, lines: list[Line], actor: str,
+               source_type: str = "") -> JournalEntry:
+    """Post one entry (idempotent by source_ref; a different entry under a used source_ref is 409)."""
+    spec = EntrySpec(date=date, text=text, source_ref=source_ref, lines=lines, source_type=source_type)
+    existing = JournalEntry.objects.filter(tenant=tenant, source_ref=source_ref).first()
+    if existing is not None:
+        total = sum((_money(ln.debit, "Soll") for ln in lines), ZERO)
+        if existing.total != total:
+            raise Conflict(f"Unter der Quellreferenz {source_ref!r} ist bereits eine andere Buchung erfasst.")
+        return existing
+    return post_entries(tenant, [spec], actor=actor)[0]
+
+
+def reverse_entry(entry: JournalEntry, *, actor: str, reason: str, date: dt.date | None = None) -> JournalEntry:
+    """Storno: a new entry with debit and credit swapped; the original stays untouched."""
+    if entry.reversal_of_id is not None:
+        raise Conflict("Eine Stornobuchung kann nicht erneut storniert werden; bitte neu buchen.")
+    if JournalEntry.objects.filter(reversal_of=entry).exists():
+        raise Conflict(f"Die Buchung {entry.year}-{entry.number} ist bereits storniert.")
+    if not reason.strip():
+        raise Invalid("Für eine Stornobuchung ist ein Grund anzugeben.")
+    date = date or timezone.localdate()
+    lines = [
+        Line(account=ln.account.number, debit=ln.credit, credit=ln.debit,
+             product=ln.product.number if ln.product else "",
+             cost_centre=ln.cost_centre.code if ln.cost_centre else "",
+             cash_account=ln.cash_account.number if ln.cash_account else "", text=ln.text)
+        for ln in entry.lines.select_related("account", "product", "cost_centre", "cash_account")
+    ]
+    spec = EntrySpec(date=date, text=f"Storno {entry.year}-{entry.number}: {reason}"[:300],
+                     source_ref=f"reversal:{entry.pk}", lines=lines, source_type="reversal", reversal_of=entry)
+    return post_entries(entry.tenant, [spec], actor=actor)[0]
+
+
+def account_for_role(tenant, role: str) -> Account:
+    acc = Account.objects.filter(tenant=tenant, role=role, active=True).first()
+    if acc is None:
+        raise NotFound(f"Im Kontenplan ist kein Konto für „{Account.Role(role).label}“ festgelegt.")
+    return acc
+
+
+def set_period_closed(tenant, year: int, month: int, *, closed: bool, actor: str) -> FiscalPeriod:
+    """Close (or re-open) a posting period; month 0 = the whole year."""
+    if not (0 <= month <= 12) or not (2000 <= year <= 2200):
+        raise Invalid("Ungültige Buchungsperiode.")
+    with transaction.atomic():
+        period, _ = FiscalPeriod.objects.update_or_create(
+            tenant=tenant, year=year, month=month, defaults={"closed": closed, "changed_by": actor})
+        record_change(tenant=tenant, actor=actor, action="ledger.period_closed" if closed else "ledger.period_opened",
+                      object_type="fiscal_period", object_id=period.pk, data={"year": year, "month": month},
+                      event_type="ledger.period_changed")
+    return period
