@@ -75,7 +75,7 @@ def render_pdf(cache_key, template_text: str, data: dict, *, timestamp: dt.datet
         raise RenderError("Die Leistung hat keine Bescheid-Vorlage (notice.typ).")
     comp, lock = compiler_for(cache_key, template_text)
     payload = json.dumps(data, ensure_ascii=False, default=str)
-    ts = timestamp.astimezone(dt.UTC) if timestamp is not None else None
+    ts = int(timestamp.timestamp()) if timestamp is not None else None  # UNIX seconds (SOURCE_DATE_EPOCH)
     try:
         with lock:
             pdf = comp.compile(format="pdf", sys_inputs={"data": payload}, pdf_standards=[PDF_STANDARD],
