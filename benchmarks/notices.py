@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Notice benchmark: PDF/A notices (Bescheide) per second and core, rendering and storing included.
+
+One process (= one core): a temporary database (SQLite by default, or ``--database-url``) is migrated
+and seeded with the demo tenant; N cases of a demo service are submitted (setup, not timed); then, timed:
+
+- ``issue``: ``rathaus.notices.services.issue_notice`` for every case in its own transaction – the
+  receivable (Kassenzeichen, fee lines, ledger posting), notice data, GiroCode, Typst → PDF/A-2a,
+  write-once storage with SHA-256 into a temporary data dir, audit entry and outbox event;
+- ``render``: only ``render_notice_pdf`` with the same data (no database, no storage);
+- ``receipt``: ``ensure_receipt`` (Eingangsbestätigung) for every case.
+
+Wall-clock and CPU time of the process are reported (the machine may be shared: CPU time per notice is
+the better per-core figure).
+
+    .venv/bin/python benchmarks/notices.py                      # 500 notices, gewerbeanmeldung
+    .venv/bin/python benchmarks/notices.py -n 300 --service hundesteuer --json /tmp/notices.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=500, help="number of notices (default 500)")
+    ap.add_argument("--service", default="gewerbeanmeldung", help="demo service (default gewerbeanmeldung)")
+    ap.add_argument("--database-url", default="", help="default: a temporary SQLite file")
+    ap.add_argument("--json", default="", help="write the results to this file")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="rathaus-bench-notices-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rathaus.settings")
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{tmp / 'db.sqlite3'}"
+    os.environ["RATHAUS_DATA_DIR"] = str(tmp / "documents")
+    os.environ["RATHAUS_VAR_DIR"] = str(tmp / "var")
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.utils import timezone
+
+    from rathaus.cases.services import submit_application
+    from rathaus.catalog.services import DEMO_SERVICES_DIR
+    from rathaus.core.demo import seed_demo
+    from rathaus.notices import services as notices
+    from rathaus.tenants.models import Tenant
+
+    def log(msg):
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    log(f"database {os.environ['DATABASE_URL']}, data dir {tmp / 'documents'}")
+    call_command("migrate", verbosity=0)
+    seed_demo(with_cases=False)
+    tenant = Tenant.objects.get(slug="musterstadt")
+    example = json.loads((DEMO_SERVICES_DIR / args.service / "form.schema.json").read_text())["examples"][0]
+    log(f"submitting {args.n} cases of {args.service} (setup)")
+    cases = [submit_application(tenant, args.service, example).case for _ in range(args.n)]
+
+    # warm-up: one compiler per template and process, fonts loaded once
+    with transaction.atomic():
+        first = notices.issue_notice(cases[0], "approve", actor="bench")
+        transaction.set_rollback(True)
+    with first.file.open("rb") as f:
+        from pypdf import PdfReader
+
+        pages = len(PdfReader(f).pages)
+
+    def timed(fn):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - w0, time.process_time() - c0
+
+    def issue_all():
+        for case in cases:
+            with transaction.atomic():
+                notices.issue_notice(case, "approve", actor="bench", now=timezone.now())
+
+    log("issue: receivable + render + store + audit")
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        wall_issue, cpu_issue = timed(issue_all)
+        prof.disable()
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+    else:
+        wall_issue, cpu_issue = timed(issue_all)
+
+    from rathaus.finance.models import Receivable
+
+    recs = {r.case_id: r for r in Receivable.objects.filter(case__in=cases[:200])}
+    datas = [notices.notice_data(c, "approve", receivable=recs.get(c.pk)) for c in cases[:200]]
+    sv = cases[0].service_version
+
+    def render_all():
+        for d in datas:
+            notices.render_notice_pdf(sv, d)
+
+    log("render only")
+    wall_render, cpu_render = timed(render_all)
+
+    log("receipts")
+    wall_receipt, cpu_receipt = timed(lambda: [notices.ensure_receipt(c) for c in cases])
+
+    sizes = [d.size for d in first.__class__.objects.filter(kind="notice", created_by="bench")]
+    n = args.n
+    result = {
+        "service": args.service, "notices": n, "pages_per_notice": pages,
+        "database": "sqlite" if "sqlite" in os.environ["DATABASE_URL"] else "postgresql",
+        "issue_per_s_wall": round(n / wall_issue, 1), "issue_per_s_cpu": round(n / cpu_issue, 1),
+        "issue_ms_per_notice_cpu": round(1000 * cpu_issue / n, 2),
+        "issue_ms_per_page_cpu": round(1000 * cpu_issue / n / pages, 2),
+        "render_per_s_wall": round(len(datas) / wall_render, 1),
+        "render_ms_per_notice_cpu": round(1000 * cpu_render / len(datas), 2),
+        "receipt_per_s_wall": round(n / wall_receipt, 1), "receipt_ms_cpu": round(1000 * cpu_receipt / n, 2),
+        "avg_pdf_kb": round(sum(sizes) / max(1, len(sizes)) / 1024, 1),
+        "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
