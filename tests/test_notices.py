@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from rathaus.cases.models import Case
 from rathaus.catalog.services import DEMO_SERVICES_DIR, publish_package
 from rathaus.documents.models import Document
-from rathaus.notices import girocode
+from rathaus.notices import girocode, typst_render
 from rathaus.notices import services as notices
 from tests.test_demo_services import _examples, _work_case
 
@@ -180,6 +180,70 @@ def test_internal_note_never_printed(api, seeded):
     sub = run_to(api, "gewerbeanmeldung", "approve")
     text = flat(pdf_text(read(notice_of(sub["id"]))))
     assert "Meldung an IHK" not in text  # interne_notiz of the task example
+
+
+def _png_gray(png: bytes):
+    """Minimal PNG decoder (8-bit RGB/RGBA/gray, no interlace) -> (width, height, gray bytes)."""
+    import struct
+    import zlib
+
+    pos, idat, width = 8, b"", 0
+    while pos < len(png):
+        length, ctype = struct.unpack(">I4s", png[pos:pos + 8])
+        chunk = png[pos + 8:pos + 8 + length]
+        if ctype == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and chunk[12] == 0
+        elif ctype == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    bpp = {0: 1, 2: 3, 4: 2, 6: 4}[color]
+    raw, stride = zlib.decompress(idat), width * bpp
+    out, prev = bytearray(), bytearray(stride)
+    for y in range(height):
+        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if ftype == 1:
+                line[i] = (line[i] + a) & 255
+            elif ftype == 2:
+                line[i] = (line[i] + b) & 255
+            elif ftype == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += line[::bpp] if color != 4 else line[::2]
+        prev = line
+    return width, height, bytes(out)
+
+
+def test_girocode_on_the_page_decodes(api, seeded):
+    """Rasterise the notice (Typst PNG, same template and data) and read the QR code back."""
+    zxingcpp = pytest.importorskip("zxingcpp")
+
+    from rathaus.finance.models import Receivable
+
+    sub = run_to(api, "gewerbeanmeldung", "approve")
+    case = Case.objects.get(pk=sub["id"])
+    rec = Receivable.objects.get(case=case)
+    data = notices.notice_data(case, "approve", receivable=rec)
+    tpl = typst_render.compiler_for(("notice", *case.service_version.cache_key),
+                                            case.service_version.notice_template)[0]
+    pages = tpl.compile(format="png", ppi=150, sys_inputs={"data": json.dumps(data, default=str)})
+    pages = [pages] if isinstance(pages, bytes) else pages
+    found = []
+    for png in pages:
+        w, h, gray = _png_gray(png)
+
+        class Img:
+            __array_interface__ = {"shape": (h, w), "typestr": "|u1", "data": gray, "version": 3}
+
+        found += [b.text for b in zxingcpp.read_barcodes(Img())]
+    assert data["girocode_payload"] in found, found
+    assert rec.kassenzeichen_display in data["girocode_payload"]
 
 
 # --------------------------------------------------------------------------- access

@@ -6,7 +6,6 @@ text carries the Kassenzeichen in its display form, which the Stadtkasse matches
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
 import segno
@@ -51,6 +50,22 @@ def make_qr(*, name: str, iban: str, amount: Decimal, text: str, bic: str = "") 
 def girocode_svg(*, name: str, iban: str, amount: Decimal, text: str, bic: str = "") -> str:
     """SVG (no XML declaration) with the quiet zone of 4 modules, for `image(bytes(...), format: "svg")`."""
     qr = make_qr(name=name, iban=iban, amount=amount, text=text, bic=bic)
-    buf = io.BytesIO()
-    qr.save(buf, kind="svg", xmldecl=False, svgns=True, nl=False, border=4, title="GiroCode")
-    return buf.getvalue().decode("utf-8")
+    return matrix_svg(qr.matrix, border=4)
+
+
+def matrix_svg(matrix, border: int = 4) -> str:
+    """Minimal SVG of a QR matrix: one horizontal run per path segment (segno's writer is ~8x slower)."""
+    size = len(matrix) + 2 * border
+    parts = []
+    for y, row in enumerate(matrix):
+        x, n = 0, len(row)
+        while x < n:
+            if row[x]:
+                start = x
+                while x < n and row[x]:
+                    x += 1
+                parts.append(f"M{start + border} {y + border}h{x - start}v1h-{x - start}z")
+            else:
+                x += 1
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}">'
+            f'<rect width="{size}" height="{size}" fill="#fff"/><path fill="#000" d="{"".join(parts)}"/></svg>')
