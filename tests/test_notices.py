@@ -9,6 +9,7 @@ import shutil
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from pypdf import PdfReader
 
 from rathaus.cases.models import Case
@@ -386,3 +387,36 @@ def test_templates_render_sample_data(service, decision):
         assert "1.234,50 €" in text and "2026-000123-45" in text
     else:
         assert "Beispielbegründung" in text and "2026-000123-45" not in text
+
+
+# --------------------------------------------------------------------------- parallel receipt requests
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+def test_parallel_receipt_requests_store_one_receipt(seeded_tx):
+    import threading
+
+    from rathaus.cases.services import submit_application
+
+    result = submit_application(seeded_tx["musterstadt"], "gewerbeanmeldung", _examples("gewerbeanmeldung")[0])
+    n = 6
+    barrier = threading.Barrier(n)
+    ids, errors = [], []
+
+    def work():
+        try:
+            case = Case.objects.get(pk=result.case.pk)
+            barrier.wait(timeout=30)
+            ids.append(notices.ensure_receipt(case).pk)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert len(set(ids)) == 1 and len(ids) == n
+    assert result.case.documents.filter(kind=Document.Kind.RECEIPT).count() == 1
