@@ -3,7 +3,7 @@
 import os
 import sys
 
-ALIASES = {"seed-demo": "seed_demo", "import-camt": "import_camt"}
+ALIASES = {"seed-demo": "seed_demo", "import-camt": "import_camt", "notice-preview": "notice_preview"}
 
 
 def main(argv=None) -> None:
