@@ -10,6 +10,7 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/services/{key}"),
     ("post", "/api/v1/submissions"),
     ("get", "/api/v1/submissions/{reference}"),
+    ("get", "/api/v1/submissions/{reference}/documents/{doc_id}/content"),
     ("get", "/api/v1/tasks"),
     ("post", "/api/v1/tasks/{task_id}/claim"),
     ("post", "/api/v1/tasks/{task_id}/release"),

@@ -124,6 +124,22 @@ def iso_submission(w: World):
     assert_404(public.get(f"/api/v1/submissions/{bref}", access_code=code, tenant="beispielhausen"))
 
 
+def iso_submission_document(w: World):
+    from rathaus.notices.services import ensure_receipt
+
+    ref, code = w.ms["reference"], w.ms["access_code"]
+    receipt = ensure_receipt(Case.objects.get(pk=w.ms["id"]))  # released to the applicant
+    url = f"/api/v1/submissions/{ref}/documents/{receipt.pk}/content"
+    public = w.api()
+    assert public.get(url, access_code=code, tenant="musterstadt").status_code == 200
+    assert_404(public.get(url, access_code=code, tenant="beispielhausen"))
+    assert_404(w.api(host="beispielhausen.localhost").get(url, access_code=code))
+    # the attachment is not released: 404 even with the right code
+    assert_404(public.get(f"/api/v1/submissions/{ref}/documents/{w.ms_doc}/content", access_code=code))
+    # another case's code (other tenant) does not open it
+    assert_404(public.get(url, access_code=w.bh["access_code"], tenant="musterstadt"))
+
+
 def iso_service(w: World):
     from rathaus.catalog.models import Service
 
@@ -144,6 +160,7 @@ ISOLATION = {
     ("post", "/api/v1/tasks/{task_id}/complete"): iso_complete,
     ("get", "/api/v1/documents/{doc_id}/content"): iso_document,
     ("get", "/api/v1/submissions/{reference}"): iso_submission,
+    ("get", "/api/v1/submissions/{reference}/documents/{doc_id}/content"): iso_submission_document,
     ("get", "/api/v1/services/{key}"): iso_service,
 }
 

@@ -262,6 +262,17 @@ def test_notice_download_applicant_staff_and_other_tenant(api, seeded):
     view = api().get(f"/api/v1/submissions/{sub['reference']}", access_code=sub["access_code"]).json()
     ref = [d for d in view["documents"] if d["id"] == doc.pk][0]
     assert ref["sha256"] == doc.sha256 and ref["url"] == f"/status/{sub['reference']}/dokumente/{doc.pk}/"
+    # API download with the access code (no session)
+    r = api().get(ref["api_url"], access_code=sub["access_code"])
+    assert r.status_code == 200 and b"".join(r.streaming_content) == read(doc)
+    assert api().get(ref["api_url"], access_code="AAAA-BBBB-CCCC").status_code == 404
+    assert api().get(ref["api_url"]).status_code == 422
+    other = run_to(api, "gewerbeanmeldung", "reject")  # another applicant's code does not open this document
+    assert api().get(ref["api_url"], access_code=other["access_code"]).status_code == 404
+    internal = Document.objects.filter(case_id=sub["id"], released_to_applicant=False).first()
+    if internal is not None:
+        url = f"/api/v1/submissions/{sub['reference']}/documents/{internal.pk}/content"
+        assert api().get(url, access_code=sub["access_code"]).status_code == 404
     from django.test import Client
 
     web = Client()
@@ -420,3 +431,14 @@ def test_parallel_receipt_requests_store_one_receipt(seeded_tx):
     assert not errors, errors
     assert len(set(ids)) == 1 and len(ids) == n
     assert result.case.documents.filter(kind=Document.Kind.RECEIPT).count() == 1
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/submissions/GEW-2026-000001/documents/100000000000000000000/content?access_code=AAAA-BBBB-CCCC",
+    "/api/v1/submissions/GEW-2026-000001/documents/-1/content?access_code=AAAA-BBBB-CCCC",
+    "/api/v1/submissions/GEW%002026/documents/1/content?access_code=AAAA-BBBB-CCCC",
+    "/api/v1/submissions/GEW-2026-000001/documents/abc/content?access_code=x",
+])
+def test_applicant_document_endpoint_rejects_garbage(api, path):
+    r = api().client.get(path)
+    assert r.status_code in (404, 422), (r.status_code, r.content[:200])

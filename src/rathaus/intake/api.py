@@ -60,6 +60,7 @@ class DocumentRef(Schema):
     size: int
     sha256: str
     url: str
+    api_url: str
 
 
 class ApplicantViewOut(Schema):
@@ -241,7 +242,8 @@ def create_submission(request, tenant: str | None = None,
 def applicant_view(case) -> dict:
     docs = [
         {"id": d.pk, "title": d.title, "kind": d.kind, "content_type": d.content_type, "size": d.size,
-         "sha256": d.sha256, "url": f"/status/{case.reference}/dokumente/{d.pk}/"}
+         "sha256": d.sha256, "url": f"/status/{case.reference}/dokumente/{d.pk}/",
+         "api_url": f"/api/v1/submissions/{case.reference}/documents/{d.pk}/content"}
         for d in case.documents.filter(released_to_applicant=True).order_by("created_at", "id")
     ]
     history = [
@@ -267,3 +269,23 @@ def get_submission(request, reference: str, access_code: str = "", tenant: str |
     case = case_for_applicant(t, reference, access_code)
     ensure_receipt_quietly(case)  # rendered on first access, not while submitting
     return applicant_view(case)
+
+
+@router.get("/submissions/{reference}/documents/{doc_id}/content", response={200: None},
+            summary="Freigegebenes Dokument eines Antrags (Zugangscode)",
+            description="Bescheid, Eingangsbestätigung und andere für die antragstellende Person freigegebene "
+                        "Dokumente; mit Aktenzeichen und Zugangscode wie beim Status.")
+def get_submission_document(request, reference: str, doc_id: int, access_code: str = "",
+                            tenant: str | None = None):
+    from rathaus.documents.api import document_response
+
+    if not access_code:
+        raise Invalid("Der Zugangscode fehlt.", errors=[{"pointer": "/access_code", "message": "Pflichtangabe fehlt."}])
+    t = public_tenant(request, tenant)
+    if clean_key(reference, 40) is None or clean_key(access_code, 40) is None or not 0 < doc_id < 2**63:
+        raise NotFound("Dokument nicht gefunden.")
+    case = case_for_applicant(t, reference, access_code)
+    doc = case.documents.filter(pk=doc_id, released_to_applicant=True).first()
+    if doc is None:
+        raise NotFound("Dokument nicht gefunden.")
+    return document_response(doc)
