@@ -463,9 +463,10 @@ def _names_overlap(a: str, b: str) -> bool:
     return bool(wa & wb)
 
 
-def import_bank_statement(tenant, source: bytes, *, actor: str, filename: str = "kontoauszug.xml",
+def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoauszug.xml",
                           now: dt.datetime | None = None) -> ImportResult:
-    """Import a camt.053 file: store it in the E-Akte, book every new transaction once, match it.
+    """Import a camt.053 file (bytes or a binary file object): book every new transaction once,
+    match it, and keep the file in the E-Akte.
 
     All or nothing: a file that turns out malformed half-way is rolled back completely (4xx)."""
     from rathaus.documents.models import Document
@@ -474,39 +475,50 @@ def import_bank_statement(tenant, source: bytes, *, actor: str, filename: str = 
     from .camt import CamtError, parse_camt053
 
     now = now or timezone.now()
-    sha = hashlib.sha256(source).hexdigest()
+    if isinstance(source, bytes | bytearray):
+        sha = hashlib.sha256(source).hexdigest()
+    else:
+        h = hashlib.sha256()
+        source.seek(0)
+        for chunk in iter(lambda: source.read(1024 * 1024), b""):
+            h.update(chunk)
+        source.seek(0)
+        sha = h.hexdigest()
     try:
         with transaction.atomic():
-            importer = None
+            importer = _Importer(tenant, actor, sha, None, now)
             for entry in parse_camt053(source):
-                if importer is None:
-                    doc = store_document(tenant=tenant, case=None, kind=Document.Kind.OTHER,
-                                         title=f"Kontoauszug {entry.statement.statement_id}"[:300],
-                                         filename=filename, content_type="application/xml", content=source,
-                                         actor=actor)
-                    importer = _Importer(tenant, actor, sha, doc, now)
                 importer.add(entry)
-            if importer is None:
+            if importer.statement is None:
                 _check_empty_statement(tenant, source)
                 return ImportResult()
             importer.flush()
             importer.finish_statement()
+            if not isinstance(source, bytes | bytearray):
+                source.seek(0)
+            doc = store_document(tenant=tenant, case=None, kind=Document.Kind.OTHER,
+                                 title=f"Kontoauszug {importer.statement.statement_id}"[:300], filename=filename,
+                                 content_type="application/xml", content=source, actor=actor)
+            BankStatement.objects.filter(pk__in=importer.result.statements).update(document=doc)
             res = importer.result
             record_change(
                 tenant=tenant, actor=actor, action="bank_statement.imported", object_type="bank_statement",
-                object_id=res.statements[0] if res.statements else "", data={**res.as_dict(), "sha256": sha},
+                object_id=res.statements[0], data={**res.as_dict(), "sha256": sha},
                 event_type="bank_statement.imported", event_payload=res.as_dict(),
             )
             return res
     except CamtError as e:
+        line = getattr(e, "line", None)
         raise Invalid(f"Der Kontoauszug ist fehlerhaft: {e}", errors=[
-            {"pointer": f"/line/{e.line}" if getattr(e, "line", None) else "", "message": str(e), "field": ""}
+            {"pointer": f"/line/{line}" if line else "", "message": str(e), "field": ""}
         ], type="https://rathaus.example/probleme/kontoauszug-fehlerhaft") from e
 
 
-def _check_empty_statement(tenant, source: bytes) -> None:
+def _check_empty_statement(tenant, source) -> None:
     from .camt import read_statement_infos
 
+    if not isinstance(source, bytes | bytearray):
+        source.seek(0)
     for info in read_statement_infos(source):
         iban = (info.account_iban or "").upper()
         if not BankAccount.objects.filter(tenant=tenant, iban=iban, active=True).exists():
