@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rathaus.workflow",
     "rathaus.ledger",
     "rathaus.finance",
+    "rathaus.einvoice",
 ]
 
 MIDDLEWARE = [
