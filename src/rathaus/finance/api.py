@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -217,3 +218,88 @@ def resolve(request, tx_id: DbId, payload: ResolveIn):
     t = services.resolve_transaction(request.membership.tenant, tx_id, note=payload.note,
                                      actor=request.user.get_username())
     return clearing_out(t)
+
+
+# --------------------------------------------------------------------------- payables & payment runs
+
+class PayableOut(Schema):
+    id: int
+    number: str
+    creditor_name: str
+    creditor_iban: str
+    remittance: str
+    amount: str
+    discount_amount: str
+    discount_until: str | None
+    due_date: str
+    status: str
+    payment_run: int | None
+    source: str
+
+
+def payable_out(p) -> dict:
+    return {"id": p.pk, "number": p.number, "creditor_name": p.creditor_name, "creditor_iban": p.creditor_iban,
+            "remittance": p.remittance, "amount": str(p.amount), "discount_amount": str(p.discount_amount),
+            "discount_until": p.discount_until.isoformat() if p.discount_until else None,
+            "due_date": p.due_date.isoformat(), "status": p.status, "payment_run": p.payment_run_id,
+            "source": f"{p.source_type}:{p.source_id}" if p.source_id else ""}
+
+
+@router.get("/payables", response=list[PayableOut], summary="Verbindlichkeiten (angeordnete Auszahlungen)")
+def list_payables(request, status: str | None = None, limit: int = 100, offset: int = 0):
+    from .models import Payable, PayableStatus
+
+    require_role(request.membership, READ_ROLES, "Die Übersicht der Verbindlichkeiten")
+    qs = Payable.objects.filter(tenant=request.membership.tenant)
+    if status is not None:
+        if status not in PayableStatus.values:
+            raise Invalid(f"Unbekannter Status; erlaubt: {', '.join(PayableStatus.values)}.")
+        qs = qs.filter(status=status)
+    limit = max(1, min(limit, 1000))
+    offset = max(0, min(offset, 10**9))
+    return [payable_out(p) for p in qs.order_by("due_date", "id")[offset:offset + limit]]
+
+
+class PaymentRunIn(Schema):
+    execution_date: date | None = None
+    payables: list[DbId] | None = Field(default=None, max_length=10000)
+
+
+class PaymentRunOut(Schema):
+    id: int
+    number: str
+    execution_date: str
+    count: int
+    total: str
+    schema_: str = Field(alias="schema")
+    message_id: str
+    file: str
+    payables: list[str]
+
+
+def run_out(run) -> dict:
+    return {"id": run.pk, "number": run.number, "execution_date": run.execution_date.isoformat(),
+            "count": run.count, "total": str(run.total), "schema": run.schema, "message_id": run.message_id,
+            "file": f"/api/v1/documents/{run.document_id}/content" if run.document_id else "",
+            "payables": [p.number for p in run.payables.order_by("id")]}
+
+
+@router.post("/payment-runs", response={201: PaymentRunOut}, summary="Zahlungslauf (SEPA pain.001) erzeugen")
+def create_run(request, payload: PaymentRunIn):
+    from .payables import create_payment_run
+
+    require_role(request.membership, WRITE_ROLES, "Ein Zahlungslauf")
+    run = create_payment_run(request.membership.tenant, execution_date=payload.execution_date,
+                             payable_ids=payload.payables, actor=request.user.get_username())
+    return 201, run_out(run)
+
+
+@router.get("/payment-runs", response=list[PaymentRunOut], summary="Zahlungsläufe")
+def list_runs(request, limit: int = 50, offset: int = 0):
+    from .models import PaymentRun
+
+    require_role(request.membership, READ_ROLES, "Die Übersicht der Zahlungsläufe")
+    limit = max(1, min(limit, 500))
+    offset = max(0, min(offset, 10**9))
+    qs = PaymentRun.objects.filter(tenant=request.membership.tenant).prefetch_related("payables")
+    return [run_out(r) for r in qs.order_by("-created_at", "-id")[offset:offset + limit]]

@@ -249,6 +249,7 @@ class _Pending:
     tx: BankTransaction
     allocations: list[tuple[Receivable, Decimal]]
     settles: list[Decimal]  # per allocation: the part that reduces the Forderung (the rest is overpaid)
+    run_item: object = None  # PaymentRunItem paid by this debit
 
 
 class _Importer:
@@ -348,6 +349,15 @@ class _Importer:
             if entry.credit and not entry.reversal:
                 cands[fp] = kzlib.candidates_in(tx.creditor_reference, tx.remittance, tx.end_to_end_id,
                                                 entry.additional_info)
+        e2e = {tx.end_to_end_id for entry, tx, fp in fresh if not entry.credit and not entry.reversal
+               and tx.end_to_end_id}
+        run_items = {}
+        if e2e:
+            from .models import PaymentRunItem
+
+            for it in (PaymentRunItem.objects.select_for_update().select_related("payable")
+                       .filter(run__tenant=self.tenant, paid=False, end_to_end_id__in=sorted(e2e)).order_by("id")):
+                run_items[it.end_to_end_id] = it
         all_kz = sorted({k for ks in cands.values() for k in ks})
         receivables = {}
         for i in range(0, len(all_kz), 2000):
@@ -374,6 +384,10 @@ class _Importer:
                 return_reason=(tx.return_reason or "")[:10], state=BankTransaction.State.CLEARING,
                 unallocated=amount,
             )
+            item = run_items.get(tx.end_to_end_id) if not entry.credit and not entry.reversal else None
+            if item is not None and (item.amount != amount or item.paid):
+                btx.note = f"Zahlungslauf-Position {item.end_to_end_id}: Betrag weicht ab ({item.amount})."[:300]
+                item = None
             allocs = self._match(btx, [receivables[k] for k in cands.get(fp, []) if k in receivables])
             settles = []
             for r, a in allocs:
@@ -383,13 +397,13 @@ class _Importer:
                 r.open_amount = r.amount - r.paid_amount
                 r.status = _status_for(r.amount, r.paid_amount)
                 r.updated_at = self.now
-            if allocs:
+            if allocs or item is not None:
                 btx.state = BankTransaction.State.MATCHED
                 btx.unallocated = ZERO
                 self.result.matched += 1
             else:
                 self.result.unmatched += 1
-            pending.append(_Pending(btx, allocs, settles))
+            pending.append(_Pending(btx, allocs, settles, item))
         BankTransaction.objects.bulk_create([p.tx for p in pending], batch_size=BATCH)
         Allocation.objects.bulk_create(
             [Allocation(tenant=self.tenant, transaction=p.tx, receivable=r, amount=a, created_at=self.now,
@@ -400,8 +414,19 @@ class _Importer:
                                            ["paid_amount", "open_amount", "status", "updated_at"], batch_size=BATCH)
             OutboxEvent.objects.bulk_create([_receivable_event(r, old_status[r.pk]) for r in touched.values()
                                              if r.status != old_status[r.pk]], batch_size=BATCH)
-        ledger.post_entries(self.tenant, [self._posting(p) for p in pending], actor=self.actor, audit=False,
-                            now=self.now)
+        specs = [self._posting(p) for p in pending]
+        paid_items = [p.run_item for p in pending if p.run_item is not None]
+        if paid_items:
+            from .models import Payable, PaymentRunItem
+
+            PaymentRunItem.objects.bulk_update(paid_items, ["paid"])
+            Payable.objects.bulk_update([it.payable for it in paid_items], ["status", "paid_amount", "updated_at"])
+            OutboxEvent.objects.bulk_create([OutboxEvent(
+                tenant_id=self.tenant.pk, type="payable.paid", aggregate_type="payable",
+                aggregate_id=it.payable.number,
+                payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
+                for it in paid_items])
+        ledger.post_entries(self.tenant, specs, actor=self.actor, audit=False, now=self.now)
 
     def _match(self, btx: BankTransaction, found: list[Receivable]) -> list[tuple[Receivable, Decimal]]:
         """Decide how an incoming payment settles receivables.
@@ -433,6 +458,11 @@ class _Importer:
         btx = p.tx
         bank = self.account.ledger_account
         text_ref = f"{btx.counterparty_name[:60]} {btx.booking_date:%d.%m.%Y}"
+        if p.run_item is not None:
+            from .payables import book_run_item_payment
+
+            return book_run_item_payment(p.run_item, booking_date=btx.booking_date, bank_ledger_account=bank,
+                                         source_ref=f"banktx:{btx.pk}")
         if not btx.credit:
             lines = [ledger.Line(account=self.role(Account.Role.SUSPENSE), debit=btx.amount,
                                  cash_account=self.role(Account.Role.SUSPENSE_CASH_OUT), text="Ausgang ungeklärt"),

@@ -11,4 +11,6 @@ urlpatterns = [
     path("kasse/klaerfaelle/", views.clearing, name="clearing"),
     path("kasse/klaerfaelle/<int:tx_id>/<slug:action>/", views.clearing_action, name="clearing_action"),
     path("kasse/kontoauszuege/", views.statements, name="statements"),
+    path("kasse/zahlungen/", views.payments, name="payments"),
+    path("kasse/zahlungen/laeufe/<int:run_id>/datei/", views.payment_run_file, name="payment_run_file"),
 ]

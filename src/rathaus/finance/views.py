@@ -180,3 +180,56 @@ def demo_statement(request, membership, kassenzeichen: str):
     resp["Content-Disposition"] = f'attachment; filename="camt053-{r.kassenzeichen}.xml"'
     return resp
 
+
+
+@treasury_view()
+def payments(request, membership):
+    """Verbindlichkeiten and Zahlungsläufe: create a SEPA credit transfer file for the due payables."""
+    import datetime as dt
+
+    from .models import Payable, PayableStatus, PaymentRun
+    from .payables import amount_to_pay, create_payment_run, due_payables
+
+    tenant = membership.tenant
+    today = timezone.localdate()
+    status = 200
+    execution_date = today
+    if request.method == "POST":
+        if not membership.has_role("treasury"):
+            raise PermissionDenied("Zahlungsläufe erstellt nur die Stadtkasse.")
+        try:
+            raw = request.POST.get("ausfuehrung") or today.isoformat()
+            try:
+                execution_date = dt.date.fromisoformat(raw)
+            except ValueError as e:
+                raise Invalid("Ausführungsdatum im Format JJJJ-MM-TT angeben.") from e
+            run = create_payment_run(tenant, execution_date=execution_date, actor=request.user.get_username())
+            messages.success(request, f"Zahlungslauf {run.number} erstellt: {run.count} Überweisungen, "
+                                      f"{run.total} €. Die Datei liegt zum Abruf bereit.")
+            return redirect(reverse("finance:payments"))
+        except (Invalid, Conflict) as e:
+            messages.error(request, e.detail)
+            status = 422
+    due = [{"p": p, "pay": amount_to_pay(p, execution_date)} for p in due_payables(tenant, execution_date)]
+    open_later = Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN).exclude(
+        pk__in=[d["p"].pk for d in due]).order_by("due_date")[:200]
+    runs = PaymentRun.objects.filter(tenant=tenant).order_by("-created_at")[:50]
+    scheduled = Payable.objects.filter(tenant=tenant, status=PayableStatus.SCHEDULED).select_related(
+        "payment_run").order_by("due_date")[:200]
+    return render(request, "finance/payments.html", {
+        "due": due, "open_later": open_later, "runs": runs, "scheduled": scheduled,
+        "execution_date": execution_date, "may_write": membership.has_role("treasury"),
+    }, status=status)
+
+
+@treasury_view()
+def payment_run_file(request, membership, run_id: int):
+    from rathaus.documents.api import document_response
+
+    from .payables import get_payment_run
+
+    try:
+        run = get_payment_run(membership.tenant, run_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    return document_response(run.document, inline=False)
