@@ -18,8 +18,18 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/cases"),
     ("get", "/api/v1/cases/{case_id}"),
     ("get", "/api/v1/documents/{doc_id}/content"),
+    ("get", "/api/v1/receivables"),
+    ("get", "/api/v1/receivables/{kassenzeichen}"),
+    ("post", "/api/v1/bank-statements"),
+    ("get", "/api/v1/clearing"),
+    ("post", "/api/v1/clearing/{tx_id}/assign"),
+    ("post", "/api/v1/clearing/{tx_id}/resolve"),
+    ("get", "/api/v1/payables"),
+    ("post", "/api/v1/payment-runs"),
+    ("get", "/api/v1/payment-runs"),
 }
-CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents")
+CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents", "/api/v1/receivables",
+                  "/api/v1/bank-statements", "/api/v1/clearing", "/api/v1/payables", "/api/v1/payment-runs")
 
 
 def test_health_ok(api):

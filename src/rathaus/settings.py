@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rathaus.workflow",
     "rathaus.ledger",
     "rathaus.finance",
+    "rathaus.einvoice",
     "rathaus.notices",
 ]
 
@@ -123,6 +124,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("RATHAUS_MAX_BODY_BYTES", 2 * 1
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 RATHAUS_MAX_UPLOAD_BYTES = int(os.environ.get("RATHAUS_MAX_UPLOAD_BYTES", 20 * 1024 * 1024))
+# camt.053 bank statements (streamed, never held in memory as a whole)
+RATHAUS_MAX_STATEMENT_BYTES = int(os.environ.get("RATHAUS_MAX_STATEMENT_BYTES", 200 * 1024 * 1024))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

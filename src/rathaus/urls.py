@@ -6,6 +6,7 @@ from rathaus.catalog.api import router as catalog_router
 from rathaus.core.api import api
 from rathaus.core.health import router as health_router
 from rathaus.documents.api import router as documents_router
+from rathaus.finance.api import router as finance_router
 from rathaus.intake.api import router as intake_router
 
 api.add_router("/", health_router)
@@ -13,6 +14,7 @@ api.add_router("/", catalog_router)
 api.add_router("/", intake_router)
 api.add_router("/", cases_router)
 api.add_router("/", documents_router)
+api.add_router("/", finance_router)
 
 admin.site.site_header = "rathaus – Administration"
 admin.site.site_title = "rathaus"
@@ -23,4 +25,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("rathaus.intake.urls")),
     path("", include("rathaus.cases.urls")),
+    path("", include("rathaus.finance.urls")),
 ]

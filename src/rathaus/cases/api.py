@@ -51,6 +51,7 @@ class CaseOut(CaseListItem):
     history: list[dict]
     tasks: list[dict]
     documents: list[dict]
+    receivables: list[dict]
 
 
 def task_out(t) -> dict:
@@ -142,4 +143,7 @@ def case_detail(c) -> dict:
          "released_to_applicant": d.released_to_applicant, "url": f"/api/v1/documents/{d.pk}/content"}
         for d in c.documents.all()
     ]
+    from rathaus.finance.api import receivable_out
+
+    out["receivables"] = [receivable_out(r) for r in c.receivables.all()]
     return out

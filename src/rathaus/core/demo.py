@@ -52,6 +52,7 @@ USERS = [
     ("kaemmerei", "Klaus", "Kämmerer", "musterstadt", "kaemmerei", ["accounting"]),
     ("admin", "Anna", "Administratorin", "musterstadt", None, ["admin"]),
     ("bh-sachbearbeitung", "Bernd", "Beispiel", "beispielhausen", "buergerdienste", ["clerk", "approver"]),
+    ("bh-kasse", "Berta", "Beispiel", "beispielhausen", "finanzen", ["treasury", "accounting"]),
 ]
 
 

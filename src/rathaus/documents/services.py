@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 
 from rathaus.core.errors import Invalid
@@ -80,18 +80,29 @@ def _safe_filename(name: str) -> str:
 
 def store_document(*, tenant, case, kind: str, title: str, filename: str, content_type: str, content: bytes,
                    actor: str, released: bool = False, previous: Document | None = None) -> Document:
-    """Store content write-once: a new file name per version, never overwriting."""
-    sha = hashlib.sha256(content).hexdigest()
+    """Store content write-once: a new file name per version, never overwriting.
+
+    content: bytes, or a binary file object (read in chunks: large files are not held in memory)."""
+    if isinstance(content, bytes | bytearray):
+        sha, size, payload = hashlib.sha256(content).hexdigest(), len(content), ContentFile(content)
+    else:
+        h, size = hashlib.sha256(), 0
+        content.seek(0)
+        for chunk in iter(lambda: content.read(1024 * 1024), b""):
+            h.update(chunk)
+            size += len(chunk)
+        content.seek(0)
+        sha, payload = h.hexdigest(), File(content)
     today = dt.date.today()
     path = f"{tenant.slug}/{today:%Y/%m}/{uuid.uuid4().hex}-{_safe_filename(filename)}"
-    saved = default_storage.save(path, ContentFile(content))
+    saved = default_storage.save(path, payload)
     retention = None
     if case is not None:
         years = case.service_version.retention_years
         retention = dt.date(today.year + years + 1, 1, 1)  # retention runs to the end of the year + N
     return Document.objects.create(
         tenant=tenant, case=case, kind=kind, title=title, filename=_safe_filename(filename),
-        content_type=content_type, size=len(content), sha256=sha,
+        content_type=content_type, size=size, sha256=sha,
         version=(previous.version + 1) if previous else 1, previous=previous, file=saved,
         created_by=actor, retention_until=retention, released_to_applicant=released,
     )

@@ -187,3 +187,110 @@ class Allocation(models.Model):
 
     def __str__(self):
         return f"{self.amount} -> {self.receivable_id}"
+
+
+class PayableStatus(models.TextChoices):
+    OPEN = "open", "offen"
+    SCHEDULED = "scheduled", "im Zahlungslauf"
+    PAID = "paid", "bezahlt"
+    CANCELLED = "cancelled", "storniert"
+
+
+class Payable(models.Model):
+    """A Verbindlichkeit to pay (from an approved e-invoice: Anordnung), paid by SEPA credit transfer."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="payables")
+    number = models.CharField("Anordnungsnummer", max_length=30)
+    creditor_name = models.CharField("Zahlungsempfänger", max_length=140)
+    creditor_iban = models.CharField("IBAN", max_length=34)
+    creditor_bic = models.CharField("BIC", max_length=11, blank=True)
+    remittance = models.CharField("Verwendungszweck", max_length=140)
+    amount = models.DecimalField("Betrag", **MONEY)
+    discount_amount = models.DecimalField("Skonto", default=0, **MONEY)
+    discount_until = models.DateField("Skonto bis", null=True, blank=True)
+    due_date = models.DateField("fällig am")
+    payable_account = models.CharField("Verbindlichkeitskonto", max_length=12)
+    status = models.CharField(max_length=12, choices=PayableStatus.choices, default=PayableStatus.OPEN)
+    payment_run = models.ForeignKey("PaymentRun", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="payables")
+    paid_amount = models.DecimalField("gezahlt", default=0, **MONEY)
+    source_type = models.CharField(max_length=30, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Verbindlichkeit"
+        verbose_name_plural = "Verbindlichkeiten"
+        ordering = ["tenant", "due_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="payable_unique_number"),
+            models.UniqueConstraint(fields=["tenant", "source_type", "source_id"],
+                                    condition=~models.Q(source_id=""), name="payable_unique_source"),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "due_date"], name="payable_status_due")]
+
+    def __str__(self):
+        return f"{self.number} {self.creditor_name} {self.amount}"
+
+
+class PayableLine(models.Model):
+    """Kontierung of a payable: expense account, product, cost centre and the Auszahlungskonto."""
+
+    payable = models.ForeignKey(Payable, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    account = models.CharField("Aufwandskonto", max_length=12)
+    product = models.CharField("Produkt", max_length=20, blank=True)
+    cost_centre = models.CharField("Kostenstelle", max_length=20, blank=True)
+    cash_account = models.CharField("Auszahlungskonto", max_length=12)
+    amount = models.DecimalField(**MONEY)
+    text = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["payable", "position"]
+
+    def __str__(self):
+        return f"{self.account} {self.amount}"
+
+
+class PaymentRun(models.Model):
+    """A Zahlungslauf: one SEPA credit transfer file (pain.001) with the payables it pays."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="payment_runs")
+    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="payment_runs")
+    number = models.CharField(max_length=30)
+    message_id = models.CharField(max_length=35)
+    execution_date = models.DateField("Ausführungsdatum")
+    count = models.PositiveIntegerField()
+    total = models.DecimalField(**MONEY)
+    schema = models.CharField(max_length=30)
+    document = models.ForeignKey("documents.Document", on_delete=models.PROTECT, null=True, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150)
+
+    class Meta:
+        verbose_name = "Zahlungslauf"
+        verbose_name_plural = "Zahlungsläufe"
+        ordering = ["tenant", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="paymentrun_unique_number")]
+
+    def __str__(self):
+        return f"Zahlungslauf {self.number} ({self.count} Zahlungen, {self.total})"
+
+
+class PaymentRunItem(models.Model):
+    """One credit transfer of a run (amount after Skonto, end-to-end id used to match the debit)."""
+
+    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="items")
+    payable = models.ForeignKey(Payable, on_delete=models.PROTECT, related_name="run_items")
+    end_to_end_id = models.CharField(max_length=35)
+    amount = models.DecimalField(**MONEY)
+    discount = models.DecimalField(default=0, **MONEY)
+    paid = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["end_to_end_id"], name="runitem_unique_e2e")]
+
+    def __str__(self):
+        return f"{self.end_to_end_id} {self.amount}"

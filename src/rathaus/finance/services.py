@@ -249,6 +249,7 @@ class _Pending:
     tx: BankTransaction
     allocations: list[tuple[Receivable, Decimal]]
     settles: list[Decimal]  # per allocation: the part that reduces the Forderung (the rest is overpaid)
+    run_item: object = None  # PaymentRunItem paid by this debit
 
 
 class _Importer:
@@ -348,6 +349,15 @@ class _Importer:
             if entry.credit and not entry.reversal:
                 cands[fp] = kzlib.candidates_in(tx.creditor_reference, tx.remittance, tx.end_to_end_id,
                                                 entry.additional_info)
+        e2e = {tx.end_to_end_id for entry, tx, fp in fresh if not entry.credit and not entry.reversal
+               and tx.end_to_end_id}
+        run_items = {}
+        if e2e:
+            from .models import PaymentRunItem
+
+            for it in (PaymentRunItem.objects.select_for_update().select_related("payable")
+                       .filter(run__tenant=self.tenant, paid=False, end_to_end_id__in=sorted(e2e)).order_by("id")):
+                run_items[it.end_to_end_id] = it
         all_kz = sorted({k for ks in cands.values() for k in ks})
         receivables = {}
         for i in range(0, len(all_kz), 2000):
@@ -374,6 +384,10 @@ class _Importer:
                 return_reason=(tx.return_reason or "")[:10], state=BankTransaction.State.CLEARING,
                 unallocated=amount,
             )
+            item = run_items.get(tx.end_to_end_id) if not entry.credit and not entry.reversal else None
+            if item is not None and (item.amount != amount or item.paid):
+                btx.note = f"Zahlungslauf-Position {item.end_to_end_id}: Betrag weicht ab ({item.amount})."[:300]
+                item = None
             allocs = self._match(btx, [receivables[k] for k in cands.get(fp, []) if k in receivables])
             settles = []
             for r, a in allocs:
@@ -383,13 +397,13 @@ class _Importer:
                 r.open_amount = r.amount - r.paid_amount
                 r.status = _status_for(r.amount, r.paid_amount)
                 r.updated_at = self.now
-            if allocs:
+            if allocs or item is not None:
                 btx.state = BankTransaction.State.MATCHED
                 btx.unallocated = ZERO
                 self.result.matched += 1
             else:
                 self.result.unmatched += 1
-            pending.append(_Pending(btx, allocs, settles))
+            pending.append(_Pending(btx, allocs, settles, item))
         BankTransaction.objects.bulk_create([p.tx for p in pending], batch_size=BATCH)
         Allocation.objects.bulk_create(
             [Allocation(tenant=self.tenant, transaction=p.tx, receivable=r, amount=a, created_at=self.now,
@@ -400,8 +414,19 @@ class _Importer:
                                            ["paid_amount", "open_amount", "status", "updated_at"], batch_size=BATCH)
             OutboxEvent.objects.bulk_create([_receivable_event(r, old_status[r.pk]) for r in touched.values()
                                              if r.status != old_status[r.pk]], batch_size=BATCH)
-        ledger.post_entries(self.tenant, [self._posting(p) for p in pending], actor=self.actor, audit=False,
-                            now=self.now)
+        specs = [self._posting(p) for p in pending]
+        paid_items = [p.run_item for p in pending if p.run_item is not None]
+        if paid_items:
+            from .models import Payable, PaymentRunItem
+
+            PaymentRunItem.objects.bulk_update(paid_items, ["paid"])
+            Payable.objects.bulk_update([it.payable for it in paid_items], ["status", "paid_amount", "updated_at"])
+            OutboxEvent.objects.bulk_create([OutboxEvent(
+                tenant_id=self.tenant.pk, type="payable.paid", aggregate_type="payable",
+                aggregate_id=it.payable.number,
+                payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
+                for it in paid_items])
+        ledger.post_entries(self.tenant, specs, actor=self.actor, audit=False, now=self.now)
 
     def _match(self, btx: BankTransaction, found: list[Receivable]) -> list[tuple[Receivable, Decimal]]:
         """Decide how an incoming payment settles receivables.
@@ -433,6 +458,11 @@ class _Importer:
         btx = p.tx
         bank = self.account.ledger_account
         text_ref = f"{btx.counterparty_name[:60]} {btx.booking_date:%d.%m.%Y}"
+        if p.run_item is not None:
+            from .payables import book_run_item_payment
+
+            return book_run_item_payment(p.run_item, booking_date=btx.booking_date, bank_ledger_account=bank,
+                                         source_ref=f"banktx:{btx.pk}")
         if not btx.credit:
             lines = [ledger.Line(account=self.role(Account.Role.SUSPENSE), debit=btx.amount,
                                  cash_account=self.role(Account.Role.SUSPENSE_CASH_OUT), text="Ausgang ungeklärt"),
@@ -463,9 +493,10 @@ def _names_overlap(a: str, b: str) -> bool:
     return bool(wa & wb)
 
 
-def import_bank_statement(tenant, source: bytes, *, actor: str, filename: str = "kontoauszug.xml",
+def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoauszug.xml",
                           now: dt.datetime | None = None) -> ImportResult:
-    """Import a camt.053 file: store it in the E-Akte, book every new transaction once, match it.
+    """Import a camt.053 file (bytes or a binary file object): book every new transaction once,
+    match it, and keep the file in the E-Akte.
 
     All or nothing: a file that turns out malformed half-way is rolled back completely (4xx)."""
     from rathaus.documents.models import Document
@@ -474,39 +505,50 @@ def import_bank_statement(tenant, source: bytes, *, actor: str, filename: str = 
     from .camt import CamtError, parse_camt053
 
     now = now or timezone.now()
-    sha = hashlib.sha256(source).hexdigest()
+    if isinstance(source, bytes | bytearray):
+        sha = hashlib.sha256(source).hexdigest()
+    else:
+        h = hashlib.sha256()
+        source.seek(0)
+        for chunk in iter(lambda: source.read(1024 * 1024), b""):
+            h.update(chunk)
+        source.seek(0)
+        sha = h.hexdigest()
     try:
         with transaction.atomic():
-            importer = None
+            importer = _Importer(tenant, actor, sha, None, now)
             for entry in parse_camt053(source):
-                if importer is None:
-                    doc = store_document(tenant=tenant, case=None, kind=Document.Kind.OTHER,
-                                         title=f"Kontoauszug {entry.statement.statement_id}"[:300],
-                                         filename=filename, content_type="application/xml", content=source,
-                                         actor=actor)
-                    importer = _Importer(tenant, actor, sha, doc, now)
                 importer.add(entry)
-            if importer is None:
+            if importer.statement is None:
                 _check_empty_statement(tenant, source)
                 return ImportResult()
             importer.flush()
             importer.finish_statement()
+            if not isinstance(source, bytes | bytearray):
+                source.seek(0)
+            doc = store_document(tenant=tenant, case=None, kind=Document.Kind.OTHER,
+                                 title=f"Kontoauszug {importer.statement.statement_id}"[:300], filename=filename,
+                                 content_type="application/xml", content=source, actor=actor)
+            BankStatement.objects.filter(pk__in=importer.result.statements).update(document=doc)
             res = importer.result
             record_change(
                 tenant=tenant, actor=actor, action="bank_statement.imported", object_type="bank_statement",
-                object_id=res.statements[0] if res.statements else "", data={**res.as_dict(), "sha256": sha},
+                object_id=res.statements[0], data={**res.as_dict(), "sha256": sha},
                 event_type="bank_statement.imported", event_payload=res.as_dict(),
             )
             return res
     except CamtError as e:
+        line = getattr(e, "line", None)
         raise Invalid(f"Der Kontoauszug ist fehlerhaft: {e}", errors=[
-            {"pointer": f"/line/{e.line}" if getattr(e, "line", None) else "", "message": str(e), "field": ""}
+            {"pointer": f"/line/{line}" if line else "", "message": str(e), "field": ""}
         ], type="https://rathaus.example/probleme/kontoauszug-fehlerhaft") from e
 
 
-def _check_empty_statement(tenant, source: bytes) -> None:
+def _check_empty_statement(tenant, source) -> None:
     from .camt import read_statement_infos
 
+    if not isinstance(source, bytes | bytearray):
+        source.seek(0)
     for info in read_statement_infos(source):
         iban = (info.account_iban or "").upper()
         if not BankAccount.objects.filter(tenant=tenant, iban=iban, active=True).exists():

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class Config(AppConfig):
+    name = "rathaus.einvoice"
+    label = "einvoice"
+    verbose_name = "E-Rechnungen (XRechnung)"
+    default_auto_field = "django.db.models.BigAutoField"

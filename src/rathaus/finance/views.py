@@ -1,0 +1,235 @@
+"""Stadtkasse web pages: open items, receivable, clearing list with manual assignment, bank statements."""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from rathaus.cases.views import staff_view
+from rathaus.core.errors import Conflict, Invalid, NotFound
+from rathaus.ledger.models import JournalEntry
+
+from . import kassenzeichen as kzlib
+from . import services
+from .models import BankStatement, Receivable, ReceivableStatus
+
+PAGE_SIZE = 50
+READ_ROLES = ("treasury", "accounting", "admin")
+
+
+def treasury_view(write: bool = False):
+    def deco(view):
+        @staff_view
+        @wraps(view)
+        def wrapper(request, membership, *args, **kwargs):
+            roles = ("treasury",) if write else READ_ROLES
+            if not any(membership.has_role(r) for r in roles):
+                raise PermissionDenied("Diese Seite ist der Stadtkasse vorbehalten.")
+            return view(request, membership, *args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+@treasury_view()
+def open_items(request, membership):
+    status = request.GET.get("status", "offen")
+    q = (request.GET.get("q") or "").strip()[:100]
+    qs = Receivable.objects.filter(tenant=membership.tenant).select_related("case")
+    if status == "offen":
+        qs = qs.filter(status__in=[ReceivableStatus.OPEN, ReceivableStatus.PARTIALLY_PAID])
+    elif status in ReceivableStatus.values:
+        qs = qs.filter(status=status)
+    else:
+        status = ""
+    if q:
+        digits = kzlib.normalise(q)
+        cond = Q(debtor_name__icontains=q) | Q(purpose__icontains=q)
+        if digits:
+            cond |= Q(kassenzeichen__startswith=digits)
+        qs = qs.filter(cond)
+    qs = qs.order_by("due_date", "id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
+    today = timezone.localdate()
+    params = {k: v for k, v in {"status": status, "q": q}.items() if v}
+    return render(request, "finance/open_items.html", {
+        "page": page, "rows": [{"r": r, "overdue": r.open_amount > 0 and r.due_date < today,
+                                "label": ReceivableStatus(r.status).label} for r in page.object_list],
+        "statuses": [("offen", "offen und teilweise bezahlt"), *ReceivableStatus.choices],
+        "filter_status": status, "q": q, "query": urlencode(params),
+        "clearing_count": services.clearing_list(membership.tenant).count(),
+    })
+
+
+@treasury_view()
+def receivable(request, membership, kassenzeichen: str):
+    try:
+        r = services.get_receivable(membership.tenant, kassenzeichen)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    allocations = list(r.allocations.select_related("transaction"))
+    refs = [f"receivable:{r.pk}"] + [f"banktx:{a.transaction_id}" for a in allocations] + \
+        [f"allocation:{a.pk}" for a in allocations]
+    entries = (JournalEntry.objects.filter(tenant=membership.tenant, source_ref__in=refs)
+               .prefetch_related("lines__account", "lines__cash_account", "lines__product").order_by("date", "id"))
+    return render(request, "finance/receivable.html", {
+        "r": r, "label": ReceivableStatus(r.status).label, "lines": r.lines.all(), "allocations": allocations,
+        "entries": entries, "pay_to": services.pay_to(membership.tenant),
+        "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
+    })
+
+
+@treasury_view()
+def clearing(request, membership):
+    items = services.clearing_list(membership.tenant)
+    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("seite"))
+    return render(request, "finance/clearing.html", {
+        "page": page, "items": page.object_list, "may_write": membership.has_role("treasury"),
+        "form_errors": {}, "form_data": {},
+    })
+
+
+@require_POST
+@treasury_view(write=True)
+def clearing_action(request, membership, tx_id: int, action: str):
+    actor = request.user.get_username()
+    note = (request.POST.get("vermerk") or "").strip()
+    try:
+        if action == "zuordnen":
+            amount = (request.POST.get("betrag") or "").strip().replace(".", "").replace(",", ".") or None
+            from decimal import Decimal, InvalidOperation
+
+            try:
+                amount = Decimal(amount) if amount else None
+            except InvalidOperation as e:
+                raise Invalid("Der Betrag ist keine Zahl (Beispiel: 12,50).") from e
+            alloc = services.assign_transaction(membership.tenant, tx_id,
+                                                kassenzeichen=request.POST.get("kassenzeichen", ""),
+                                                amount=amount, actor=actor, note=note)
+            messages.success(request, f"{alloc.amount} € dem Kassenzeichen "
+                                      f"{alloc.receivable.kassenzeichen_display} zugeordnet.")
+        elif action == "erledigen":
+            services.resolve_transaction(membership.tenant, tx_id, actor=actor, note=note)
+            messages.success(request, "Klärfall ohne Zuordnung erledigt.")
+        else:
+            raise Http404("Unbekannte Aktion")
+    except NotFound as e:
+        messages.error(request, e.detail)
+    except (Invalid, Conflict) as e:
+        messages.error(request, e.detail)
+    return redirect(reverse("finance:clearing"))
+
+
+@treasury_view()
+def statements(request, membership):
+    if request.method == "POST":
+        if not membership.has_role("treasury"):
+            raise PermissionDenied("Kontoauszüge liest nur die Stadtkasse ein.")
+        upload = request.FILES.get("datei")
+        error = None
+        if upload is None:
+            error = "Bitte eine camt.053-Datei auswählen."
+        elif upload.size > settings.RATHAUS_MAX_STATEMENT_BYTES:
+            error = "Die Datei ist zu groß."
+        else:
+            try:
+                with upload.open("rb") as fh:
+                    res = services.import_bank_statement(membership.tenant, fh, actor=request.user.get_username(),
+                                                         filename=upload.name)
+                messages.success(request, f"Kontoauszug eingelesen: {res.entries} Umsätze, {res.matched} "
+                                          f"zugeordnet, {res.unmatched} Klärfälle, {res.duplicates} bereits "
+                                          f"eingelesen, {res.skipped} vorgemerkt (nicht gebucht).")
+                return redirect(reverse("finance:statements"))
+            except (Invalid, Conflict, NotFound) as e:
+                error = e.detail
+        messages.error(request, error)
+        status = 422
+    else:
+        status = 200
+    qs = BankStatement.objects.filter(tenant=membership.tenant).select_related("bank_account").order_by("-imported_at")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
+    return render(request, "finance/statements.html", {
+        "page": page, "may_write": membership.has_role("treasury"),
+        "max_mb": settings.RATHAUS_MAX_STATEMENT_BYTES // (1024 * 1024),
+    }, status=status)
+
+
+@treasury_view()
+def demo_statement(request, membership, kassenzeichen: str):
+    """Demo only: a camt.053 file that pays this receivable (to try the import without a bank)."""
+    if not getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
+        raise Http404("Nur in der Demo")
+    try:
+        r = services.get_receivable(membership.tenant, kassenzeichen)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    content = services.demo_statement_for(r)
+    resp = HttpResponse(content, content_type="application/xml")
+    resp["Content-Disposition"] = f'attachment; filename="camt053-{r.kassenzeichen}.xml"'
+    return resp
+
+
+
+@treasury_view()
+def payments(request, membership):
+    """Verbindlichkeiten and Zahlungsläufe: create a SEPA credit transfer file for the due payables."""
+    import datetime as dt
+
+    from .models import Payable, PayableStatus, PaymentRun
+    from .payables import amount_to_pay, create_payment_run, due_payables
+
+    tenant = membership.tenant
+    today = timezone.localdate()
+    status = 200
+    execution_date = today
+    if request.method == "POST":
+        if not membership.has_role("treasury"):
+            raise PermissionDenied("Zahlungsläufe erstellt nur die Stadtkasse.")
+        try:
+            raw = request.POST.get("ausfuehrung") or today.isoformat()
+            try:
+                execution_date = dt.date.fromisoformat(raw)
+            except ValueError as e:
+                raise Invalid("Ausführungsdatum im Format JJJJ-MM-TT angeben.") from e
+            run = create_payment_run(tenant, execution_date=execution_date, actor=request.user.get_username())
+            messages.success(request, f"Zahlungslauf {run.number} erstellt: {run.count} Überweisungen, "
+                                      f"{run.total} €. Die Datei liegt zum Abruf bereit.")
+            return redirect(reverse("finance:payments"))
+        except (Invalid, Conflict) as e:
+            messages.error(request, e.detail)
+            status = 422
+    due = [{"p": p, "pay": amount_to_pay(p, execution_date)} for p in due_payables(tenant, execution_date)]
+    open_later = Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN).exclude(
+        pk__in=[d["p"].pk for d in due]).order_by("due_date")[:200]
+    runs = PaymentRun.objects.filter(tenant=tenant).order_by("-created_at")[:50]
+    scheduled = Payable.objects.filter(tenant=tenant, status=PayableStatus.SCHEDULED).select_related(
+        "payment_run").order_by("due_date")[:200]
+    return render(request, "finance/payments.html", {
+        "due": due, "open_later": open_later, "runs": runs, "scheduled": scheduled,
+        "execution_date": execution_date, "may_write": membership.has_role("treasury"),
+    }, status=status)
+
+
+@treasury_view()
+def payment_run_file(request, membership, run_id: int):
+    from rathaus.documents.api import document_response
+
+    from .payables import get_payment_run
+
+    try:
+        run = get_payment_run(membership.tenant, run_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    return document_response(run.document, inline=False)
