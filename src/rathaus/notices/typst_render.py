@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -38,8 +40,12 @@ class RenderError(Exception):
 def _process_state() -> dict:
     pid = os.getpid()
     if _state["pid"] != pid:  # first use, or a forked worker: do not share compilers across processes
-        _state.update(pid=pid, dir=Path(tempfile.mkdtemp(prefix=f"rathaus-typst-{pid}-")), fonts=None,
-                      compilers={})
+        with _lock:
+            if _state["pid"] != pid:
+                folder = Path(tempfile.mkdtemp(prefix=f"rathaus-typst-{pid}-"))
+                atexit.register(shutil.rmtree, folder, ignore_errors=True)
+                _state.update(dir=folder, fonts=None, compilers={})
+                _state["pid"] = pid
     return _state
 
 
