@@ -39,6 +39,7 @@ def main() -> int:
     ap.add_argument("--service", default="gewerbeanmeldung", help="demo service (default gewerbeanmeldung)")
     ap.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     ap.add_argument("--json", default="", help="write the results to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary database and documents")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="rathaus-bench-notices-"))
@@ -156,6 +157,10 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
