@@ -128,7 +128,8 @@ def test_approval_notice_is_pdfa_with_payment_part(api, seeded, service):
     assert amount in text, (amount, text)
     assert "Rechtsbehelfsbelehrung" in text and "Verwaltungsgericht" in flat(text)
     assert "Straße" in text or "straße" in text  # umlauts/ß as text, not mangled
-    assert rec.pay_to["iban"] in text
+    iban = rec.pay_to["iban"]
+    assert " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)) in text  # DIN 5008 groups of four
     assert doc.meta["kassenzeichen"] == rec.kassenzeichen
     # the GiroCode carries amount and Kassenzeichen (EPC, UTF-8)
     payload = notices.payment_block(rec)["girocode_payload"]
