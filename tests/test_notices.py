@@ -443,3 +443,17 @@ def test_parallel_receipt_requests_store_one_receipt(seeded_tx):
 def test_applicant_document_endpoint_rejects_garbage(api, path):
     r = api().client.get(path)
     assert r.status_code in (404, 422), (r.status_code, r.content[:200])
+
+
+def test_recipient_from_form_hints():
+    data = {"p": {"vorname": "Jörg", "nachname": "Groß", "anschrift": {"strasse": "Lindenstraße", "hausnummer": "2a",
+                                                                      "plz": "99999", "ort": "Musterstadt"}},
+            "other": {"str": "Weg 1", "plz": "11111", "ort": "Anderswo"}}
+    r = notices.recipient_of({"x-applicant": {"name": "/p/nachname"}}, data)
+    assert r["lines"] == ["Jörg Groß"] and r["street"] == "Lindenstraße 2a" and r["city"] == "Musterstadt"
+    hint = {"name": "/p/nachname", "address": {"street": "/other/str", "postal_code": "/other/plz", "city": "/other/ort"}}
+    r = notices.recipient_of({"x-applicant": hint}, data)
+    assert (r["street"], r["postal_code"], r["city"]) == ("Weg 1", "11111", "Anderswo")
+    r = notices.recipient_of({"x-applicant": {"name": "/p/nachname", "address": "/p/anschrift"}}, data)
+    assert r["postal_code"] == "99999"
+    assert notices.recipient_of({}, {}, "Fallback")["lines"] == ["Fallback"]

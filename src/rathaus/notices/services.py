@@ -59,11 +59,15 @@ def _get(data, ptr: str):
     return node
 
 
+_ADDRESS_KEYS = {"street": "strasse", "house_number": "hausnummer", "postal_code": "plz", "city": "ort"}
+
+
 def recipient_of(form_schema: dict, data: dict, fallback_name: str = "") -> dict:
     """Addressee for the DIN 5008 address field.
 
-    `x-applicant.address` (JSON pointer to an object with strasse, hausnummer, plz, ort) if given, else
-    the `anschrift` next to the applicant's name; the name from vorname/nachname (and firma) of the
+    `x-applicant.address` if given – a JSON pointer to an object with strasse, hausnummer, plz, ort, or a
+    mapping of those fields (or street, house_number, postal_code, city) to pointers –, else the
+    `anschrift` next to the applicant's name; the name from vorname/nachname (and firma) of the
     object the `x-applicant.name` pointer lies in.
     """
     hints = form_schema.get("x-applicant") or {}
@@ -73,7 +77,11 @@ def recipient_of(form_schema: dict, data: dict, fallback_name: str = "") -> dict
     person = _get(data, parent_ptr) if parent_ptr else data
     person = person if isinstance(person, dict) else {}
     name = " ".join(str(person.get(k) or "").strip() for k in ("vorname", "nachname")).strip() or fallback_name
-    addr = _get(data, hints["address"]) if hints.get("address") else person.get("anschrift")
+    hint = hints.get("address")
+    if isinstance(hint, dict):  # {"strasse": "/a/strasse", "plz": "/a/plz", ...} (also read by the finance app)
+        addr = {_ADDRESS_KEYS.get(k, k): _get(data, v) for k, v in hint.items() if isinstance(v, str)}
+    else:
+        addr = _get(data, hint) if isinstance(hint, str) and hint else person.get("anschrift")
     addr = addr if isinstance(addr, dict) else {}
     lines = []
     firma = str(person.get("firma") or "").strip()
