@@ -382,6 +382,19 @@ def test_broken_template_is_an_incident_not_a_500(api, seeded, tmp_path):
     assert case.events.filter(kind="incident", public=False).exists()
     assert not case.documents.filter(kind=Document.Kind.NOTICE).exists()
     assert case.data == _examples("gewerbeanmeldung")[0]
+    # recovery: publish the fixed template as a new version and issue the notice again
+    from django.core.management import call_command
+
+    shutil.copy(DEMO_SERVICES_DIR / "gewerbeanmeldung" / "notice.typ", pkg / "notice.typ")
+    (pkg / "service.yaml").write_text((pkg / "service.yaml").read_text().replace('"9.0.0-kaputt"', '"9.0.1"'))
+    publish_package(pkg, tenant=seeded["musterstadt"], actor="test")
+    with pytest.raises(Exception, match="gibt_es_nicht"):
+        notices.reissue_notice(case, actor="admin")  # the case's own version is still broken
+    call_command("notice_reissue", case.reference, tenant="musterstadt", current_template=True)
+    case.refresh_from_db()
+    assert case.workflow_error == "" and case.service_version.version == "9.0.0-kaputt"
+    text = pdf_text(read(notice_of(case.pk)))
+    assert case.reference in text and "Gebührenbescheid" in text
 
 
 # --------------------------------------------------------------------------- rendering from plain data

@@ -3,7 +3,8 @@
 import os
 import sys
 
-ALIASES = {"seed-demo": "seed_demo", "import-camt": "import_camt", "notice-preview": "notice_preview"}
+ALIASES = {"seed-demo": "seed_demo", "import-camt": "import_camt", "notice-preview": "notice_preview",
+           "notice-reissue": "notice_reissue"}
 
 
 def main(argv=None) -> None:

@@ -244,10 +244,11 @@ def _create_receivable(case, now):
     return create_receivable_for_case(case, actor="Prozess", now=now)
 
 
-def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None) -> Document:
+def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None, template_version=None) -> Document:
     """Render the notice of a decided case, store it in the E-Akte and release it to the applicant.
 
     On approval the receivable is created first (idempotent per case) and its payment data printed.
+    `template_version`: render with another version's notice.typ (re-issue after a template fix).
     Raises RenderError/NoticeError on failure (the caller decides about the incident).
     """
     from rathaus.events.services import record_change
@@ -259,7 +260,7 @@ def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None) -> 
         reasons = _deciding_reason(case, decision)
     receivable = _create_receivable(case, now) if decision == "approve" else None
     data = notice_data(case, decision, reasons=reasons, receivable=receivable, now=now)
-    pdf = render_notice_pdf(case.service_version, data, timestamp=now)
+    pdf = render_notice_pdf(template_version or case.service_version, data, timestamp=now)
     title = "Bescheid" if decision == "approve" else "Ablehnungsbescheid"
     doc = store_document(
         tenant=case.tenant, case=case, kind=Document.Kind.NOTICE, title=title,
@@ -278,6 +279,31 @@ def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None) -> 
         event_type="notice.issued",
         event_payload={"case": case.pk, "reference": case.reference, "document": doc.pk, "decision": decision},
     )
+    return doc
+
+
+@transaction.atomic
+def reissue_notice(case, *, actor: str, use_current_template: bool = False) -> Document:
+    """After an incident (template error): issue the notice of a decided case again.
+
+    The decision follows the case status (approved / rejected). With `use_current_template` the notice is
+    rendered with the service's current version's template (the fixed one); the case keeps its version.
+    A new notice document is stored; the receivable is not duplicated (idempotent per case).
+    """
+    from rathaus.cases.models import Case, CaseEvent, CaseStatus
+
+    case = Case.objects.select_for_update().select_related("service_version", "tenant").get(pk=case.pk)
+    decision = {CaseStatus.APPROVED: "approve", CaseStatus.REJECTED: "reject"}.get(case.status)
+    if decision is None:
+        raise NoticeError(f"{case.reference}: kein Bescheid möglich, der Vorgang ist nicht entschieden ({case.status}).")
+    template_version = None
+    if use_current_template:
+        template_version = case.service_version.service.current_version
+    now = timezone.now()
+    doc = issue_notice(case, decision, actor=actor, now=now, template_version=template_version)
+    Case.objects.filter(pk=case.pk).update(workflow_error="")
+    CaseEvent.objects.create(case=case, at=now, kind="document", public=True, actor=actor,
+                             message="Ihr Bescheid wurde erstellt. Sie finden ihn unter „Dokumente“.")
     return doc
 
 
