@@ -362,8 +362,8 @@ def test_confirmation_page_links_receipt(seeded):
 def test_broken_template_is_an_incident_not_a_500(api, seeded, tmp_path):
     pkg = tmp_path / "gewerbeanmeldung"
     shutil.copytree(DEMO_SERVICES_DIR / "gewerbeanmeldung", pkg)
-    (pkg / "service.yaml").write_text((pkg / "service.yaml").read_text().replace('version: "1.0.0"',
-                                                                                  'version: "9.0.0-kaputt"'))
+    (pkg / "service.yaml").write_text(re.sub(r'(?m)^version: ".*"$', 'version: "9.0.0-kaputt"',
+                                             (pkg / "service.yaml").read_text()))
     # validation catches the error at publication ...
     from rathaus.catalog.services import PackageError, read_package
 
