@@ -153,6 +153,136 @@ def iso_service(w: World):
     assert_404(r)
 
 
+# --------------------------------------------------------------------------- Stadtkasse
+
+def _receivable(tenant_slug: str, purpose: str = "Test"):
+    import datetime as dt
+    from decimal import Decimal
+
+    from rathaus.finance.services import ReceivableLineSpec, create_receivable
+    from rathaus.tenants.models import Tenant
+
+    return create_receivable(Tenant.objects.get(slug=tenant_slug), debtor_name="Erika Mustermann", purpose=purpose,
+                             due_date=dt.date.today(), lines=[ReceivableLineSpec("Gebühr", Decimal("12.00"))],
+                             product="02.2.01", revenue_account="4311000", cash_account="6311000", actor="test")
+
+
+def _clearing_item(tenant_slug: str):
+    """An unmatched incoming payment of the tenant (as a statement import leaves it)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from rathaus.finance.models import BankStatement, BankTransaction
+    from rathaus.finance.services import ensure_bank_account
+    from rathaus.tenants.models import Tenant
+
+    t = Tenant.objects.get(slug=tenant_slug)
+    acc = ensure_bank_account(t)
+    st = BankStatement.objects.create(tenant=t, bank_account=acc, version="camt.053.001.08", sha256="0" * 64,
+                                      imported_at=timezone.now(), imported_by="test")
+    return BankTransaction.objects.create(
+        tenant=t, statement=st, bank_account=acc, fingerprint=f"fp-{tenant_slug}", booking_date=dt.date.today(),
+        amount=Decimal("12.00"), credit=True, remittance="ohne Kassenzeichen", state="clearing",
+        unallocated=Decimal("12.00"))
+
+
+def iso_receivable(w: World):
+    # Kassenzeichen are numbered per tenant, so the same number can exist in both: it always resolves
+    # within the caller's tenant
+    ms1, ms2 = _receivable("musterstadt", "MS eins"), _receivable("musterstadt", "MS zwei")
+    bh1 = _receivable("beispielhausen", "BH eins")
+    assert w.api("kasse").get(f"/api/v1/receivables/{ms2.kassenzeichen}").json()["purpose"] == "MS zwei"
+    assert_404(w.api("bh-kasse").get(f"/api/v1/receivables/{ms2.kassenzeichen}"))
+    assert bh1.kassenzeichen == ms1.kassenzeichen
+    assert w.api("bh-kasse").get(f"/api/v1/receivables/{bh1.kassenzeichen}").json()["purpose"] == "BH eins"
+    assert w.api("kasse").get(f"/api/v1/receivables/{bh1.kassenzeichen}").json()["purpose"] == "MS eins"
+
+
+def iso_assign(w: World):
+    ms_tx, ms_r = _clearing_item("musterstadt"), _receivable("musterstadt")
+    _receivable("beispielhausen")
+    bh_r = _receivable("beispielhausen")  # its number does not exist in Musterstadt
+    bh = w.api("bh-kasse")
+    assert_404(bh.post(f"/api/v1/clearing/{ms_tx.pk}/assign", {"kassenzeichen": bh_r.kassenzeichen}))
+    ms_tx.refresh_from_db()
+    assert ms_tx.state == "clearing" and ms_tx.unallocated == 12
+    # nor can Musterstadt's treasury assign its payment to Beispielhausen's receivable
+    assert_404(w.api("kasse").post(f"/api/v1/clearing/{ms_tx.pk}/assign", {"kassenzeichen": bh_r.kassenzeichen}))
+    r = w.api("kasse").post(f"/api/v1/clearing/{ms_tx.pk}/assign", {"kassenzeichen": ms_r.kassenzeichen})
+    assert r.status_code == 200, r.content
+
+
+def iso_resolve(w: World):
+    ms_tx = _clearing_item("musterstadt")
+    assert_404(w.api("bh-kasse").post(f"/api/v1/clearing/{ms_tx.pk}/resolve", {"note": "erledigt"}))
+    ms_tx.refresh_from_db()
+    assert ms_tx.state == "clearing"
+    assert w.api("kasse").post(f"/api/v1/clearing/{ms_tx.pk}/resolve", {"note": "erledigt"}).status_code == 200
+
+
+def scoped_receivables(w: World):
+    ms, bh = _receivable("musterstadt"), _receivable("beispielhausen")
+    seen = w.api("bh-kasse").get("/api/v1/receivables", limit=1000).json()
+    from rathaus.finance.models import Receivable
+
+    # lists are of the caller's tenant only (Kassenzeichen may repeat across tenants: compare the rows)
+    assert Receivable.objects.filter(tenant__slug="beispielhausen").count() == len(seen)
+    assert bh.kassenzeichen in {r["kassenzeichen"] for r in seen}
+    assert {r["pay_to"]["iban"] for r in seen} == {bh.tenant.iban}
+    assert ms.tenant.iban not in {r["pay_to"]["iban"] for r in seen}
+    assert w.api("bh-kasse").get("/api/v1/receivables", case=w.ms["id"]).json() == []
+
+
+def scoped_clearing(w: World):
+    ms, bh = _clearing_item("musterstadt"), _clearing_item("beispielhausen")
+    ids = {t["id"] for t in w.api("bh-kasse").get("/api/v1/clearing").json()}
+    assert bh.pk in ids and ms.pk not in ids
+
+
+def scoped_bank_statements(w: World):
+    # a statement of Musterstadt's account is refused by Beispielhausen's treasury (not its account)
+    from rathaus.finance.models import BankTransaction
+
+    camt = (b'<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">'
+            b'<BkToCstmrStmt><GrpHdr><MsgId>M</MsgId><CreDtTm>2026-11-28T06:00:00</CreDtTm></GrpHdr><Stmt>'
+            b'<Id>S1</Id><CreDtTm>2026-11-28T06:00:00</CreDtTm><Acct><Id><IBAN>DE02120300000000202051</IBAN></Id>'
+            b'</Acct><Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt>'
+            b'<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-27</Dt></Dt></Bal><Ntry><Amt Ccy="EUR">1.00</Amt>'
+            b'<CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>2026-11-27</Dt></BookgDt><ValDt><Dt>2026-11-27'
+            b'</Dt></ValDt><BkTxCd/></Ntry></Stmt></BkToCstmrStmt></Document>')
+    r = w.api("bh-kasse").post("/api/v1/bank-statements", raw=camt, content_type="application/xml")
+    assert r.status_code == 422, r.content
+    assert "DE02120300000000202051" in r.json()["detail"] and not BankTransaction.objects.exists()
+
+
+def scoped_payables(w: World):
+    import datetime as dt
+    from decimal import Decimal
+
+    from rathaus.finance.payables import ExpenseLine, create_payable
+    from rathaus.tenants.models import Tenant
+
+    def make(slug):
+        return create_payable(Tenant.objects.get(slug=slug), creditor_name="Lieferant", creditor_iban="DE89370400440532013000",
+                              remittance="R-1", lines=[ExpenseLine("4311000", Decimal("5.00"), "6311000", "02.2.01")],
+                              due_date=dt.date.today(), actor="t")
+
+    ms, bh = make("musterstadt"), make("beispielhausen")
+    nums = {p["id"] for p in w.api("bh-kasse").get("/api/v1/payables").json()}
+    assert bh.pk in nums and ms.pk not in nums
+    run = w.api("bh-kasse").post("/api/v1/payment-runs", {})
+    assert run.status_code == 201, run.content
+    assert run.json()["payables"] == [bh.number]
+    ms.refresh_from_db()
+    assert ms.status == "open"
+    runs = w.api("kasse").get("/api/v1/payment-runs").json()
+    assert run.json()["id"] not in {r["id"] for r in runs}
+    # Musterstadt's own run pays only Musterstadt's payable
+    assert w.api("kasse").post("/api/v1/payment-runs", {"payables": [bh.pk]}).status_code == 409
+
+
 ISOLATION = {
     ("get", "/api/v1/cases/{case_id}"): iso_get_case,
     ("post", "/api/v1/tasks/{task_id}/claim"): iso_claim,
@@ -162,6 +292,9 @@ ISOLATION = {
     ("get", "/api/v1/submissions/{reference}"): iso_submission,
     ("get", "/api/v1/submissions/{reference}/documents/{doc_id}/content"): iso_submission_document,
     ("get", "/api/v1/services/{key}"): iso_service,
+    ("get", "/api/v1/receivables/{kassenzeichen}"): iso_receivable,
+    ("post", "/api/v1/clearing/{tx_id}/assign"): iso_assign,
+    ("post", "/api/v1/clearing/{tx_id}/resolve"): iso_resolve,
 }
 
 
@@ -226,6 +359,12 @@ SCOPED = {
     ("get", "/api/v1/services"): scoped_services,
     ("post", "/api/v1/submissions"): scoped_submit,
     ("get", "/api/v1/health"): scoped_health,
+    ("get", "/api/v1/receivables"): scoped_receivables,
+    ("get", "/api/v1/clearing"): scoped_clearing,
+    ("post", "/api/v1/bank-statements"): scoped_bank_statements,
+    ("get", "/api/v1/payables"): scoped_payables,
+    ("post", "/api/v1/payment-runs"): scoped_payables,
+    ("get", "/api/v1/payment-runs"): scoped_payables,
 }
 
 
