@@ -283,6 +283,41 @@ def scoped_payables(w: World):
     assert w.api("kasse").post("/api/v1/payment-runs", {"payables": [bh.pk]}).status_code == 409
 
 
+# --------------------------------------------------------------------------- E-Rechnung
+
+def _einvoice(tenant_slug: str):
+    from django.utils import timezone
+
+    from rathaus.einvoice.models import EInvoice
+    from rathaus.tenants.models import Tenant
+
+    return EInvoice.objects.create(tenant=Tenant.objects.get(slug=tenant_slug), sha256="0" * 64,
+                                   received_at=timezone.now(), received_by="test", status="invalid",
+                                   invoice_number=f"R-{tenant_slug}")
+
+
+def iso_einvoice(w: World):
+    ms, bh = _einvoice("musterstadt"), _einvoice("beispielhausen")
+    assert w.api("kasse").get(f"/api/v1/einvoices/{ms.pk}").status_code == 200  # control
+    assert_404(w.api("bh-kasse").get(f"/api/v1/einvoices/{ms.pk}"))
+    assert_404(w.api("kasse").get(f"/api/v1/einvoices/{bh.pk}"))
+
+
+def scoped_einvoices(w: World):
+    ms, bh = _einvoice("musterstadt"), _einvoice("beispielhausen")
+    ids = {i["id"] for i in w.api("bh-kasse").get("/api/v1/einvoices").json()}
+    assert bh.pk in ids and ms.pk not in ids
+
+
+def scoped_einvoice_receive(w: World):
+    # the receiving tenant is the token's; the invoice's Leitweg-ID must belong to it (else "misrouted")
+    from rathaus.einvoice.models import EInvoice
+
+    r = w.api("bh-kasse").post("/api/v1/einvoices", raw=b"kein XML", content_type="application/xml")
+    assert r.status_code in (400, 422), r.content
+    assert set(EInvoice.objects.values_list("tenant__slug", flat=True)) == {"beispielhausen"}
+
+
 ISOLATION = {
     ("get", "/api/v1/cases/{case_id}"): iso_get_case,
     ("post", "/api/v1/tasks/{task_id}/claim"): iso_claim,
@@ -295,6 +330,7 @@ ISOLATION = {
     ("get", "/api/v1/receivables/{kassenzeichen}"): iso_receivable,
     ("post", "/api/v1/clearing/{tx_id}/assign"): iso_assign,
     ("post", "/api/v1/clearing/{tx_id}/resolve"): iso_resolve,
+    ("get", "/api/v1/einvoices/{invoice_id}"): iso_einvoice,
 }
 
 
@@ -365,6 +401,8 @@ SCOPED = {
     ("get", "/api/v1/payables"): scoped_payables,
     ("post", "/api/v1/payment-runs"): scoped_payables,
     ("get", "/api/v1/payment-runs"): scoped_payables,
+    ("get", "/api/v1/einvoices"): scoped_einvoices,
+    ("post", "/api/v1/einvoices"): scoped_einvoice_receive,
 }
 
 

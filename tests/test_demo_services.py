@@ -8,7 +8,10 @@ import pytest
 
 from rathaus.catalog.services import DEMO_SERVICES_DIR
 
-SERVICES = sorted(p.name for p in DEMO_SERVICES_DIR.iterdir() if (p / "service.yaml").exists())
+SERVICES = sorted(p.name for p in DEMO_SERVICES_DIR.iterdir() if (p / "service.yaml").exists()
+                  and "audience: internal" not in (p / "service.yaml").read_text(encoding="utf-8"))
+INTERNAL = sorted(p.name for p in DEMO_SERVICES_DIR.iterdir() if (p / "service.yaml").exists()
+                  and "audience: internal" in (p / "service.yaml").read_text(encoding="utf-8"))
 STAFF = ["sachbearbeitung", "tiefbau", "leitung", "stellvertretung"]
 
 
@@ -84,3 +87,16 @@ def test_demo_packages_exist():
     assert {"gewerbeanmeldung", "hundesteuer", "sondernutzung"} <= set(SERVICES)
     for s in SERVICES:
         assert (Path(DEMO_SERVICES_DIR) / s / "notice.typ").exists()
+
+
+@pytest.mark.parametrize("service", INTERNAL)
+def test_internal_services_are_not_offered_to_applicants(api, service):
+    """Internal services (the invoice approval) are started by rathaus, never by an applicant."""
+    from django.test import Client
+
+    assert service not in {s["key"] for s in api().get("/api/v1/services", tenant="musterstadt").json()}
+    assert api().get(f"/api/v1/services/{service}", tenant="musterstadt").status_code == 404
+    r = api().post("/api/v1/submissions?tenant=musterstadt", {"service": service, "data": _examples(service)[0]})
+    assert r.status_code == 404
+    assert Client().get(f"/antrag/{service}/").status_code == 404
+    assert f"/antrag/{service}/" not in Client().get("/").content.decode()

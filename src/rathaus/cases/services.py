@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rathaus.catalog.services import get_active_service
+from rathaus.catalog.services import get_active_service, is_public
 from rathaus.core import schema as schemas
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.events.services import record_change
@@ -153,7 +153,7 @@ def submit_application(
 ) -> SubmissionResult:
     """Validate an application, open its case and start its process (one transaction)."""
     service = get_active_service(tenant, service_key)
-    if service is None:
+    if service is None or (channel in ("web", "api") and not is_public(service.current_version)):
         raise NotFound(f"Die Leistung „{service_key}“ gibt es nicht.")
     sv = service.current_version
     if not isinstance(data, dict):
@@ -286,7 +286,10 @@ def _sync_tasks(case: Case, result: engine.RunResult, now, existing_open: list[T
         due_at = (now + dt.timedelta(days=due_days)) if due_days else timezone.make_aware(
             dt.datetime.combine(case.due_date, dt.time(16, 0))
         )
-        unit = org_unit_id(case.tenant_id, props.get("org_unit")) or sv.org_unit_id
+        unit_ref = props.get("org_unit")
+        if unit_ref and unit_ref.startswith("/"):  # a JSON pointer into the case data (e.g. invoice routing)
+            unit_ref = str(_pointer_get(case.data, unit_ref) or "")
+        unit = org_unit_id(case.tenant_id, unit_ref) or sv.org_unit_id
         new.append(Task(
             tenant_id=case.tenant_id, case=case, spiff_id=r.id, name=r.name, title=r.title,
             role=props.get("role", "clerk"), org_unit_id=unit,
@@ -424,6 +427,25 @@ def complete_task(membership: Membership, task_id: int, data) -> Task:
             event_payload={"case": case.pk, "reference": case.reference, "from": old_status, "to": case.status},
         )
     return task
+
+
+def task_prefill(task: Task) -> dict | None:
+    """Initial values of a task form from its schema's `x-prefill`: property -> JSON pointers into
+    {"application": case data, "tasks": {task name: completion data}}; the first pointer with a value wins."""
+    spec = (task.form_schema or {}).get("x-prefill")
+    if not isinstance(spec, dict):
+        return None
+    done = {t.name: t.data for t in Task.objects.filter(case_id=task.case_id, state=TaskState.COMPLETED)
+            .order_by("completed_at", "id").only("name", "data")}
+    source = {"application": task.case.data, "tasks": done}
+    out = {}
+    for prop, pointers in spec.items():
+        for ptr in [pointers] if isinstance(pointers, str) else list(pointers or []):
+            value = _pointer_get(source, ptr)
+            if value is not None:
+                out[prop] = value
+                break
+    return out or None
 
 
 def _decision_label(data: dict) -> str:

@@ -158,7 +158,7 @@ def _case_page(request, membership, case_id: int, task_states: dict | None = Non
                 "overdue": t.state == TaskState.OPEN and t.due_at < now,
                 "role_label": ROLE_LABELS.get(t.role, t.role)}
         if item["open"] and item["can_work"]:
-            state = (task_states or {}).get(t.pk) or forms.initial_state(t.form_schema)
+            state = (task_states or {}).get(t.pk) or forms.initial_state(t.form_schema, services.task_prefill(t))
             renderer = forms.FormRenderer(t.form_schema, state, prefix=f"t{t.pk}", heading_level=4)
             item["form"] = renderer.render()
             item["summary"] = renderer.summary()

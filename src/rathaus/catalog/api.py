@@ -9,7 +9,7 @@ from rathaus.core.api import clean_key
 from rathaus.core.errors import NotFound
 from rathaus.tenants.services import resolve_tenant
 
-from .services import active_services, get_active_service
+from .services import active_services, get_active_service, is_public
 
 router = Router(tags=["Leistungen"])
 
@@ -52,13 +52,13 @@ def service_out(service, detail: bool = False) -> dict:
 
 @router.get("/services", response=list[ServiceOut], summary="Leistungen des Mandanten")
 def list_services(request, tenant: str | None = None):
-    return [service_out(s) for s in active_services(public_tenant(request, tenant))]
+    return [service_out(s) for s in active_services(public_tenant(request, tenant)) if is_public(s.current_version)]
 
 
 @router.get("/services/{key}", response=ServiceDetailOut, summary="Eine Leistung mit Formular-Schema")
 def get_service(request, key: str, tenant: str | None = None):
     t = public_tenant(request, tenant)
     s = get_active_service(t, key) if clean_key(key, 100) else None
-    if s is None:
+    if s is None or not is_public(s.current_version):
         raise NotFound(f"Die Leistung „{key}“ gibt es nicht.")
     return service_out(s, detail=True)

@@ -235,7 +235,7 @@ def read_package(path: str | Path, *, tenant: Tenant | None = None) -> Package:
             for intprop in ("due_days",):
                 if intprop in props and not str(props[intprop]).isdigit():
                     problems.append(Problem("process.bpmn", line, f'{intprop} muss eine ganze Zahl sein'))
-            if tenant is not None and props.get("org_unit"):
+            if tenant is not None and props.get("org_unit") and not props["org_unit"].startswith("/"):
                 if not OrgUnit.objects.filter(tenant=tenant, slug=props["org_unit"]).exists():
                     problems.append(Problem("process.bpmn", line,
                                             f'Organisationseinheit "{props["org_unit"]}" gibt es nicht'))
@@ -339,6 +339,12 @@ def publish_package(path, *, tenant: Tenant, actor: str = "system") -> tuple[Ser
 
 def demo_package_dirs() -> list[Path]:
     return sorted(p for p in DEMO_SERVICES_DIR.iterdir() if (p / "service.yaml").exists())
+
+
+def is_public(sv) -> bool:
+    """Public services are offered to applicants; `audience: internal` ones (e.g. the approval of an
+    inbound invoice) are started by rathaus itself and never appear in the intake."""
+    return (sv.definition or {}).get("audience", "public") != "internal"
 
 
 def active_services(tenant: Tenant):

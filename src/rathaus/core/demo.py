@@ -78,6 +78,31 @@ def seed_finance(tenant) -> None:
             tenant=tenant, code=code,
             defaults={"name": name, "org_unit": OrgUnit.objects.filter(tenant=tenant, slug=unit).first()})
     ensure_bank_account(tenant)
+    seed_einvoice_routing(tenant)
+
+
+# Budget 2026 (Haushaltsansatz) for the demo's expense lines: product, account, amount
+BUDGET = [("02.2.01", "5431000", "5000.00"), ("12.1.01", "5255000", "250000.00")]
+
+
+def seed_einvoice_routing(tenant) -> None:
+    """Leitweg-IDs of the demo administration -> receiving org unit; a small budget for the expenses."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from rathaus.einvoice.models import LeitwegRoute
+    from rathaus.ledger.budget import BudgetLine
+
+    if tenant.leitweg_id:
+        unit = OrgUnit.objects.filter(tenant=tenant, slug="ordnungsamt").first()
+        if unit is not None:
+            LeitwegRoute.objects.update_or_create(leitweg_id=tenant.leitweg_id,
+                                                  defaults={"tenant": tenant, "org_unit": unit,
+                                                            "note": "Hauptadresse (Demo): Ordnungsamt"})
+    year = dt.date.today().year
+    for product, account, amount in BUDGET:
+        BudgetLine.objects.update_or_create(tenant=tenant, year=year, product=product, account=account,
+                                            defaults={"amount": Decimal(amount)})
 
 
 @transaction.atomic
@@ -124,6 +149,8 @@ def seed_demo(with_cases: bool = True, stdout=None) -> dict:
             for d in demo_package_dirs():
                 import json
 
+                if "audience: internal" in (d / "service.yaml").read_text(encoding="utf-8"):
+                    continue  # started by rathaus itself (e.g. inbound invoices), not by applicants
                 examples = json.loads((d / "form.schema.json").read_text(encoding="utf-8")).get("examples") or []
                 for i, ex in enumerate(examples[:2]):
                     r = submit_application(t, d.name, ex, idempotency_key=f"demo-{d.name}-{i + 1}", channel="web")

@@ -6,3 +6,6 @@ class Config(AppConfig):
     label = "einvoice"
     verbose_name = "E-Rechnungen (XRechnung)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import effects  # noqa: F401 - registers the BPMN service-task operators and effects

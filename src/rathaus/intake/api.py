@@ -29,7 +29,8 @@ def _demo_examples() -> dict:
             ex = (json.loads(f.read_text(encoding="utf-8")).get("examples") or [None])[0]
         except (OSError, ValueError):
             continue
-        if ex is not None:
+        internal = "audience: internal" in (f.parent / "service.yaml").read_text(encoding="utf-8")
+        if ex is not None and not internal:
             key = f.parent.name
             out[key] = {"summary": key, "value": {"service": key, "data": ex}}
     return out

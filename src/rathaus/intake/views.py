@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from rathaus.cases.models import CaseStatus
 from rathaus.cases.services import case_for_applicant, submit_application
-from rathaus.catalog.services import active_services, get_active_service
+from rathaus.catalog.services import active_services, get_active_service, is_public
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.documents.api import document_response
 from rathaus.documents.services import Upload, check_attachments
@@ -46,7 +46,8 @@ def public_tenant(request):
 
 def start(request):
     tenant = public_tenant(request)
-    services = [{"key": s.key, "sv": s.current_version} for s in active_services(tenant)]
+    services = [{"key": s.key, "sv": s.current_version} for s in active_services(tenant)
+                if is_public(s.current_version)]
     return render(request, "intake/start.html", {"services": services})
 
 
@@ -105,7 +106,7 @@ def _render_form(request, sv, state: forms.FormState, token: str, *, status=200,
 def application_form(request, key: str):
     tenant = public_tenant(request)
     service = get_active_service(tenant, key)
-    if service is None:
+    if service is None or not is_public(service.current_version):
         raise Http404("Leistung nicht gefunden")
     sv = service.current_version
     if request.method == "GET":

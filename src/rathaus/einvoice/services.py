@@ -1,0 +1,368 @@
+"""Inbound e-invoice operations: receive (store first), validate, route by Leitweg-ID, detect
+duplicates, start the approval case; the Anordnung books the payable (with budget check); a
+rejection produces a German message for the supplier listing the failed rules.
+
+Receiving is two-phase on purpose: the file is stored in the E-Akte and its `EInvoice` row committed
+*before* anything else runs, so an invoice is never lost, even when it is invalid, hostile, or the
+process crashes afterwards (the row then stays `received` and can be processed again with
+`process_invoice`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from rathaus.core.errors import DomainError, Invalid, NotFound, PayloadTooLarge
+from rathaus.events.services import record_change
+
+from .models import EInvoice, InvoiceStatus, LeitwegRoute
+
+log = logging.getLogger("rathaus.einvoice")
+APPROVAL_SERVICE = "eingangsrechnung"
+OPEN_STATES = (InvoiceStatus.IN_REVIEW, InvoiceStatus.APPROVED, InvoiceStatus.REJECTED, InvoiceStatus.PAID)
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "RATHAUS_MAX_EINVOICE_BYTES", 20 * 1024 * 1024))
+
+
+# --------------------------------------------------------------------------- receive
+
+def receive_invoice(tenant, content: bytes, *, actor: str, channel: str = "api", filename: str = "rechnung.xml",
+                    now: dt.datetime | None = None) -> EInvoice:
+    """Store the file unchanged, then validate and process it. Returns the EInvoice in its new state.
+
+    Hostile or non-XML content is stored and logged too, then answered with the XML error (4xx)."""
+    from rathaus.documents.models import Document
+    from rathaus.documents.services import store_document
+
+    now = now or timezone.now()
+    sha = hashlib.sha256(content).hexdigest()
+    if len(content) > max_bytes():
+        with transaction.atomic():
+            record_change(tenant=tenant, actor=actor, action="einvoice.refused", object_type="einvoice",
+                          object_id=sha[:16], data={"sha256": sha, "size": len(content), "reason": "too large"},
+                          event_type=None)
+        raise PayloadTooLarge(f"Die Rechnung ist zu groß (höchstens {max_bytes() // (1024 * 1024)} MB).")
+    with transaction.atomic():
+        doc = store_document(tenant=tenant, case=None, kind=Document.Kind.INVOICE, title="E-Rechnung (Eingang)",
+                             filename=filename or "rechnung.xml", content_type="application/xml", content=content,
+                             actor=actor)
+        inv = EInvoice.objects.create(tenant=tenant, document=doc, sha256=sha, size=len(content),
+                                      filename=doc.filename, channel=channel, received_at=now, received_by=actor)
+        record_change(tenant=tenant, actor=actor, action="einvoice.received", object_type="einvoice",
+                      object_id=inv.pk, data={"sha256": sha, "size": len(content), "channel": channel},
+                      event_type="einvoice.received", event_payload={"id": inv.pk, "sha256": sha})
+    return process_invoice(inv, content, actor=actor)
+
+
+def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) -> EInvoice:
+    """Validate, parse, route, check for duplicates and start the approval case."""
+    from .validation import validate_invoice
+
+    if content is None:
+        with inv.document.file.open("rb") as fh:
+            content = fh.read()
+    try:
+        report = validate_invoice(content)
+    except DomainError as e:
+        _set_status(inv, InvoiceStatus.REFUSED, note=e.detail, actor=actor)
+        raise
+    inv.syntax = report.syntax or ""
+    inv.document_type = report.document_type or ""
+    inv.customization_id = (getattr(report, "customization_id", "") or "")[:200]
+    inv.valid = bool(report.valid)
+    inv.errors = [_finding(f) for f in report.errors]
+    inv.warnings = [_finding(f) for f in report.warnings]
+    model = None
+    try:
+        from .parse import parse_invoice
+
+        model = parse_invoice(content, report.syntax)
+        _take_key_data(inv, model)
+    except Exception as e:  # noqa: BLE001 - an invalid invoice may not parse completely; keep what we have
+        log.warning("invoice %s: key data not parsed: %s", inv.pk, e)
+    if not inv.valid:
+        inv.rejection_message = rejection_message(inv)
+        _set_status(inv, InvoiceStatus.INVALID, note=f"{len(inv.errors)} Fehler", actor=actor)
+        return inv
+    route = route_for(inv.tenant, inv.leitweg_id)
+    if route is None:
+        inv.rejection_message = rejection_message(inv, extra=[
+            f"Die Leitweg-ID (BT-10) „{inv.leitweg_id or '(fehlt)'}“ gehört nicht zu {inv.tenant.name}."])
+        _set_status(inv, InvoiceStatus.MISROUTED, note="Leitweg-ID unbekannt", actor=actor)
+        return inv
+    inv.org_unit = route.org_unit
+    original = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key,
+                                        invoice_number=inv.invoice_number, duplicate_of__isnull=True,
+                                        status__in=OPEN_STATES).exclude(pk=inv.pk).first()
+                if inv.invoice_number else None)
+    if original is not None:
+        inv.duplicate_of = original
+        _set_status(inv, InvoiceStatus.DUPLICATE, actor=actor,
+                    note=f"Dublette von Eingang {original.pk} (gleicher Rechnungssteller und Rechnungsnummer)")
+        return inv
+    try:
+        with transaction.atomic():
+            case = _start_approval(inv, model, actor=actor)
+            inv.case = case
+            _set_status(inv, InvoiceStatus.IN_REVIEW, note=f"Vorgang {case.reference}", actor=actor)
+    except IntegrityError:  # a parallel upload of the same invoice won the race: this one is the duplicate
+        inv.refresh_from_db()
+        inv.duplicate_of = EInvoice.objects.filter(
+            tenant=inv.tenant, seller_key=inv.seller_key, invoice_number=inv.invoice_number,
+            duplicate_of__isnull=True, status__in=OPEN_STATES).exclude(pk=inv.pk).first()
+        _set_status(inv, InvoiceStatus.DUPLICATE, note="Dublette (gleichzeitig eingegangen)", actor=actor)
+    return inv
+
+
+def _finding(f) -> dict:
+    get = (lambda k: f.get(k, "")) if isinstance(f, dict) else (lambda k: getattr(f, k, ""))
+    return {"rule": get("rule"), "message": get("message"), "location": get("location"),
+            "level": get("level"), "flag": get("flag")}
+
+
+def _set_status(inv: EInvoice, status: str, *, note: str = "", actor: str) -> None:
+    inv.status = status
+    inv.status_note = note
+    with transaction.atomic():
+        inv.save()
+        record_change(tenant=inv.tenant, actor=actor, action=f"einvoice.{status}", object_type="einvoice",
+                      object_id=inv.pk, data={"status": status, "note": note[:500], "number": inv.invoice_number},
+                      event_type=f"einvoice.{status}",
+                      event_payload={"id": inv.pk, "status": status, "number": inv.invoice_number,
+                                     "seller": inv.seller_name})
+
+
+def _attr(obj, *path, default=None):
+    for p in path:
+        if obj is None:
+            return default
+        obj = obj.get(p) if isinstance(obj, dict) else getattr(obj, p, None)
+    return default if obj is None else obj
+
+
+def seller_key(name: str, vat_id: str) -> str:
+    if vat_id:
+        return re.sub(r"\s+", "", vat_id).upper()[:200]
+    return re.sub(r"[^0-9a-zäöüß]+", "", (name or "").lower())[:200]
+
+
+def _dec(v) -> Decimal | None:
+    if v is None or v == "":
+        return None
+    try:
+        return Decimal(str(v)).quantize(Decimal("0.01"))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _date(v):
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v)[:10]) if v else None
+    except ValueError:
+        return None
+
+
+def _take_key_data(inv: EInvoice, m) -> None:
+    """Copy the EN 16931 key terms from the neutral model onto the row."""
+    inv.invoice_number = str(_attr(m, "number", default="") or "")[:200]
+    inv.issue_date = _date(_attr(m, "issue_date"))
+    inv.due_date = _date(_attr(m, "due_date"))
+    inv.currency = str(_attr(m, "currency", default="") or "")[:3]
+    inv.seller_name = str(_attr(m, "seller", "name", default="") or "")[:200]
+    inv.seller_vat_id = str(_attr(m, "seller", "vat_id", default="") or "")[:40]
+    inv.seller_key = seller_key(inv.seller_name, inv.seller_vat_id)
+    inv.leitweg_id = str(_attr(m, "buyer_reference", default="") or "").strip()[:46]
+    totals = _attr(m, "totals")
+    inv.total_net = _dec(_attr(totals, "tax_exclusive_amount"))
+    inv.total_tax = _dec(_attr(totals, "tax_amount"))
+    inv.total_gross = _dec(_attr(totals, "tax_inclusive_amount"))
+    inv.payable_amount = _dec(_attr(totals, "payable_amount"))
+    transfers = _attr(m, "payment", "credit_transfers", default=[]) or []
+    inv.payment_iban = str(_attr(transfers[0], "iban", default="") if transfers else "")[:34]
+    inv.payment_terms = str(_attr(m, "payment_terms", default="") or "")[:2000]
+
+
+def route_for(tenant, leitweg_id: str) -> LeitwegRoute | None:
+    """The route of a Leitweg-ID: exact match, else the tenant's own Grobadressierung (first 2-12 digits)."""
+    lid = (leitweg_id or "").strip().upper()
+    if not lid:
+        return None
+    route = LeitwegRoute.objects.filter(tenant=tenant, leitweg_id__iexact=lid).select_related("org_unit").first()
+    return route
+
+
+def rejection_message(inv: EInvoice, extra: list[str] | None = None) -> str:
+    """The German message to the supplier (Zurückweisung) listing the failed rules."""
+    lines = [
+        f"Zurückweisung Ihrer elektronischen Rechnung {inv.invoice_number or '(ohne Rechnungsnummer)'}",
+        "",
+        "Sehr geehrte Damen und Herren,",
+        "",
+        f"Ihre am {timezone.localtime(inv.received_at):%d.%m.%Y um %H:%M} Uhr bei {inv.tenant.name} eingegangene "
+        f"Rechnung (Datei {inv.filename}, SHA-256 {inv.sha256[:16]}…) kann nicht bearbeitet werden.",
+    ]
+    if inv.errors:
+        lines += ["", "Die Rechnung entspricht nicht dem Standard XRechnung / EN 16931. Festgestellte Fehler:", ""]
+        for e in inv.errors[:100]:
+            loc = f" (Stelle: {e['location']})" if e.get("location") else ""
+            lines.append(f"- [{e.get('rule') or 'Fehler'}] {e.get('message')}{loc}")
+        if len(inv.errors) > 100:
+            lines.append(f"- … und {len(inv.errors) - 100} weitere")
+    for x in extra or []:
+        lines += ["", x]
+    lines += ["", "Bitte senden Sie eine korrigierte Rechnung erneut ein; die zurückgewiesene Rechnung gilt als "
+                  "nicht zugegangen.", "", "Mit freundlichen Grüßen", f"{inv.tenant.name} – Rechnungseingang"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- approval process
+
+def _start_approval(inv: EInvoice, model, *, actor: str):
+    from rathaus.cases.services import submit_application
+
+    proposal = booking_proposal(inv)
+    data = {
+        "rechnung": {k: v for k, v in {
+            "einvoice_id": inv.pk, "nummer": inv.invoice_number or "?", "datum": (inv.issue_date or
+                                                                                 timezone.localdate()).isoformat(),
+            "art": "credit_note" if inv.document_type == "credit_note" else "invoice",
+            "verkaeufer": inv.seller_name or "unbekannt", "ust_id": inv.seller_vat_id, "leitweg_id": inv.leitweg_id,
+            "waehrung": inv.currency or "EUR", "netto": _s(inv.total_net), "umsatzsteuer": _s(inv.total_tax),
+            "brutto": _s(inv.total_gross) or "0.00", "zahlbetrag": _s(inv.payable_amount) or "0.00",
+            "faellig_am": inv.due_date.isoformat() if inv.due_date else None, "iban": inv.payment_iban,
+            "zahlungsbedingungen": inv.payment_terms[:2000],
+            "positionen": len(_attr(model, "lines", default=[]) or []),
+        }.items() if v not in (None, "")},
+        "empfaenger": {"org_unit": inv.org_unit.slug},
+        "buchung": proposal,
+    }
+    result = submit_application(inv.tenant, APPROVAL_SERVICE, data, channel="einvoice",
+                                idempotency_key=f"einvoice-{inv.pk}")
+    return result.case
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else f"{d:.2f}"
+
+
+def booking_proposal(inv: EInvoice) -> dict:
+    """Kontierung proposal: the last approved booking of the same seller, else the unit's default."""
+    last = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key, payable__isnull=False)
+            .exclude(pk=inv.pk).select_related("payable").order_by("-received_at").first())
+    if last is not None:
+        line = last.payable.lines.order_by("position").first()
+        if line is not None:
+            return {"produkt": line.product, "konto": line.account, "finanzkonto": line.cash_account,
+                    **({"kostenstelle": line.cost_centre} if line.cost_centre else {})}
+    from rathaus.ledger.models import CostCentre
+
+    cc = CostCentre.objects.filter(tenant=inv.tenant, org_unit=inv.org_unit).first()
+    defaults = getattr(settings, "RATHAUS_EINVOICE_DEFAULT_BOOKING", None) or {
+        "produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000"}
+    return {**defaults, **({"kostenstelle": cc.code} if cc else {})}
+
+
+# --------------------------------------------------------------------------- Skonto (BT-20, XRechnung)
+
+_SKONTO = re.compile(r"#SKONTO#TAGE=(\d+)#PROZENT=(\d+(?:\.\d+)?)#(?:BASISBETRAG=(-?\d+(?:\.\d+)?)#)?")
+
+
+def skonto_terms(payment_terms: str) -> list[tuple[int, Decimal, Decimal | None]]:
+    """The XRechnung Skonto lines of BT-20 (`#SKONTO#TAGE=14#PROZENT=2.00#`): (days, percent, base)."""
+    return [(int(d), Decimal(p), Decimal(b) if b else None) for d, p, b in _SKONTO.findall(payment_terms or "")]
+
+
+def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, actor: str, now) -> None:
+    """Anordnung: budget check, then the payable (Aufwand an Verbindlichkeit), due date, Skonto."""
+    from rathaus.finance.payables import ExpenseLine, create_payable
+
+    inv = EInvoice.objects.select_for_update().filter(case=case).first()
+    if inv is None:
+        raise NotFound("Zu diesem Vorgang gibt es keine E-Rechnung.")
+    if inv.payable_id:
+        return
+    amount = inv.payable_amount if inv.payable_amount is not None else inv.total_gross
+    if amount is None or amount <= 0:
+        raise Invalid("Die Rechnung hat keinen positiven Zahlbetrag; Gutschriften werden nicht ausgezahlt.")
+    if inv.currency and inv.currency != "EUR":
+        raise Invalid("Nur Rechnungen in Euro können angeordnet werden.")
+    if not inv.payment_iban:
+        raise Invalid("Die Rechnung enthält keine Bankverbindung (BT-84); bitte beim Rechnungssteller anfordern.")
+    year = timezone.localtime(now).year
+    from rathaus.ledger.budget import check_budget
+
+    check = check_budget(inv.tenant, year=year, product=buchung["produkt"], account=buchung["konto"], amount=amount)
+    if not check.ok and not override:
+        raise Invalid(f"Haushaltsmittel reichen nicht: verfügbar {check.available} €, benötigt {amount} € "
+                      f"(Produkt {buchung['produkt']}, Konto {buchung['konto']}). Überschreitung nur mit Begründung.",
+                      errors=[{"pointer": "/data/ueberschreitung", "message": "Haushaltsmittel reichen nicht",
+                               "field": "Haushaltsüberschreitung zulassen"}])
+    issue = inv.issue_date or timezone.localdate()
+    due = inv.due_date or (issue + dt.timedelta(days=30))
+    discount, until = Decimal("0.00"), None
+    for days, percent, base in skonto_terms(inv.payment_terms):
+        d = ((base if base is not None else amount) * percent / 100).quantize(Decimal("0.01"))
+        if d > discount:
+            discount, until = d, issue + dt.timedelta(days=days)
+    p = create_payable(
+        inv.tenant, creditor_name=inv.seller_name, creditor_iban=inv.payment_iban,
+        remittance=f"Rechnung {inv.invoice_number}"[:140],
+        lines=[ExpenseLine(account=buchung["konto"], amount=amount, cash_account=buchung["finanzkonto"],
+                           product=buchung["produkt"], cost_centre=buchung.get("kostenstelle", ""),
+                           text=f"{inv.seller_name} {inv.invoice_number}"[:200])],
+        due_date=due, discount_amount=discount, discount_until=until if discount else None,
+        source_type="einvoice", source_id=str(inv.pk), actor=actor, now=now)
+    inv.payable = p
+    if not check.ok:
+        record_change(tenant=inv.tenant, actor=actor, action="budget.overridden", object_type="einvoice",
+                      object_id=inv.pk, data={"available": str(check.available), "amount": str(amount),
+                                              "reason": reason[:1000], **buchung}, event_type=None)
+    _set_status(inv, InvoiceStatus.APPROVED, note=f"Anordnung {p.number}", actor=actor)
+
+
+def reject_invoice_from_case(case, *, actor: str) -> None:
+    inv = EInvoice.objects.select_for_update().filter(case=case).first()
+    if inv is None:
+        return
+    last = (case.tasks.filter(state="completed").exclude(data__isnull=True).order_by("-completed_at", "-id").first())
+    reason = (last.data or {}).get("reason", "") if last else ""
+    inv.rejection_message = rejection_message(inv, extra=[f"Begründung: {reason}"] if reason else None)
+    _set_status(inv, InvoiceStatus.REJECTED, note=reason[:500], actor=actor)
+
+
+# --------------------------------------------------------------------------- queries
+
+def invoices_for(tenant, status: str | None = None):
+    qs = EInvoice.objects.filter(tenant=tenant).select_related("case", "payable", "org_unit")
+    if status:
+        if status not in InvoiceStatus.values:
+            raise Invalid(f"Unbekannter Status; erlaubt: {', '.join(InvoiceStatus.values)}.")
+        qs = qs.filter(status=status)
+    return qs.order_by("-received_at", "-id")
+
+
+def get_invoice(tenant, invoice_id: int) -> EInvoice:
+    inv = EInvoice.objects.filter(tenant=tenant, pk=invoice_id).select_related("case", "payable", "org_unit").first()
+    if inv is None:
+        raise NotFound("Diese E-Rechnung gibt es nicht.")
+    return inv
+
+
+def invoice_status(inv: EInvoice) -> str:
+    """The status shown: `paid` once the payable's payment is on the bank statement."""
+    if inv.payable_id and inv.payable.status == "paid":
+        return InvoiceStatus.PAID
+    return inv.status
+
