@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from rathaus.core.api import DbId, TokenAuth
 from rathaus.core.errors import Forbidden, Invalid, UnsupportedMediaType
@@ -100,7 +100,7 @@ def receive(request):
         raise Invalid("Die Rechnung ist leer.")
     inv = services.receive_invoice(request.membership.tenant, content, actor=request.user.get_username(),
                                    channel="api", filename=filename)
-    return 201, invoice_out(inv)
+    return Status(201, invoice_out(inv))
 
 
 @router.get("/einvoices", response=list[InvoiceOut], summary="Eingegangene E-Rechnungen")

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from rathaus.core.api import DbId, TokenAuth, clean_key
@@ -162,7 +162,7 @@ def import_statement(request):
         raise Invalid("Der Kontoauszug ist leer.")
     with body:
         result = services.import_bank_statement(request.membership.tenant, body, actor=request.user.get_username())
-    return 201, result.as_dict()
+    return Status(201, result.as_dict())
 
 
 class ClearingOut(Schema):
@@ -291,7 +291,7 @@ def create_run(request, payload: PaymentRunIn):
     require_role(request.membership, WRITE_ROLES, "Ein Zahlungslauf")
     run = create_payment_run(request.membership.tenant, execution_date=payload.execution_date,
                              payable_ids=payload.payables, actor=request.user.get_username())
-    return 201, run_out(run)
+    return Status(201, run_out(run))
 
 
 @router.get("/payment-runs", response=list[PaymentRunOut], summary="Zahlungsläufe")
