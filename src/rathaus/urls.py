@@ -28,4 +28,5 @@ urlpatterns = [
     path("", include("rathaus.intake.urls")),
     path("", include("rathaus.cases.urls")),
     path("", include("rathaus.finance.urls")),
+    path("", include("rathaus.einvoice.urls")),
 ]

@@ -1,0 +1,120 @@
+"""Invoice desk (Rechnungseingang) web pages: upload, list, one invoice with findings and its view."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from rathaus.cases.views import staff_view
+from rathaus.core.errors import DomainError, NotFound
+
+from . import services
+from .models import InvoiceStatus
+
+RECEIVE_ROLES = ("treasury", "accounting", "admin")
+READ_ROLES = ("treasury", "accounting", "admin", "clerk", "approver")
+
+
+def _may(membership, roles) -> bool:
+    return any(membership.has_role(r) for r in roles)
+
+
+@staff_view
+def inbox(request, membership):
+    if not _may(membership, READ_ROLES):
+        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
+    status = 200
+    if request.method == "POST":
+        if not _may(membership, RECEIVE_ROLES):
+            raise PermissionDenied("Rechnungen liefert nur der Rechnungseingang ein.")
+        upload = request.FILES.get("datei")
+        if upload is None:
+            messages.error(request, "Bitte eine XRechnung (XML-Datei) auswählen.")
+            status = 422
+        elif upload.size > services.max_bytes():
+            messages.error(request, "Die Datei ist zu groß.")
+            status = 413
+        else:
+            try:
+                inv = services.receive_invoice(membership.tenant, upload.read(), actor=request.user.get_username(),
+                                               channel="upload", filename=upload.name)
+                messages.success(request, f"Rechnung eingegangen: {InvoiceStatus(inv.status).label}.")
+                return redirect(reverse("einvoice:invoice", args=[inv.pk]))
+            except DomainError as e:
+                messages.error(request, f"Die Datei wurde abgewiesen (und protokolliert): {e.detail}")
+                status = 422
+    filt = request.GET.get("status", "")
+    if filt not in InvoiceStatus.values:
+        filt = ""
+    qs = services.invoices_for(membership.tenant, filt or None)
+    page = Paginator(qs, 50).get_page(request.GET.get("seite"))
+    rows = [{"inv": i, "status": services.invoice_status(i)} for i in page.object_list]
+    for r in rows:
+        r["label"] = InvoiceStatus(r["status"]).label
+    return render(request, "einvoice/inbox.html", {
+        "rows": rows, "page": page, "statuses": InvoiceStatus.choices, "filter_status": filt,
+        "may_receive": _may(membership, RECEIVE_ROLES),
+    }, status=status)
+
+
+@staff_view
+def invoice(request, membership, invoice_id: int):
+    if not _may(membership, READ_ROLES):
+        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
+    try:
+        inv = services.get_invoice(membership.tenant, invoice_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    view_html = None
+    try:
+        from .parse import parse_invoice
+        from .render import invoice_html_context  # noqa: F401 - the German visualisation (if available)
+
+        with inv.document.file.open("rb") as fh:
+            model = parse_invoice(fh.read(), inv.syntax)
+        from django.template.loader import render_to_string
+        from django.utils.safestring import mark_safe
+
+        # our own template's output, autoescaped when rendered: safe to embed
+        view_html = mark_safe(render_to_string("einvoice/invoice_view.html", invoice_html_context(model),  # noqa: S308
+                                               request=request))
+    except Exception:  # noqa: BLE001 - an invalid invoice may not be presentable; the findings are shown
+        view_html = None
+    status = services.invoice_status(inv)
+    return render(request, "einvoice/invoice.html", {
+        "inv": inv, "status": status, "label": InvoiceStatus(status).label, "view_html": view_html,
+    })
+
+
+@staff_view
+def rejection(request, membership, invoice_id: int):
+    if not _may(membership, READ_ROLES):
+        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
+    try:
+        inv = services.get_invoice(membership.tenant, invoice_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    if not inv.rejection_message:
+        raise Http404("Für diese Rechnung gibt es kein Zurückweisungsschreiben.")
+    resp = HttpResponse(inv.rejection_message, content_type="text/plain; charset=utf-8")
+    resp["Content-Disposition"] = f'attachment; filename="zurueckweisung-{inv.pk}.txt"'
+    return resp
+
+
+@staff_view
+def original(request, membership, invoice_id: int):
+    from rathaus.documents.api import document_response
+
+    if not _may(membership, READ_ROLES):
+        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
+    try:
+        inv = services.get_invoice(membership.tenant, invoice_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    if inv.document is None:
+        raise Http404("Datei nicht gespeichert")
+    return document_response(inv.document, inline=False)
