@@ -198,3 +198,15 @@ def test_treasury_write_endpoints_need_treasury_role(seeded, api):
     assert clerk.post("/api/v1/payment-runs", {}).status_code == 403
     assert clerk.get("/api/v1/clearing").status_code == 403
     assert api("kaemmerei").get("/api/v1/clearing").status_code == 200
+
+
+def test_payment_file_is_for_finance_roles_only(seeded, api):
+    _payable(seeded["musterstadt"])
+    run = api("kasse").post("/api/v1/payment-runs", {})
+    assert run.status_code == 201, run.content
+    url = run.json()["file"]
+    assert api("kasse").get(url).status_code == 200
+    assert api("kaemmerei").get(url).status_code == 200
+    r = api("sachbearbeitung").get(url)
+    assert r.status_code == 403 and r["Content-Type"] == "application/problem+json"
+    assert api("bh-kasse").get(url).status_code == 404

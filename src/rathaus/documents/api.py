@@ -4,7 +4,7 @@ from django.http import FileResponse
 from ninja import Router
 
 from rathaus.core.api import DbId, TokenAuth
-from rathaus.core.errors import NotFound
+from rathaus.core.errors import Forbidden, NotFound
 
 from .models import Document
 
@@ -16,7 +16,25 @@ def content(request, doc_id: DbId):
     doc = Document.objects.filter(pk=doc_id, tenant_id=request.membership.tenant_id).first()
     if doc is None:
         raise NotFound("Dokument nicht gefunden.")
+    if not may_read(request.membership, doc):
+        raise Forbidden("Dieses Dokument ist für Ihre Rolle nicht freigegeben.")
     return document_response(doc)
+
+
+CASE_ROLES = {"clerk", "approver", "treasury", "accounting", "admin"}
+FINANCE_ROLES = {"treasury", "accounting", "admin"}
+
+
+def may_read(membership, doc: Document) -> bool:
+    """Role check on top of the tenant check: case documents for case workers and finance; documents
+    outside a case (bank statements, payment files, inbound invoices) for treasury/accounting, and
+    inbound invoices also for the clerks and approvers who check them."""
+    roles = set(membership.roles)
+    if doc.case_id is not None:
+        return bool(roles & CASE_ROLES)
+    if doc.kind == Document.Kind.INVOICE:
+        return bool(roles & (FINANCE_ROLES | {"clerk", "approver"}))
+    return bool(roles & FINANCE_ROLES)
 
 
 def document_response(doc: Document, inline: bool = True) -> FileResponse:
