@@ -1,0 +1,164 @@
+"""Demo e-invoices: XRechnung 3.0 (UBL 2.1) documents built from a few parameters, for the demo
+municipality and for tests that need an invoice to a given Leitweg-ID (the official test corpora
+are not part of an installation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from xml.sax.saxutils import escape
+
+CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
+PROFILE = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+CENT = Decimal("0.01")
+
+
+@dataclass
+class DemoLine:
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+    vat_percent: Decimal = Decimal("19")
+    unit: str = "C62"  # piece
+
+
+@dataclass
+class DemoSeller:
+    name: str = "Bürobedarf Müller GmbH"
+    street: str = "Industriestraße 12"
+    postal_code: str = "80331"
+    city: str = "München"
+    vat_id: str = "DE123456789"
+    contact: str = "Erika Müller"
+    phone: str = "+49 89 1234567"
+    email: str = "rechnung@buero-mueller.example"
+    iban: str = "DE89370400440532013000"
+    bic: str = "COBADEFFXXX"
+
+
+def _m(x: Decimal) -> str:
+    return str(Decimal(x).quantize(CENT, ROUND_HALF_UP))
+
+
+def build_ubl(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: str, buyer_postal_code: str,
+              buyer_city: str, lines: list[DemoLine], seller: DemoSeller | None = None,
+              issue_date: dt.date | None = None, due_date: dt.date | None = None,
+              payment_terms: str = "Zahlbar innerhalb von 30 Tagen ohne Abzug.", order_reference: str = "") -> bytes:
+    """A valid XRechnung 3.0 UBL invoice (standard VAT categories; one VAT breakdown per rate)."""
+    s = seller or DemoSeller()
+    issue_date = issue_date or dt.date.today()
+    due_date = due_date or issue_date + dt.timedelta(days=30)
+    e = lambda v: escape(str(v))  # noqa: E731
+    line_xml, by_rate = [], {}
+    for i, ln in enumerate(lines, start=1):
+        net = (Decimal(ln.quantity) * Decimal(ln.unit_price)).quantize(CENT, ROUND_HALF_UP)
+        by_rate[Decimal(ln.vat_percent)] = by_rate.get(Decimal(ln.vat_percent), Decimal("0")) + net
+        line_xml.append(f"""
+  <cac:InvoiceLine>
+    <cbc:ID>{i}</cbc:ID>
+    <cbc:InvoicedQuantity unitCode="{e(ln.unit)}">{e(ln.quantity)}</cbc:InvoicedQuantity>
+    <cbc:LineExtensionAmount currencyID="EUR">{_m(net)}</cbc:LineExtensionAmount>
+    <cac:Item>
+      <cbc:Name>{e(ln.name)}</cbc:Name>
+      <cac:ClassifiedTaxCategory>
+        <cbc:ID>S</cbc:ID>
+        <cbc:Percent>{e(ln.vat_percent)}</cbc:Percent>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:ClassifiedTaxCategory>
+    </cac:Item>
+    <cac:Price><cbc:PriceAmount currencyID="EUR">{_m(ln.unit_price)}</cbc:PriceAmount></cac:Price>
+  </cac:InvoiceLine>""")
+    total_net = sum(by_rate.values(), Decimal("0"))
+    subtotals, total_tax = [], Decimal("0")
+    for rate, base in sorted(by_rate.items()):
+        tax = (base * rate / 100).quantize(CENT, ROUND_HALF_UP)
+        total_tax += tax
+        subtotals.append(f"""
+    <cac:TaxSubtotal>
+      <cbc:TaxableAmount currencyID="EUR">{_m(base)}</cbc:TaxableAmount>
+      <cbc:TaxAmount currencyID="EUR">{_m(tax)}</cbc:TaxAmount>
+      <cac:TaxCategory>
+        <cbc:ID>S</cbc:ID>
+        <cbc:Percent>{e(rate)}</cbc:Percent>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:TaxCategory>
+    </cac:TaxSubtotal>""")
+    gross = total_net + total_tax
+    order = f"\n  <cac:OrderReference><cbc:ID>{e(order_reference)}</cbc:ID></cac:OrderReference>" if order_reference else ""
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ubl:Invoice xmlns:ubl="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+             xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+             xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:CustomizationID>{CUSTOMIZATION}</cbc:CustomizationID>
+  <cbc:ProfileID>{PROFILE}</cbc:ProfileID>
+  <cbc:ID>{e(number)}</cbc:ID>
+  <cbc:IssueDate>{issue_date.isoformat()}</cbc:IssueDate>
+  <cbc:DueDate>{due_date.isoformat()}</cbc:DueDate>
+  <cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>
+  <cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>
+  <cbc:BuyerReference>{e(leitweg_id)}</cbc:BuyerReference>{order}
+  <cac:AccountingSupplierParty>
+    <cac:Party>
+      <cbc:EndpointID schemeID="EM">{e(s.email)}</cbc:EndpointID>
+      <cac:PartyName><cbc:Name>{e(s.name)}</cbc:Name></cac:PartyName>
+      <cac:PostalAddress>
+        <cbc:StreetName>{e(s.street)}</cbc:StreetName>
+        <cbc:CityName>{e(s.city)}</cbc:CityName>
+        <cbc:PostalZone>{e(s.postal_code)}</cbc:PostalZone>
+        <cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country>
+      </cac:PostalAddress>
+      <cac:PartyTaxScheme>
+        <cbc:CompanyID>{e(s.vat_id)}</cbc:CompanyID>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:PartyTaxScheme>
+      <cac:PartyLegalEntity><cbc:RegistrationName>{e(s.name)}</cbc:RegistrationName></cac:PartyLegalEntity>
+      <cac:Contact>
+        <cbc:Name>{e(s.contact)}</cbc:Name>
+        <cbc:Telephone>{e(s.phone)}</cbc:Telephone>
+        <cbc:ElectronicMail>{e(s.email)}</cbc:ElectronicMail>
+      </cac:Contact>
+    </cac:Party>
+  </cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty>
+    <cac:Party>
+      <cbc:EndpointID schemeID="0204">{e(leitweg_id)}</cbc:EndpointID>
+      <cac:PostalAddress>
+        <cbc:StreetName>{e(buyer_street)}</cbc:StreetName>
+        <cbc:CityName>{e(buyer_city)}</cbc:CityName>
+        <cbc:PostalZone>{e(buyer_postal_code)}</cbc:PostalZone>
+        <cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country>
+      </cac:PostalAddress>
+      <cac:PartyLegalEntity><cbc:RegistrationName>{e(buyer_name)}</cbc:RegistrationName></cac:PartyLegalEntity>
+    </cac:Party>
+  </cac:AccountingCustomerParty>
+  <cac:PaymentMeans>
+    <cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>
+    <cac:PayeeFinancialAccount>
+      <cbc:ID>{e(s.iban)}</cbc:ID>
+      <cbc:Name>{e(s.name)}</cbc:Name>
+      <cac:FinancialInstitutionBranch><cbc:ID>{e(s.bic)}</cbc:ID></cac:FinancialInstitutionBranch>
+    </cac:PayeeFinancialAccount>
+  </cac:PaymentMeans>
+  <cac:PaymentTerms><cbc:Note>{e(payment_terms)}</cbc:Note></cac:PaymentTerms>
+  <cac:TaxTotal>
+    <cbc:TaxAmount currencyID="EUR">{_m(total_tax)}</cbc:TaxAmount>{''.join(subtotals)}
+  </cac:TaxTotal>
+  <cac:LegalMonetaryTotal>
+    <cbc:LineExtensionAmount currencyID="EUR">{_m(total_net)}</cbc:LineExtensionAmount>
+    <cbc:TaxExclusiveAmount currencyID="EUR">{_m(total_net)}</cbc:TaxExclusiveAmount>
+    <cbc:TaxInclusiveAmount currencyID="EUR">{_m(gross)}</cbc:TaxInclusiveAmount>
+    <cbc:PayableAmount currencyID="EUR">{_m(gross)}</cbc:PayableAmount>
+  </cac:LegalMonetaryTotal>{''.join(line_xml)}
+</ubl:Invoice>
+"""
+    return xml.encode("utf-8")
+
+
+def demo_invoice_for(tenant, number: str, lines: list[DemoLine] | None = None, **kw) -> bytes:
+    return build_ubl(
+        number=number, leitweg_id=tenant.leitweg_id, buyer_name=tenant.name, buyer_street=tenant.street or "-",
+        buyer_postal_code=tenant.postal_code or "00000", buyer_city=tenant.city or "-",
+        lines=lines or [DemoLine("Kopierpapier A4, 80 g/m², Karton à 2.500 Blatt", Decimal("4"), Decimal("21.50")),
+                        DemoLine("Ordner A4, 8 cm, blau", Decimal("20"), Decimal("1.90"))],
+        **kw)
