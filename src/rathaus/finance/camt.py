@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
@@ -298,7 +298,7 @@ def _tz(offset: str | None) -> timezone | None:
     if not offset:
         return None
     if offset == "Z":
-        return timezone.utc
+        return UTC
     sign = 1 if offset[0] == "+" else -1
     hours, minutes = int(offset[1:3]), int(offset[4:6])
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
@@ -621,7 +621,7 @@ class _Reader:
         self.ustrd = self.q + "Ustrd"
         self.strd = self.q + "Strd"
         self.addtlrmtinf = self.q + "AddtlRmtInf"
-        self.cdtrref = p("Strd/CdtrRefInf/Ref")
+        self.cdtrref = p("CdtrRefInf/Ref")
         self.rltdpties = p("RltdPties")
         self.rtr_cd = p("RtrInf/Rsn/Cd")
         self.rtr_prtry = p("RtrInf/Rsn/Prtry")
