@@ -292,8 +292,6 @@ def test_corpus_statements_import_or_are_refused_cleanly(seeded, path):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_imports_of_the_same_payment_book_it_once(seeded_tx):
-    from django.db import close_old_connections
-
     t = seeded_tx["musterstadt"]
     r = receivable(t)
     same = pay("26.00", f"KZ {r.kassenzeichen}", "SAME-REF")
@@ -306,7 +304,7 @@ def test_concurrent_imports_of_the_same_payment_book_it_once(seeded_tx):
         except Exception as e:  # noqa: BLE001
             errors.append(e)
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection
 
     threads = [threading.Thread(target=run, args=(f,)) for f in files * 3]
     for th in threads:

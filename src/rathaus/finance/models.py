@@ -135,9 +135,11 @@ class BankTransaction(models.Model):
         CLEARING = "clearing", "Klärfall"
         IGNORED = "ignored", "nicht zuzuordnen (erledigt)"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_transactions")
+    # tenant and bank account are covered by the unique (tenant, bank_account, fingerprint) index
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_transactions", db_index=False)
     statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="transactions")
-    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions")
+    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions",
+                                     db_index=False)
     fingerprint = models.CharField(max_length=64)
     booking_date = models.DateField()
     value_date = models.DateField(null=True, blank=True)
@@ -174,7 +176,7 @@ class BankTransaction(models.Model):
 class Allocation(models.Model):
     """The part of a bank transaction that settles a receivable (Zuordnung)."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", db_index=False)
     transaction = models.ForeignKey(BankTransaction, on_delete=models.PROTECT, related_name="allocations")
     receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="allocations")
     amount = models.DecimalField(**MONEY)

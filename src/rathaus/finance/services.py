@@ -29,9 +29,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from rathaus.core.bulk import bulk_insert
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.models import OutboxEvent
 from rathaus.events.services import record_change
@@ -407,16 +409,14 @@ class _Importer:
             else:
                 self.result.unmatched += 1
             pending.append(_Pending(btx, allocs, settles, item))
-        BankTransaction.objects.bulk_create([p.tx for p in pending], batch_size=BATCH)
-        Allocation.objects.bulk_create(
-            [Allocation(tenant=self.tenant, transaction=p.tx, receivable=r, amount=a, created_at=self.now,
-                        created_by=self.actor) for p in pending for r, a in p.allocations], batch_size=BATCH)
+        bulk_insert([p.tx for p in pending])
+        bulk_insert([Allocation(tenant=self.tenant, transaction=p.tx, receivable=r, amount=a, created_at=self.now,
+                                created_by=self.actor) for p in pending for r, a in p.allocations])
         touched = {r.pk: r for p in pending for r, _ in p.allocations}
         if touched:
-            Receivable.objects.bulk_update(list(touched.values()),
-                                           ["paid_amount", "open_amount", "status", "updated_at"], batch_size=BATCH)
-            OutboxEvent.objects.bulk_create([_receivable_event(r, old_status[r.pk]) for r in touched.values()
-                                             if r.status != old_status[r.pk]], batch_size=BATCH)
+            _update_receivable_amounts(touched.values())
+            bulk_insert([_receivable_event(r, old_status[r.pk]) for r in touched.values()
+                         if r.status != old_status[r.pk]])
         specs = [self._posting(p) for p in pending]
         paid_items = [p.run_item for p in pending if p.run_item is not None]
         if paid_items:
@@ -490,6 +490,20 @@ class _Importer:
                                 source_ref=f"banktx:{btx.pk}", source_type="bank_transaction", lines=lines)
 
 
+def _update_receivable_amounts(receivables) -> None:
+    """Write paid/open amount and status of many receivables in one executemany (Django's bulk_update
+    builds a CASE expression per row and field, which costs more than the whole matching)."""
+    from django.db import connection
+
+    table = Receivable._meta.db_table
+    ops = connection.ops
+    rows = [(ops.adapt_decimalfield_value(r.paid_amount, 15, 2), ops.adapt_decimalfield_value(r.open_amount, 15, 2),
+             r.status, ops.adapt_datetimefield_value(r.updated_at), r.pk) for r in receivables]
+    with connection.cursor() as cur:
+        cur.executemany(f"UPDATE {table} SET paid_amount = %s, open_amount = %s, status = %s, updated_at = %s "
+                        "WHERE id = %s", rows)
+
+
 def _names_overlap(a: str, b: str) -> bool:
     wa = {w for w in a.lower().replace(",", " ").split() if len(w) > 2}
     wb = {w for w in b.lower().replace(",", " ").split() if len(w) > 2}
@@ -520,7 +534,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
     try:
         with transaction.atomic():
             importer = _Importer(tenant, actor, sha, None, now)
-            for entry in parse_camt053(source):
+            for entry in _prefetched(parse_camt053(source, max_bytes=settings.RATHAUS_MAX_STATEMENT_BYTES)):
                 importer.add(entry)
             if importer.statement is None:
                 _check_empty_statement(tenant, source)
@@ -547,12 +561,57 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         ], type="https://rathaus.example/probleme/kontoauszug-fehlerhaft") from e
 
 
+def _prefetched(iterator, size: int = 2000):
+    """Run a (parsing) iterator in a helper thread, `size` items ahead: parsing the XML overlaps with
+    the database round trips of the consumer (psycopg releases the GIL while it waits). Memory stays
+    bounded by `size`; an exception of the iterator is re-raised in the consumer."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=size)
+    done = object()
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # noqa: BLE001 - handed over to the consumer
+            q.put(e)
+
+    worker = threading.Thread(target=produce, name="camt-parser", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.1)
+
+
 def _check_empty_statement(tenant, source) -> None:
     from .camt import read_statement_infos
 
     if not isinstance(source, bytes | bytearray):
         source.seek(0)
-    for info in read_statement_infos(source):
+    for info in read_statement_infos(source, max_bytes=settings.RATHAUS_MAX_STATEMENT_BYTES):
         iban = (info.account_iban or info.account_other or "").replace(" ", "").upper()
         if not BankAccount.objects.filter(tenant=tenant, iban=iban, active=True).exists():
             raise Invalid(f"Das Konto {iban or '?'} ist kein Konto von {tenant.name}.")

@@ -123,7 +123,8 @@ class FiscalPeriod(models.Model):
 class JournalEntry(models.Model):
     """A posted Buchung (Beleg) with its lines. Immutable; `source_ref` makes posting idempotent."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="journal_entries")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="journal_entries",
+                               db_index=False)  # covered by the unique (tenant, source_ref) index
     year = models.PositiveIntegerField()
     number = models.PositiveIntegerField("Belegnummer")
     date = models.DateField("Buchungsdatum")
@@ -150,15 +151,18 @@ class JournalEntry(models.Model):
 
 
 class JournalLine(models.Model):
+    # Few indexes on purpose: lines are written in bulk (bank statement imports) and read by tenant and
+    # year (the composite index below); single-column FK indexes would only slow the inserts down.
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", db_index=False)
     year = models.PositiveIntegerField()
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="lines",
+                                db_index=False)
     cost_centre = models.ForeignKey(CostCentre, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="lines")
+                                    related_name="lines", db_index=False)
     cash_account = models.ForeignKey(Account, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="cash_lines")
+                                     related_name="cash_lines", db_index=False)
     debit = models.DecimalField("Soll", default=0, **MONEY)
     credit = models.DecimalField("Haben", default=0, **MONEY)
     text = models.CharField(max_length=300, blank=True)

@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from rathaus.core.bulk import bulk_insert
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.services import record_change
 
@@ -195,10 +196,10 @@ def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool 
                 for ln in lines:
                     ln.entry = entry
                 all_lines.extend(lines)
-        JournalEntry.objects.bulk_create(new_entries, batch_size=2000)
+        bulk_insert(new_entries)
         for ln in all_lines:
             ln.entry_id = ln.entry.pk
-        JournalLine.objects.bulk_create(all_lines, batch_size=5000)
+        bulk_insert(all_lines)
         if audit and new_entries:
             record_change(
                 tenant=tenant, actor=actor, action="ledger.posted", object_type="journal",
