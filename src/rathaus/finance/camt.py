@@ -473,12 +473,18 @@ def _make_parser(events: tuple[str, ...], tags: list[str] | None = None) -> etre
     return etree.XMLPullParser(events=events, tag=tags, **PARSER_OPTIONS)
 
 
+DTD_MESSAGE = "Die Datei enthält eine DTD/DOCTYPE-Deklaration; das ist in Kontoauszügen nicht zulässig."
+_DOCTYPE_MARKERS = tuple(
+    text.encode(encoding)
+    for text in ("<!DOCTYPE", "<!doctype", "<!ENTITY")
+    for encoding in ("ascii", "utf-16-le", "utf-16-be")
+)
+
+
 def _check_prolog(root: etree._Element) -> None:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
-        raise CamtError(
-            "Die Datei enthält eine DTD/DOCTYPE-Deklaration; das ist in Kontoauszügen nicht zulässig."
-        )
+        raise CamtError(DTD_MESSAGE)
 
 
 def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
@@ -487,9 +493,17 @@ def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
     buffered: list[bytes] = []
     size = 0
     started: list[etree._Element] = []
+    tail = b""
     for chunk in chunks:
         if not buffered:
             _check_not_other_format(chunk[:512])
+        if not started:
+            # Refuse a DTD before libxml2 even reads it (billion laughs is caught while the
+            # internal subset is parsed, so the docinfo check below would come too late).
+            window = tail + chunk
+            if any(marker in window for marker in _DOCTYPE_MARKERS):
+                raise CamtError(DTD_MESSAGE)
+            tail = window[-32:]
         buffered.append(chunk)
         size += len(chunk)
         try:
@@ -919,9 +933,12 @@ def _iter_document(source: Any, max_bytes: int, want_entries: bool) -> Iterator[
                 raise _syntax_error(exc) from None
         try:
             parser.close()
-            yield from _handle(parser.read_events(), R, state, want_entries)
         except etree.XMLSyntaxError as exc:
-            raise _syntax_error(exc) from None
+            raise CamtError(
+                f"Die Datei ist unvollständig (vorzeitig zu Ende, abgeschnitten?): {str(exc.msg or exc).strip()}",
+                exc.lineno or None,
+            ) from None
+        yield from _handle(parser.read_events(), R, state, want_entries)
         if not state.seen_message:  # pragma: no cover - sniffing guarantees it
             raise CamtError("Die Datei enthält keinen Kontoauszug (BkToCstmrStmt).")
     finally:
