@@ -553,7 +553,13 @@ def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
     version = ns[len(NS_PREFIX) :] if ns.startswith(NS_PREFIX) else ""
     if version not in SUPPORTED_VERSIONS or msg_local != "BkToCstmrStmt" or msg_ns != ns:
         if version in SUPPORTED_VERSIONS and msg_local != "BkToCstmrStmt":
-            raise CamtError(_describe_namespace("", msg_local), started[1].sourceline)
+            if msg_local in MESSAGE_ELEMENTS:
+                raise CamtError(_describe_namespace("", msg_local), started[1].sourceline)
+            raise CamtError(
+                f"Die Datei ist kein camt.053-Kontoauszug: unter „Document“ steht „{_short(msg_local)}“ "
+                "statt „BkToCstmrStmt“.",
+                started[1].sourceline,
+            )
         raise CamtError(_describe_namespace(ns, msg_local), root.sourceline)
     return ns, version, buffered
 
@@ -989,7 +995,13 @@ def _handle(events: Any, R: _Reader, state: _State, want_entries: bool) -> Itera
                 if not want_entries:
                     yield state.info
             if want_entries:
-                yield R.entry(el, state.info, state.index)
+                try:
+                    entry = R.entry(el, state.info, state.index)
+                except CamtError as exc:
+                    if exc.message.startswith("Buchung Nr."):
+                        raise
+                    raise CamtError(f"Buchung Nr. {state.index + 1}: {exc.message}", exc.line) from None
+                yield entry
             state.index += 1
             _discard(el)
         elif tag == P.Stmt:
