@@ -736,5 +736,5 @@ def _peak_parse(n: int) -> int:
 
 
 def test_memory_does_not_grow_with_the_number_of_entries():
-    small, large = _peak_parse(1000), _peak_parse(8000)
+    small, large = _peak_parse(500), _peak_parse(4000)
     assert large < small * 1.5 + 256 * 1024, (small, large)
