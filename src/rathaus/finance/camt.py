@@ -589,7 +589,6 @@ class _Paths:
         self.GrpHdr = q + "GrpHdr"
         self.Stmt = q + "Stmt"
         self.Ntry = q + "Ntry"
-        self.TxDtls = p("NtryDtls/TxDtls")
 
 
 # --------------------------------------------------------------------------- element reading
@@ -621,46 +620,10 @@ class _Reader:
         # Statement header
         self.grp_msgid = p("MsgId")
         self.grp_credttm = p("CreDtTm")
-        # Entry
+        # Balances
         self.amt = p("Amt")
         self.cdtdbt = p("CdtDbtInd")
-        self.rvsl = p("RvslInd")
-        self.sts = p("Sts")
-        self.sts_cd = p("Sts/Cd")
-        self.sts_prtry = p("Sts/Prtry")
-        self.bookg = p("BookgDt")
-        self.valdt = p("ValDt")
-        self.acctsvcrref = p("AcctSvcrRef")
-        self.bktxcd = p("BkTxCd")
-        self.addtlntryinf = p("AddtlNtryInf")
-        self.txdtls = P.TxDtls
-        # Bank transaction code (relative to BkTxCd)
-        self.domn_cd = p("Domn/Cd")
-        self.fmly_cd = p("Domn/Fmly/Cd")
-        self.subfmly_cd = p("Domn/Fmly/SubFmlyCd")
-        self.prtry_cd = p("Prtry/Cd")
-        # Transaction
-        self.tx_amt = p("Amt")
-        self.tx_txamt = p("AmtDtls/TxAmt/Amt")
-        self.tx_instdamt = p("AmtDtls/InstdAmt/Amt")
-        self.e2e = p("Refs/EndToEndId")
-        self.mndt = p("Refs/MndtId")
-        self.rmtinf = p("RmtInf")
-        self.ustrd = self.q + "Ustrd"
-        self.strd = self.q + "Strd"
-        self.addtlrmtinf = self.q + "AddtlRmtInf"
-        self.cdtrref = p("CdtrRefInf/Ref")
-        self.rltdpties = p("RltdPties")
-        self.rtr_cd = p("RtrInf/Rsn/Cd")
-        self.rtr_prtry = p("RtrInf/Rsn/Prtry")
-        self.nm = p("Nm")
-        self.pty_nm = p("Pty/Nm")
-        self.iban = p("Id/IBAN")
-        self.party = {name: self.q + name for name in ("Dbtr", "UltmtDbtr", "Cdtr", "UltmtCdtr")}
-        self.dbtracct = self.q + "DbtrAcct"
-        self.cdtracct = self.q + "CdtrAcct"
         self.dt = p("Dt")
-        self.dttm = p("DtTm")
         names = (
             "Amt CdtDbtInd RvslInd Sts Cd Prtry BookgDt ValDt AcctSvcrRef BkTxCd AddtlNtryInf NtryDtls "
             "TxDtls Domn Fmly SubFmlyCd Refs EndToEndId MndtId AmtDtls TxAmt InstdAmt RmtInf Ustrd Strd "
