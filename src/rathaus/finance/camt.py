@@ -473,12 +473,18 @@ def _make_parser(events: tuple[str, ...], tags: list[str] | None = None) -> etre
     return etree.XMLPullParser(events=events, tag=tags, **PARSER_OPTIONS)
 
 
+DTD_MESSAGE = "Die Datei enthält eine DTD/DOCTYPE-Deklaration; das ist in Kontoauszügen nicht zulässig."
+_DOCTYPE_MARKERS = tuple(
+    text.encode(encoding)
+    for text in ("<!DOCTYPE", "<!doctype", "<!ENTITY")
+    for encoding in ("ascii", "utf-16-le", "utf-16-be")
+)
+
+
 def _check_prolog(root: etree._Element) -> None:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
-        raise CamtError(
-            "Die Datei enthält eine DTD/DOCTYPE-Deklaration; das ist in Kontoauszügen nicht zulässig."
-        )
+        raise CamtError(DTD_MESSAGE)
 
 
 def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
@@ -487,9 +493,17 @@ def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
     buffered: list[bytes] = []
     size = 0
     started: list[etree._Element] = []
+    tail = b""
     for chunk in chunks:
         if not buffered:
             _check_not_other_format(chunk[:512])
+        if not started:
+            # Refuse a DTD before libxml2 even reads it (billion laughs is caught while the
+            # internal subset is parsed, so the docinfo check below would come too late).
+            window = tail + chunk
+            if any(marker in window for marker in _DOCTYPE_MARKERS):
+                raise CamtError(DTD_MESSAGE)
+            tail = window[-32:]
         buffered.append(chunk)
         size += len(chunk)
         try:
@@ -539,7 +553,13 @@ def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
     version = ns[len(NS_PREFIX) :] if ns.startswith(NS_PREFIX) else ""
     if version not in SUPPORTED_VERSIONS or msg_local != "BkToCstmrStmt" or msg_ns != ns:
         if version in SUPPORTED_VERSIONS and msg_local != "BkToCstmrStmt":
-            raise CamtError(_describe_namespace("", msg_local), started[1].sourceline)
+            if msg_local in MESSAGE_ELEMENTS:
+                raise CamtError(_describe_namespace("", msg_local), started[1].sourceline)
+            raise CamtError(
+                f"Die Datei ist kein camt.053-Kontoauszug: unter „Document“ steht „{_short(msg_local)}“ "
+                "statt „BkToCstmrStmt“.",
+                started[1].sourceline,
+            )
         raise CamtError(_describe_namespace(ns, msg_local), root.sourceline)
     return ns, version, buffered
 
@@ -569,7 +589,6 @@ class _Paths:
         self.GrpHdr = q + "GrpHdr"
         self.Stmt = q + "Stmt"
         self.Ntry = q + "Ntry"
-        self.TxDtls = p("NtryDtls/TxDtls")
 
 
 # --------------------------------------------------------------------------- element reading
@@ -579,6 +598,14 @@ def _text(el: etree._Element | None) -> str:
     if el is None or el.text is None:
         return ""
     return el.text.strip()
+
+
+def _children(el: etree._Element) -> dict[Any, etree._Element]:
+    """Direct children by Clark tag (the first of repeated tags wins)."""
+    kids: dict[Any, etree._Element] = {}
+    for child in el:
+        kids.setdefault(child.tag, child)
+    return kids
 
 
 class _Reader:
@@ -593,46 +620,17 @@ class _Reader:
         # Statement header
         self.grp_msgid = p("MsgId")
         self.grp_credttm = p("CreDtTm")
-        # Entry
+        # Balances
         self.amt = p("Amt")
         self.cdtdbt = p("CdtDbtInd")
-        self.rvsl = p("RvslInd")
-        self.sts = p("Sts")
-        self.sts_cd = p("Sts/Cd")
-        self.sts_prtry = p("Sts/Prtry")
-        self.bookg = p("BookgDt")
-        self.valdt = p("ValDt")
-        self.acctsvcrref = p("AcctSvcrRef")
-        self.bktxcd = p("BkTxCd")
-        self.addtlntryinf = p("AddtlNtryInf")
-        self.txdtls = P.TxDtls
-        # Bank transaction code (relative to BkTxCd)
-        self.domn_cd = p("Domn/Cd")
-        self.fmly_cd = p("Domn/Fmly/Cd")
-        self.subfmly_cd = p("Domn/Fmly/SubFmlyCd")
-        self.prtry_cd = p("Prtry/Cd")
-        # Transaction
-        self.tx_amt = p("Amt")
-        self.tx_txamt = p("AmtDtls/TxAmt/Amt")
-        self.tx_instdamt = p("AmtDtls/InstdAmt/Amt")
-        self.e2e = p("Refs/EndToEndId")
-        self.mndt = p("Refs/MndtId")
-        self.rmtinf = p("RmtInf")
-        self.ustrd = self.q + "Ustrd"
-        self.strd = self.q + "Strd"
-        self.addtlrmtinf = self.q + "AddtlRmtInf"
-        self.cdtrref = p("CdtrRefInf/Ref")
-        self.rltdpties = p("RltdPties")
-        self.rtr_cd = p("RtrInf/Rsn/Cd")
-        self.rtr_prtry = p("RtrInf/Rsn/Prtry")
-        self.nm = p("Nm")
-        self.pty_nm = p("Pty/Nm")
-        self.iban = p("Id/IBAN")
-        self.party = {name: self.q + name for name in ("Dbtr", "UltmtDbtr", "Cdtr", "UltmtCdtr")}
-        self.dbtracct = self.q + "DbtrAcct"
-        self.cdtracct = self.q + "CdtrAcct"
         self.dt = p("Dt")
-        self.dttm = p("DtTm")
+        names = (
+            "Amt CdtDbtInd RvslInd Sts Cd Prtry BookgDt ValDt AcctSvcrRef BkTxCd AddtlNtryInf NtryDtls "
+            "TxDtls Domn Fmly SubFmlyCd Refs EndToEndId MndtId AmtDtls TxAmt InstdAmt RmtInf Ustrd Strd "
+            "CdtrRefInf Ref AddtlRmtInf RltdPties Dbtr UltmtDbtr Cdtr UltmtCdtr DbtrAcct CdtrAcct Nm Pty "
+            "Id IBAN RtrInf Rsn Dt DtTm"
+        ).split()
+        self.t = type("Tags", (), {name: self.q + name for name in names})()
 
     # -- small pieces
 
@@ -665,39 +663,52 @@ class _Reader:
         """``Dt`` or ``DtTm`` inside ``el``; the date part of DtTm as written (its own offset)."""
         if el is None:
             return None
-        dt_el = el.find(self.dt)
-        if dt_el is not None:
-            return _parse_date(dt_el.text, dt_el.sourceline or line)
-        dttm_el = el.find(self.dttm)
-        if dttm_el is not None:
-            return _parse_datetime(dttm_el.text, dttm_el.sourceline or line).date()
+        t = self.t
+        for child in el:
+            tag = child.tag
+            if tag == t.Dt:
+                return _parse_date(child.text, child.sourceline or line)
+            if tag == t.DtTm:
+                return _parse_datetime(child.text, child.sourceline or line).date()
         return None
 
     def bank_codes(self, bktxcd: etree._Element | None) -> tuple[str, str]:
         if bktxcd is None:
             return "", ""
-        parts = [_text(bktxcd.find(path)) for path in (self.domn_cd, self.fmly_cd, self.subfmly_cd)]
-        code = "/".join(parts) if all(parts) else ""
-        return code, _text(bktxcd.find(self.prtry_cd))
+        t = self.t
+        kids = _children(bktxcd)
+        code = ""
+        domn = kids.get(t.Domn)
+        if domn is not None:
+            dk = _children(domn)
+            fmly = dk.get(t.Fmly)
+            if fmly is not None:
+                fk = _children(fmly)
+                parts = (_text(dk.get(t.Cd)), _text(fk.get(t.Cd)), _text(fk.get(t.SubFmlyCd)))
+                if all(parts):
+                    code = "/".join(parts)
+        prtry = kids.get(t.Prtry)
+        return code, _text(_children(prtry).get(t.Cd)) if prtry is not None else ""
 
-    def party_name(self, parties: etree._Element | None, role: str) -> str:
-        if parties is None:
+    def party_name(self, party: etree._Element | None) -> str:
+        """``Nm`` of a party (v02-v06) or ``Pty/Nm`` (v07+)."""
+        if party is None:
             return ""
-        el = parties.find(self.party[role])
-        if el is None:
-            return ""
-        nm = el.find(self.nm)
+        kids = _children(party)
+        nm = kids.get(self.t.Nm)
         if nm is None:
-            nm = el.find(self.pty_nm)
+            pty = kids.get(self.t.Pty)
+            if pty is not None:
+                nm = _children(pty).get(self.t.Nm)
         return _text(nm)
 
-    def account_iban(self, parties: etree._Element | None, tag: str) -> str:
-        if parties is None:
+    def account_iban(self, acct: etree._Element | None) -> str:
+        if acct is None:
             return ""
-        el = parties.find(tag)
-        if el is None:
+        id_el = _children(acct).get(self.t.Id)
+        if id_el is None:
             return ""
-        return normalise_iban(_text(el.find(self.iban)))
+        return normalise_iban(_text(_children(id_el).get(self.t.IBAN)))
 
     # -- statement header
 
@@ -789,20 +800,32 @@ class _Reader:
     # -- entries
 
     def entry(self, ntry: etree._Element, statement: StatementInfo, index: int) -> Entry:
+        t = self.t
         line = ntry.sourceline or 0
         what = f"Buchung Nr. {index + 1}"
-        amount, ccy = self.amount(ntry.find(self.amt), what, line)
-        credit = self.credit_debit(ntry.find(self.cdtdbt), what, line)
-        rvsl = _text(ntry.find(self.rvsl)).lower()
+        kids: dict[Any, etree._Element] = {}
+        details: list[etree._Element] = []
+        for child in ntry:
+            tag = child.tag
+            if tag == t.NtryDtls:
+                details.append(child)
+            elif tag not in kids:
+                kids[tag] = child
+        amount, ccy = self.amount(kids.get(t.Amt), what, line)
+        credit = self.credit_debit(kids.get(t.CdtDbtInd), what, line)
+        rvsl = _text(kids.get(t.RvslInd)).lower()
         if rvsl not in ("", "true", "false", "1", "0"):
             raise CamtError(f"{what}: ungültiges Storno-Kennzeichen RvslInd „{_short(rvsl)}“.", line)
-        sts_el = ntry.find(self.sts)
+        sts_el = kids.get(t.Sts)
         if sts_el is None:
             raise CamtError(f"{what}: das Pflichtelement Sts (Buchungsstatus) fehlt.", line)
-        status = _text(ntry.find(self.sts_cd)) or _text(ntry.find(self.sts_prtry)) or _text(sts_el)
+        status = _text(sts_el)
+        if len(sts_el):  # v07+: Sts/Cd or Sts/Prtry
+            sk = _children(sts_el)
+            status = _text(sk.get(t.Cd)) or _text(sk.get(t.Prtry))
         if not status:
             raise CamtError(f"{what}: der Buchungsstatus (Sts) ist leer.", sts_el.sourceline or line)
-        bank_tx_code, prtry_code = self.bank_codes(ntry.find(self.bktxcd))
+        bank_tx_code, prtry_code = self.bank_codes(kids.get(t.BkTxCd))
         entry = Entry(
             statement=statement,
             index=index,
@@ -811,16 +834,16 @@ class _Reader:
             credit=credit,
             reversal=rvsl in ("true", "1"),
             status=status,
-            booking_date=self.date_choice(ntry.find(self.bookg), line),
-            value_date=self.date_choice(ntry.find(self.valdt), line),
-            account_servicer_ref=_text(ntry.find(self.acctsvcrref)),
+            booking_date=self.date_choice(kids.get(t.BookgDt), line),
+            value_date=self.date_choice(kids.get(t.ValDt), line),
+            account_servicer_ref=_text(kids.get(t.AcctSvcrRef)),
             bank_tx_code=bank_tx_code,
             proprietary_code=prtry_code,
-            additional_info=_text(ntry.find(self.addtlntryinf)),
+            additional_info=_text(kids.get(t.AddtlNtryInf)),
             transactions=[],
             line=line,
         )
-        tx_elements = ntry.findall(self.txdtls)
+        tx_elements = [tx for dtls in details for tx in dtls.iterchildren(t.TxDtls)]
         if not tx_elements:
             entry.transactions.append(
                 Transaction(
@@ -839,52 +862,78 @@ class _Reader:
         return entry
 
     def transaction(self, tx: etree._Element, entry: Entry, index: int, single: bool) -> Transaction:
+        t = self.t
         line = tx.sourceline or entry.line
         what = f"Buchung Nr. {entry.index + 1}, Einzelumsatz Nr. {index + 1}"
+        kids = _children(tx)
         amount: Decimal | None = None
         ccy = ""
-        for path in (self.tx_amt, self.tx_txamt, self.tx_instdamt):
-            amt_el = tx.find(path)
-            if amt_el is not None:
-                amount, ccy = self.amount(amt_el, what, line)
-                break
-        if amount is None and single:
+        amt_el = kids.get(t.Amt)
+        if amt_el is None:
+            amt_dtls = kids.get(t.AmtDtls)
+            if amt_dtls is not None:
+                ak = _children(amt_dtls)
+                holder = ak.get(t.TxAmt)
+                if holder is None:
+                    holder = ak.get(t.InstdAmt)
+                if holder is not None:
+                    amt_el = _children(holder).get(t.Amt)
+                    if amt_el is None:
+                        raise CamtError(f"{what}: das Pflichtelement Amt (Betrag) fehlt.", holder.sourceline)
+        if amt_el is not None:
+            amount, ccy = self.amount(amt_el, what, line)
+        elif single:
             amount, ccy = entry.amount, entry.currency
-        if amount is None:
+        else:
             ccy = entry.currency
-        end_to_end = _text(tx.find(self.e2e))
-        if end_to_end.upper() == "NOTPROVIDED":
-            end_to_end = ""
+        end_to_end = mandate = ""
+        refs = kids.get(t.Refs)
+        if refs is not None:
+            rk = _children(refs)
+            end_to_end = _text(rk.get(t.EndToEndId))
+            if end_to_end.upper() == "NOTPROVIDED":
+                end_to_end = ""
+            mandate = _text(rk.get(t.MndtId))
         lines: list[str] = []
         creditor_reference = ""
-        rmtinf = tx.find(self.rmtinf)
+        rmtinf = kids.get(t.RmtInf)
         if rmtinf is not None:
             for child in rmtinf:
-                if child.tag == self.ustrd:
+                tag = child.tag
+                if tag == t.Ustrd:
                     if child.text and child.text.strip():
                         lines.append(child.text)
-                elif child.tag == self.strd:
-                    if not creditor_reference:
-                        creditor_reference = _text(child.find(self.cdtrref))
-                    for add in child.iterchildren(self.addtlrmtinf):
-                        if add.text and add.text.strip():
-                            lines.append(add.text)
-        parties = tx.find(self.rltdpties)
-        bank_tx_code, prtry_code = self.bank_codes(tx.find(self.bktxcd))
-        return_reason = _text(tx.find(self.rtr_cd)) or _text(tx.find(self.rtr_prtry))
+                elif tag == t.Strd:
+                    for part in child:
+                        ptag = part.tag
+                        if ptag == t.CdtrRefInf:
+                            if not creditor_reference:
+                                creditor_reference = _text(_children(part).get(t.Ref))
+                        elif ptag == t.AddtlRmtInf and part.text and part.text.strip():
+                            lines.append(part.text)
+        parties = kids.get(t.RltdPties)
+        pk = _children(parties) if parties is not None else {}
+        bank_tx_code, prtry_code = self.bank_codes(kids.get(t.BkTxCd))
+        return_reason = ""
+        rtr = kids.get(t.RtrInf)
+        if rtr is not None:
+            rsn = _children(rtr).get(t.Rsn)
+            if rsn is not None:
+                rsk = _children(rsn)
+                return_reason = _text(rsk.get(t.Cd)) or _text(rsk.get(t.Prtry))
         return Transaction(
             amount=amount,
             currency=ccy,
             end_to_end_id=end_to_end,
-            mandate_id=_text(tx.find(self.mndt)),
+            mandate_id=mandate,
             creditor_reference=creditor_reference,
             remittance="\n".join(lines),
-            debtor_name=self.party_name(parties, "Dbtr"),
-            debtor_iban=self.account_iban(parties, self.dbtracct),
-            ultimate_debtor=self.party_name(parties, "UltmtDbtr"),
-            creditor_name=self.party_name(parties, "Cdtr"),
-            creditor_iban=self.account_iban(parties, self.cdtracct),
-            ultimate_creditor=self.party_name(parties, "UltmtCdtr"),
+            debtor_name=self.party_name(pk.get(t.Dbtr)),
+            debtor_iban=self.account_iban(pk.get(t.DbtrAcct)),
+            ultimate_debtor=self.party_name(pk.get(t.UltmtDbtr)),
+            creditor_name=self.party_name(pk.get(t.Cdtr)),
+            creditor_iban=self.account_iban(pk.get(t.CdtrAcct)),
+            ultimate_creditor=self.party_name(pk.get(t.UltmtCdtr)),
             bank_tx_code=bank_tx_code or entry.bank_tx_code,
             proprietary_code=prtry_code or entry.proprietary_code,
             return_reason=return_reason,
@@ -919,9 +968,12 @@ def _iter_document(source: Any, max_bytes: int, want_entries: bool) -> Iterator[
                 raise _syntax_error(exc) from None
         try:
             parser.close()
-            yield from _handle(parser.read_events(), R, state, want_entries)
         except etree.XMLSyntaxError as exc:
-            raise _syntax_error(exc) from None
+            raise CamtError(
+                f"Die Datei ist unvollständig (vorzeitig zu Ende, abgeschnitten?): {str(exc.msg or exc).strip()}",
+                exc.lineno or None,
+            ) from None
+        yield from _handle(parser.read_events(), R, state, want_entries)
         if not state.seen_message:  # pragma: no cover - sniffing guarantees it
             raise CamtError("Die Datei enthält keinen Kontoauszug (BkToCstmrStmt).")
     finally:
@@ -972,7 +1024,13 @@ def _handle(events: Any, R: _Reader, state: _State, want_entries: bool) -> Itera
                 if not want_entries:
                     yield state.info
             if want_entries:
-                yield R.entry(el, state.info, state.index)
+                try:
+                    entry = R.entry(el, state.info, state.index)
+                except CamtError as exc:
+                    if exc.message.startswith("Buchung Nr."):
+                        raise
+                    raise CamtError(f"Buchung Nr. {state.index + 1}: {exc.message}", exc.line) from None
+                yield entry
             state.index += 1
             _discard(el)
         elif tag == P.Stmt:
