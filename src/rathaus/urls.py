@@ -7,12 +7,14 @@ from rathaus.core.api import api
 from rathaus.core.health import router as health_router
 from rathaus.documents.api import router as documents_router
 from rathaus.intake.api import router as intake_router
+from rathaus.ledger.api import router as ledger_router
 
 api.add_router("/", health_router)
 api.add_router("/", catalog_router)
 api.add_router("/", intake_router)
 api.add_router("/", cases_router)
 api.add_router("/", documents_router)
+api.add_router("/", ledger_router)
 
 admin.site.site_header = "rathaus – Administration"
 admin.site.site_title = "rathaus"
@@ -23,4 +25,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("rathaus.intake.urls")),
     path("", include("rathaus.cases.urls")),
+    path("", include("rathaus.ledger.urls")),
 ]
