@@ -17,7 +17,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from rathaus.core.api import DbId, TokenAuth, clean_key
-from rathaus.core.errors import Forbidden, NotFound
+from rathaus.core.errors import Forbidden, Invalid, NotFound
 
 from . import positions, reports, services
 from .models import Account, FiscalPeriod, JournalEntry, JournalLine, Product
@@ -151,7 +151,7 @@ class EntryPage(Schema):
 
 
 class ReverseIn(Schema):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=200, description="Pflicht; geprüft nach dem Auffinden der Buchung")
     date: dt.date | None = None
 
 
@@ -299,6 +299,9 @@ def reverse(request, entry_id: DbId, payload: ReverseIn):
     entry = JournalEntry.objects.filter(tenant_id=m.tenant_id, pk=entry_id).select_related("tenant").first()
     if entry is None:
         raise NotFound("Buchung nicht gefunden.")
+    if not payload.reason.strip():
+        raise Invalid("Für eine Stornobuchung ist ein Grund anzugeben.",
+                      errors=[{"pointer": "/reason", "message": "Pflichtangabe fehlt."}])
     rev = services.reverse_entry(entry, actor=request.user.get_username(), reason=payload.reason, date=payload.date)
     return Status(201, entry_out(get_entry(m.tenant_id, rev.pk)))
 
