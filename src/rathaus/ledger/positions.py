@@ -1,5 +1,13 @@
 """The lines of the Ergebnisrechnung and the Finanzrechnung (NKF NRW, § 2/§ 3 and § 39/§ 40 KomHVO NRW).
 
+Line numbers follow the NRW Muster forms (Ergebnisrechnung lines 1-26 plus 27-29 of the
+Teilergebnisrechnung; Finanzrechnung lines 1-40), not the enumeration in the statute text: the
+statutory positions are the items (§ 2 Abs. 1: 1-9 ordentliche Erträge → lines 1-9, 10-15
+ordentliche Aufwendungen → lines 11-16, 16/17 Finanzerträge/Zinsen → 19/20, 18/19
+außerordentliche Erträge/Aufwendungen → 23/24), the sums follow § 2 Abs. 2 KomHVO NRW
+(ordentliches Ergebnis = ordentliche Erträge − ordentliche Aufwendungen; Ergebnis der laufenden
+Verwaltungstätigkeit = ordentliches Ergebnis + Finanzergebnis; Jahresergebnis).
+
 Accounts of classes 4/5 roll up to an ER position, accounts of classes 6/7 to an FR position
 (`Account.position`, set by the chart). A position is either an item (amounts from accounts) or a
 total computed from other positions: `("sum", [(sign, position), ...])`.
@@ -28,11 +36,11 @@ ER: list[tuple[int, str, tuple | None]] = [
     (15, "Transferaufwendungen", None),
     (16, "Sonstige ordentliche Aufwendungen", None),
     (17, "Ordentliche Aufwendungen", ("sum", [(1, p) for p in range(11, 17)])),
-    (18, "Ergebnis der laufenden Verwaltungstätigkeit", ("sum", [(1, 10), (-1, 17)])),
+    (18, "Ordentliches Ergebnis", ("sum", [(1, 10), (-1, 17)])),
     (19, "Finanzerträge", None),
     (20, "Zinsen und sonstige Finanzaufwendungen", None),
     (21, "Finanzergebnis", ("sum", [(1, 19), (-1, 20)])),
-    (22, "Ordentliches Ergebnis", ("sum", [(1, 18), (1, 21)])),
+    (22, "Ergebnis der laufenden Verwaltungstätigkeit", ("sum", [(1, 18), (1, 21)])),
     (23, "Außerordentliche Erträge", None),
     (24, "Außerordentliche Aufwendungen", None),
     (25, "Außerordentliches Ergebnis", ("sum", [(1, 23), (-1, 24)])),
