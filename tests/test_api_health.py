@@ -17,8 +17,19 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/cases"),
     ("get", "/api/v1/cases/{case_id}"),
     ("get", "/api/v1/documents/{doc_id}/content"),
+    ("get", "/api/v1/ledger/trial-balance"),
+    ("get", "/api/v1/ledger/results"),
+    ("get", "/api/v1/ledger/cash"),
+    ("get", "/api/v1/ledger/accounts"),
+    ("get", "/api/v1/ledger/products"),
+    ("get", "/api/v1/ledger/entries"),
+    ("post", "/api/v1/ledger/entries"),
+    ("get", "/api/v1/ledger/entries/{entry_id}"),
+    ("post", "/api/v1/ledger/entries/{entry_id}/reverse"),
+    ("get", "/api/v1/ledger/periods"),
+    ("post", "/api/v1/ledger/periods"),
 }
-CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents")
+CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents", "/api/v1/ledger")
 
 
 def test_health_ok(api):
