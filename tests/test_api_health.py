@@ -30,9 +30,21 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/einvoices"),
     ("get", "/api/v1/einvoices"),
     ("get", "/api/v1/einvoices/{invoice_id}"),
+    ("get", "/api/v1/ledger/trial-balance"),
+    ("get", "/api/v1/ledger/results"),
+    ("get", "/api/v1/ledger/cash"),
+    ("get", "/api/v1/ledger/accounts"),
+    ("get", "/api/v1/ledger/products"),
+    ("get", "/api/v1/ledger/entries"),
+    ("post", "/api/v1/ledger/entries"),
+    ("get", "/api/v1/ledger/entries/{entry_id}"),
+    ("post", "/api/v1/ledger/entries/{entry_id}/reverse"),
+    ("get", "/api/v1/ledger/periods"),
+    ("post", "/api/v1/ledger/periods"),
 }
 CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents", "/api/v1/receivables",
-                  "/api/v1/bank-statements", "/api/v1/clearing", "/api/v1/payables", "/api/v1/payment-runs", "/api/v1/einvoices")
+                  "/api/v1/bank-statements", "/api/v1/clearing", "/api/v1/payables", "/api/v1/payment-runs",
+                  "/api/v1/einvoices", "/api/v1/ledger")
 PUBLIC_EXCEPTIONS = ("/api/v1/einvoices/validate",)  # a supplier's pre-check needs no account
 
 

@@ -318,7 +318,49 @@ def scoped_einvoice_receive(w: World):
     assert set(EInvoice.objects.values_list("tenant__slug", flat=True)) == {"beispielhausen"}
 
 
+# --------------------------------------------------------------------------- ledger (Kämmerei)
+
+LEDGER_FEE = {"date": "2031-03-15", "text": "Gebühr", "lines": [
+    {"account": "1611000", "debit": "26.00", "product": "02.2.01"},
+    {"account": "4311000", "credit": "26.00", "product": "02.2.01"}]}
+
+
+def ledger_clients(w: World):
+    """Accounting clients of both tenants (the demo has no Beispielhausen Kämmerei) and one entry each."""
+    from django.contrib.auth import get_user_model
+
+    from rathaus.tenants.models import Membership, Tenant
+
+    user, _ = get_user_model().objects.get_or_create(username="bh-kaemmerei")
+    Membership.objects.get_or_create(user=user, tenant=Tenant.objects.get(slug="beispielhausen"),
+                                     defaults={"roles": ["accounting"]})
+    ms, bh = w.api("kaemmerei"), w.api("bh-kaemmerei")
+    ms_entry = ms.post("/api/v1/ledger/entries", LEDGER_FEE).json()
+    bh_entry = bh.post("/api/v1/ledger/entries", {**LEDGER_FEE, "text": "BH"}).json()
+    return ms, bh, ms_entry, bh_entry
+
+
+def iso_ledger_entry(w: World):
+    ms, bh, ms_entry, bh_entry = ledger_clients(w)
+    assert ms.get(f"/api/v1/ledger/entries/{ms_entry['id']}").status_code == 200
+    assert_404(bh.get(f"/api/v1/ledger/entries/{ms_entry['id']}"))
+    assert_404(ms.get(f"/api/v1/ledger/entries/{bh_entry['id']}"))
+
+
+def iso_ledger_reverse(w: World):
+    from rathaus.ledger.models import JournalEntry
+
+    ms, bh, ms_entry, bh_entry = ledger_clients(w)
+    assert_404(bh.post(f"/api/v1/ledger/entries/{ms_entry['id']}/reverse", {"reason": "x", "date": "2031-03-16"}))
+    assert_404(bh.post(f"/api/v1/ledger/entries/{ms_entry['id']}/reverse", {"reason": ""}))  # no 422 leak
+    assert not JournalEntry.objects.filter(reversal_of_id=ms_entry["id"]).exists()
+    r = bh.post(f"/api/v1/ledger/entries/{bh_entry['id']}/reverse", {"reason": "x", "date": "2031-03-16"})
+    assert r.status_code == 201
+
+
 ISOLATION = {
+    ("get", "/api/v1/ledger/entries/{entry_id}"): iso_ledger_entry,
+    ("post", "/api/v1/ledger/entries/{entry_id}/reverse"): iso_ledger_reverse,
     ("get", "/api/v1/cases/{case_id}"): iso_get_case,
     ("post", "/api/v1/tasks/{task_id}/claim"): iso_claim,
     ("post", "/api/v1/tasks/{task_id}/release"): iso_release,
@@ -389,7 +431,60 @@ def scoped_health(w: World):
     assert w.api().get("/api/v1/health").json() == {"status": "ok", "database": "ok"}  # no tenant data
 
 
+def scoped_ledger_reports(w: World):
+    ms, bh, ms_entry, bh_entry = ledger_clients(w)
+    for path in ("trial-balance", "results", "cash"):
+        own = bh.get(f"/api/v1/ledger/{path}", year=2031).json()
+        assert "manual:" not in str(own)
+    assert bh.get("/api/v1/ledger/trial-balance", year=2031).json()["totals"]["debit"] == "26.00"
+    assert bh.get("/api/v1/ledger/results", year=2031).json()["totals"]["income"] == "26.00"
+    assert ms.get("/api/v1/ledger/trial-balance", year=2031, tenant="beispielhausen").json()["totals"]["debit"] \
+        == "26.00"
+
+
+def scoped_ledger_entries(w: World):
+    ms, bh, ms_entry, bh_entry = ledger_clients(w)
+    assert [e["id"] for e in bh.get("/api/v1/ledger/entries").json()["items"]] == [bh_entry["id"]]
+    assert [e["id"] for e in ms.get("/api/v1/ledger/entries", tenant="beispielhausen").json()["items"]] == [
+        ms_entry["id"]]
+    # the same source_ref in both tenants is two entries
+    a = ms.post("/api/v1/ledger/entries", {**LEDGER_FEE, "source_ref": "same"}).json()
+    b = bh.post("/api/v1/ledger/entries", {**LEDGER_FEE, "source_ref": "same"}).json()
+    assert a["id"] != b["id"]
+
+
+def scoped_ledger_master_data(w: World):
+    from rathaus.ledger.models import Account
+
+    ms, bh, _, _ = ledger_clients(w)
+    Account.objects.filter(tenant__slug="beispielhausen", number="4311000").update(name="Gebühren BH")
+    names = {a["number"]: a["name"] for a in ms.get("/api/v1/ledger/accounts").json()}
+    assert names["4311000"] == "Verwaltungsgebühren"
+    assert {a["number"]: a["name"] for a in bh.get("/api/v1/ledger/accounts").json()}["4311000"] == "Gebühren BH"
+    assert ms.get("/api/v1/ledger/products").json() == bh.get("/api/v1/ledger/products").json()  # same demo plan
+
+
+def scoped_ledger_periods(w: World):
+    from rathaus.ledger.models import FiscalPeriod
+
+    ms, bh, _, _ = ledger_clients(w)
+    assert bh.post("/api/v1/ledger/periods", {"year": 2031}).status_code == 200
+    assert FiscalPeriod.objects.get().tenant.slug == "beispielhausen"
+    assert ms.get("/api/v1/ledger/periods").json() == []
+    assert len(bh.get("/api/v1/ledger/periods").json()) == 1
+    assert ms.post("/api/v1/ledger/entries", LEDGER_FEE).status_code == 201  # Musterstadt stays open
+
+
 SCOPED = {
+    ("get", "/api/v1/ledger/trial-balance"): scoped_ledger_reports,
+    ("get", "/api/v1/ledger/results"): scoped_ledger_reports,
+    ("get", "/api/v1/ledger/cash"): scoped_ledger_reports,
+    ("get", "/api/v1/ledger/entries"): scoped_ledger_entries,
+    ("post", "/api/v1/ledger/entries"): scoped_ledger_entries,
+    ("get", "/api/v1/ledger/accounts"): scoped_ledger_master_data,
+    ("get", "/api/v1/ledger/products"): scoped_ledger_master_data,
+    ("get", "/api/v1/ledger/periods"): scoped_ledger_periods,
+    ("post", "/api/v1/ledger/periods"): scoped_ledger_periods,
     ("get", "/api/v1/tasks"): scoped_tasks,
     ("get", "/api/v1/cases"): scoped_cases,
     ("get", "/api/v1/services"): scoped_services,

@@ -9,6 +9,7 @@ from rathaus.documents.api import router as documents_router
 from rathaus.einvoice.api_inbox import router as einvoice_inbox_router
 from rathaus.finance.api import router as finance_router
 from rathaus.intake.api import router as intake_router
+from rathaus.ledger.api import router as ledger_router
 
 api.add_router("/", health_router)
 api.add_router("/", catalog_router)
@@ -17,6 +18,7 @@ api.add_router("/", cases_router)
 api.add_router("/", documents_router)
 api.add_router("/", finance_router)
 api.add_router("/", einvoice_inbox_router)
+api.add_router("/", ledger_router)
 
 admin.site.site_header = "rathaus – Administration"
 admin.site.site_title = "rathaus"
@@ -29,4 +31,5 @@ urlpatterns = [
     path("", include("rathaus.cases.urls")),
     path("", include("rathaus.finance.urls")),
     path("", include("rathaus.einvoice.urls")),
+    path("", include("rathaus.ledger.urls")),
 ]

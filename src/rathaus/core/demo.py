@@ -82,7 +82,7 @@ def seed_finance(tenant) -> None:
 
 
 # Budget 2026 (Haushaltsansatz) for the demo's expense lines: product, account, amount
-BUDGET = [("02.2.01", "5431000", "5000.00"), ("12.1.01", "5255000", "250000.00")]
+BUDGET = [("02.2.01", "5431000", "5000.00"), ("12.1.01", "5221000", "250000.00")]
 
 
 def seed_einvoice_routing(tenant) -> None:

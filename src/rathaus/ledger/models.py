@@ -41,6 +41,9 @@ class Account(models.Model):
     liquid = models.BooleanField("Liquide Mittel", default=False)
     role = models.CharField("Funktion", max_length=30, choices=Role.choices, blank=True, default="")
     active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(
+        "Position Ergebnis-/Finanzrechnung", null=True, blank=True,
+        help_text="Zeile der Ergebnisrechnung (Klassen 4/5) bzw. Finanzrechnung (Klassen 6/7), siehe ledger/positions.py")
 
     class Meta:
         verbose_name = "Sachkonto"
@@ -58,6 +61,31 @@ class Account(models.Model):
     @property
     def account_class(self) -> int:
         return int(self.number[0])
+
+
+class ChartGroup(models.Model):
+    """A heading of the Kontenrahmen (Kontenklasse "4", Kontengruppe "43", Kontenart "431") or of the
+    Produktrahmen (Produktbereich "02", Produktgruppe "02.2"). Used for names and subtotals in the
+    reports; postings always go to Sachkonten and Produkte."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", "Kontenrahmen"
+        PRODUCT = "product", "Produktrahmen"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="chart_groups")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    number = models.CharField("Nummer", max_length=20)
+    name = models.CharField("Bezeichnung", max_length=200)
+    position = models.PositiveSmallIntegerField("Position Ergebnis-/Finanzrechnung", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Gliederungsebene"
+        verbose_name_plural = "Gliederungsebenen (Konten-/Produktrahmen)"
+        ordering = ["tenant", "kind", "number"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "number"], name="chartgroup_unique")]
+
+    def __str__(self):
+        return f"{self.number} {self.name}"
 
 
 class Product(models.Model):

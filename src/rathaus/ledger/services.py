@@ -86,61 +86,70 @@ class _Lookup:
         return (year, 0) in self._closed or (year, month) in self._closed
 
 
-def _money(value, where: str) -> Decimal:
+def _invalid(message: str, pointer: str | None = None) -> Invalid:
+    """Invalid with a JSON pointer into the posting request (`/lines/0/account`, `/text`, ...)."""
+    return Invalid(message, errors=[{"pointer": pointer, "message": message}] if pointer is not None else None)
+
+
+def _money(value, where: str, pointer: str | None = None) -> Decimal:
     try:
         d = Decimal(value)
     except Exception as e:  # noqa: BLE001 - any conversion problem is the caller's input error
-        raise Invalid(f"{where}: kein gültiger Betrag ({value!r}).") from e
+        raise _invalid(f"{where}: kein gültiger Betrag ({value!r}).", pointer) from e
     if not d.is_finite() or d < 0:
-        raise Invalid(f"{where}: Beträge müssen positiv sein.")
+        raise _invalid(f"{where}: Beträge müssen positiv sein.", pointer)
+    if d.adjusted() > 12:
+        raise _invalid(f"{where}: Betrag zu groß.", pointer)
     if d != d.quantize(CENT):
-        raise Invalid(f"{where}: Beträge sind centgenau anzugeben ({value}).")
+        raise _invalid(f"{where}: Beträge sind centgenau anzugeben ({value}).", pointer)
     return d.quantize(CENT)
 
 
 def _check_entry(spec: EntrySpec, lk: _Lookup) -> tuple[list[JournalLine], Decimal]:
     if not spec.source_ref or len(spec.source_ref) > 120:
-        raise Invalid("Jede Buchung braucht eine Quellreferenz (höchstens 120 Zeichen).")
+        raise _invalid("Jede Buchung braucht eine Quellreferenz (höchstens 120 Zeichen).", "/source_ref")
     if not spec.text.strip():
-        raise Invalid("Der Buchungstext fehlt.")
+        raise _invalid("Der Buchungstext fehlt.", "/text")
     if len(spec.lines) < 2:
-        raise Invalid("Eine Buchung hat mindestens zwei Zeilen (Soll und Haben).")
+        raise _invalid("Eine Buchung hat mindestens zwei Zeilen (Soll und Haben).", "/lines")
     if lk.closed(spec.date.year, spec.date.month):
         raise Conflict(f"Die Buchungsperiode {spec.date.month:02d}/{spec.date.year} ist abgeschlossen; "
                        "bitte im offenen Zeitraum buchen.")
     lines, debit_sum, credit_sum = [], ZERO, ZERO
     liquid_net, cash_flow = ZERO, ZERO
     for i, ln in enumerate(spec.lines, start=1):
-        where = f"Zeile {i}"
-        debit, credit = _money(ln.debit, where), _money(ln.credit, where)
+        where, ptr = f"Zeile {i}", f"/lines/{i - 1}"
+        debit, credit = _money(ln.debit, where, f"{ptr}/debit"), _money(ln.credit, where, f"{ptr}/credit")
         if (debit > 0) == (credit > 0):
-            raise Invalid(f"{where}: genau einer von Soll oder Haben muss größer als 0 sein.")
+            raise _invalid(f"{where}: genau einer von Soll oder Haben muss größer als 0 sein.", f"{ptr}/debit")
         account = lk.accounts.get(ln.account)
         if account is None or not account.active:
-            raise Invalid(f"{where}: Sachkonto {ln.account!r} ist nicht (mehr) im Kontenplan.")
+            raise _invalid(f"{where}: Sachkonto {ln.account!r} ist nicht (mehr) im Kontenplan.", f"{ptr}/account")
         if account.kind == Account.Kind.CASH:
-            raise Invalid(f"{where}: Finanzrechnungskonto {ln.account} ist nur als Finanzkonto einer Zeile "
-                          "zulässig, nicht als Buchungskonto.")
+            raise _invalid(f"{where}: Finanzrechnungskonto {ln.account} ist nur als Finanzkonto einer Zeile "
+                           "zulässig, nicht als Buchungskonto.", f"{ptr}/account")
         product = None
         if ln.product:
             product = lk.products.get(ln.product)
             if product is None or not product.active:
-                raise Invalid(f"{where}: Produkt {ln.product!r} ist nicht im Produktplan.")
+                raise _invalid(f"{where}: Produkt {ln.product!r} ist nicht im Produktplan.", f"{ptr}/product")
         elif account.kind == Account.Kind.RESULT:
-            raise Invalid(f"{where}: Ertrags- und Aufwandskonten brauchen ein Produkt ({account.number}).")
+            raise _invalid(f"{where}: Ertrags- und Aufwandskonten brauchen ein Produkt ({account.number}).",
+                           f"{ptr}/product")
         cost_centre = None
         if ln.cost_centre:
             cost_centre = lk.cost_centres.get(ln.cost_centre)
             if cost_centre is None or not cost_centre.active:
-                raise Invalid(f"{where}: Kostenstelle {ln.cost_centre!r} ist unbekannt.")
+                raise _invalid(f"{where}: Kostenstelle {ln.cost_centre!r} ist unbekannt.", f"{ptr}/cost_centre")
         cash_account = None
         if ln.cash_account:
             cash_account = lk.accounts.get(ln.cash_account)
             if cash_account is None or cash_account.kind != Account.Kind.CASH or not cash_account.active:
-                raise Invalid(f"{where}: {ln.cash_account!r} ist kein Finanzrechnungskonto (Klasse 6/7).")
+                raise _invalid(f"{where}: {ln.cash_account!r} ist kein Finanzrechnungskonto (Klasse 6/7).",
+                               f"{ptr}/cash_account")
             if account.liquid:
-                raise Invalid(f"{where}: das Finanzrechnungskonto gehört an die Gegenbuchung, nicht an das "
-                              "Konto der liquiden Mittel.")
+                raise _invalid(f"{where}: das Finanzrechnungskonto gehört an die Gegenbuchung, nicht an das "
+                               "Konto der liquiden Mittel.", f"{ptr}/cash_account")
             cash_flow += credit - debit
         if account.liquid:
             liquid_net += debit - credit
@@ -152,10 +161,10 @@ def _check_entry(spec: EntrySpec, lk: _Lookup) -> tuple[list[JournalLine], Decim
             text=(ln.text or "")[:300],
         ))
     if debit_sum != credit_sum:
-        raise Invalid(f"Die Buchung ist nicht ausgeglichen: Soll {debit_sum} ≠ Haben {credit_sum}.")
+        raise _invalid(f"Die Buchung ist nicht ausgeglichen: Soll {debit_sum} ≠ Haben {credit_sum}.", "/lines")
     if liquid_net != cash_flow:
-        raise Invalid("Jede Bewegung liquider Mittel braucht ein Finanzrechnungskonto an der Gegenbuchung "
-                      f"(Zahlungsbewegung {liquid_net}, Finanzrechnung {cash_flow}).")
+        raise _invalid("Jede Bewegung liquider Mittel braucht ein Finanzrechnungskonto an der Gegenbuchung "
+                       f"(Zahlungsbewegung {liquid_net}, Finanzrechnung {cash_flow}).", "/lines")
     return lines, debit_sum
 
 
@@ -220,11 +229,20 @@ def post_entry(tenant, *, date: dt.date, text: str, source_ref: str, lines: list
     spec = EntrySpec(date=date, text=text, source_ref=source_ref, lines=lines, source_type=source_type)
     existing = JournalEntry.objects.filter(tenant=tenant, source_ref=source_ref).first()
     if existing is not None:
-        total = sum((_money(ln.debit, "Soll") for ln in lines), ZERO)
-        if existing.total != total:
+        if _fingerprint(existing) != sorted(
+            (ln.account, _money(ln.debit, "Soll"), _money(ln.credit, "Haben"), ln.product or "",
+             ln.cost_centre or "", ln.cash_account or "") for ln in lines
+        ) or existing.date != date:
             raise Conflict(f"Unter der Quellreferenz {source_ref!r} ist bereits eine andere Buchung erfasst.")
         return existing
     return post_entries(tenant, [spec], actor=actor)[0]
+
+
+def _fingerprint(entry: JournalEntry) -> list[tuple]:
+    """The content of a posted entry's lines, comparable with a new request (idempotent retries)."""
+    rows = entry.lines.values_list("account__number", "debit", "credit", "product__number", "cost_centre__code",
+                                   "cash_account__number")
+    return sorted((a, d, c, p or "", cc or "", ca or "") for a, d, c, p, cc, ca in rows)
 
 
 def reverse_entry(entry: JournalEntry, *, actor: str, reason: str, date: dt.date | None = None) -> JournalEntry:

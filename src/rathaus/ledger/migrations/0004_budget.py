@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0002_immutable_journal'),
+        ("ledger", "0003_account_position_chartgroup"),
         ('tenants', '0001_initial'),
     ]
 

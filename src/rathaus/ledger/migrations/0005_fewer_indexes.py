@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0003_budget'),
+        ('ledger', '0004_budget'),
         ('tenants', '0001_initial'),
     ]
 
