@@ -3,6 +3,22 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+TABLES = ["ledger_journalentry", "ledger_journalline"]
+
+
+def restore_triggers(apps, schema_editor):
+    """SQLite rebuilds a table to alter a column and loses its triggers: set the immutability triggers
+    of 0002 again (PostgreSQL keeps them; nothing to do there)."""
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    for t in TABLES:
+        for op in ("UPDATE", "DELETE"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {t}_no_{op.lower()};")
+            schema_editor.execute(
+                f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
+                "BEGIN SELECT RAISE(ABORT, 'posted journal entries are immutable; post a reversal'); END;"
+            )
+
 
 class Migration(migrations.Migration):
 
@@ -37,4 +53,5 @@ class Migration(migrations.Migration):
             name='tenant',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.tenant'),
         ),
+        migrations.RunPython(restore_triggers, migrations.RunPython.noop),
     ]
