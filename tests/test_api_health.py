@@ -23,6 +23,7 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/clearing"),
     ("post", "/api/v1/clearing/{tx_id}/assign"),
     ("post", "/api/v1/clearing/{tx_id}/resolve"),
+    ("post", "/api/v1/einvoices/validate"),
 }
 CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents", "/api/v1/receivables",
                   "/api/v1/bank-statements", "/api/v1/clearing")
