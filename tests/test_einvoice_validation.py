@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import types
 import zipfile
@@ -124,6 +125,53 @@ def test_extension_and_cvd_use_kosits_severity_overrides():
     cvd = validate_invoice((TESTSUITE / "technical-cases/cvd/02.01a-cvd_INVOICE_uncefact.xml").read_bytes())
     assert cvd.valid and cvd.scenario == "xrechnung-cvd"
     assert "BR-CL-13" in {f.rule for f in cvd.information}
+
+
+# --------------------------------------------------------------------------- KoSIT configuration tests
+
+CONFIG_TESTS = CORPORA / "xrechnung-validator-config-tests"
+_ACCEPT_INFO = re.compile(r"rep:accept/.*tr\[@class = 'information'\]/html:td\[text\(\) = '([\w-]+)'\]")
+_REJECT_ERROR = re.compile(r"rep:reject/.*tr\[@class = 'error'\]/html:td\[text\(\) = '([\w-]+)'\]")
+
+
+def _config_assertions() -> list:
+    """KoSIT's integration assertions on the final assessment (accept/reject, and which rule is shown as
+    error or information after the scenario's severity overrides), as (file, expectation, rule)."""
+    spec = CONFIG_TESTS / "assertions-integration-testing.xml"
+    if not spec.is_file():
+        return _params([], CONFIG_TESTS)
+    out = []
+    for a in etree.parse(str(spec)).getroot():
+        if not isinstance(a.tag, str) or not a.tag.endswith("assertion"):
+            continue
+        stem = a.get("report-doc").removesuffix("-report.xml")
+        test = a.get("test")
+        found = [p for p in (CONFIG_TESTS / d / f"{stem}.xml" for d in ("integration", "cen-unit-test")) if p.is_file()]
+        if not found:
+            continue
+        if m := _ACCEPT_INFO.search(test):
+            expect = ("accept-information", m.group(1))
+        elif m := _REJECT_ERROR.search(test):
+            expect = ("reject-error", m.group(1))
+        elif test.strip() == "/rep:report/rep:assessment/rep:accept":
+            expect = ("accept", "")
+        else:
+            continue  # assertions on the raw SVRL flag before the overrides: not part of our answer
+        out.append(pytest.param(found[0], *expect, id=f"{stem}:{expect[0]}:{expect[1]}"))
+    return out
+
+
+@pytest.mark.parametrize(("path", "expect", "rule"), _config_assertions())
+def test_kosit_configuration_assessment(path, expect, rule, kosit):
+    report = validate_invoice(path.read_bytes())
+    if expect.startswith("accept"):
+        assert report.valid, [(f.rule, f.message) for f in report.errors]
+    else:
+        assert not report.valid
+    if expect == "accept-information":
+        assert rule in {f.rule for f in report.information}
+    elif expect == "reject-error":
+        assert rule in {f.rule for f in report.errors}
 
 
 # --------------------------------------------------------------------------- CEN examples
