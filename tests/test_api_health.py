@@ -41,6 +41,7 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/ledger/entries/{entry_id}/reverse"),
     ("get", "/api/v1/ledger/periods"),
     ("post", "/api/v1/ledger/periods"),
+    ("post", "/api/v1/einvoices/validate"),
 }
 CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents", "/api/v1/receivables",
                   "/api/v1/bank-statements", "/api/v1/clearing", "/api/v1/payables", "/api/v1/payment-runs",

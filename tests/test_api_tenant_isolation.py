@@ -473,6 +473,31 @@ def scoped_ledger_periods(w: World):
     assert ms.get("/api/v1/ledger/periods").json() == []
     assert len(bh.get("/api/v1/ledger/periods").json()) == 1
     assert ms.post("/api/v1/ledger/entries", LEDGER_FEE).status_code == 201  # Musterstadt stays open
+EINVOICE = (b'<?xml version="1.0" encoding="UTF-8"?>'
+            b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" '
+            b'xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">'
+            b'<cbc:CustomizationID>urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0'
+            b'</cbc:CustomizationID><cbc:ID>R-1</cbc:ID></Invoice>')
+
+
+def scoped_einvoice_validate(w: World):
+    # tenant-neutral: a pure function of the posted XML; it stores nothing and reads no tenant data, so
+    # every tenant, host and token gets the same answer, and no tenant's name appears in it
+    url = "/api/v1/einvoices/validate?levels=rules"
+    answers = []
+    for client, query in ((w.api(), "&tenant=musterstadt"), (w.api(), "&tenant=beispielhausen"),
+                          (w.api(host="beispielhausen.localhost"), ""), (w.api("bh-sachbearbeitung"), ""),
+                          (w.api("sachbearbeitung", host="musterstadt.localhost"), "")):
+        r = client.post(url + query, raw=EINVOICE, content_type="application/xml")
+        assert r.status_code == 200, r.content[:300]
+        body = r.json()
+        body.pop("timings")
+        answers.append(body)
+        text = json.dumps(body, ensure_ascii=False).lower()
+        assert "musterstadt" not in text and "beispielhausen" not in text
+    assert all(a == answers[0] for a in answers)
+    assert answers[0]["valid"] is False and answers[0]["errors"]
+    assert Case.objects.count() == Case.objects.filter(pk__in=[w.ms["id"], w.bh["id"]]).count()  # nothing stored
 
 
 SCOPED = {
@@ -498,6 +523,7 @@ SCOPED = {
     ("get", "/api/v1/payment-runs"): scoped_payables,
     ("get", "/api/v1/einvoices"): scoped_einvoices,
     ("post", "/api/v1/einvoices"): scoped_einvoice_receive,
+    ("post", "/api/v1/einvoices/validate"): scoped_einvoice_validate,
 }
 
 

@@ -316,3 +316,36 @@ def test_concurrent_imports_of_the_same_payment_book_it_once(seeded_tx):
     assert r.paid_amount == Decimal("26.00") and r.status == "paid"
     assert BankTransaction.objects.filter(tenant=t, amount=Decimal("26.00")).count() == 1
     assert Receivable.objects.get(pk=r.pk).allocations.count() == 1
+
+
+def test_two_identical_payments_without_bank_reference_are_two(seeded):
+    """Same payer, amount, text and day, no AcctSvcrRef: two real payments, booked twice; the same
+    statement delivered again is still recognised."""
+    t = seeded["musterstadt"]
+    r = receivable(t, "52.00")
+    twin = pay("26.00", f"KZ {r.kassenzeichen}", "")
+    body = statement([twin, twin])
+    first = import_bank_statement(t, body, actor="kasse")
+    assert (first.entries, first.matched, first.duplicates) == (2, 2, 0)
+    r.refresh_from_db()
+    assert r.status == "paid"
+    again = import_bank_statement(t, body, actor="kasse")
+    assert (again.entries, again.matched, again.duplicates) == (2, 0, 2)
+
+
+def test_batch_without_amounts_per_transaction_goes_to_clearing(seeded):
+    t = seeded["musterstadt"]
+    import re
+
+    body = statement([WriterEntry(amount=Decimal("30.00"), booking_date=TODAY, account_servicer_ref="NB1",
+                                  transactions=[WriterTransaction(amount=Decimal("10.00"), remittance="Teil A"),
+                                                WriterTransaction(amount=Decimal("20.00"), remittance="Teil B")])])
+    # banks may leave the amounts out of the details of a batch booking
+    body = re.sub(rb"(<TxDtls>.*?)</TxDtls>", lambda m: re.sub(rb"<AmtDtls>.*?</AmtDtls>|<Amt Ccy=\"EUR\">[^<]*</Amt>",
+                                                                b"", m.group(1), flags=re.S) + b"</TxDtls>",
+                  body, flags=re.S)
+    assert b"10.00" not in body
+    res = import_bank_statement(t, body, actor="kasse")
+    assert (res.entries, res.unmatched) == (1, 1)
+    tx = BankTransaction.objects.get(tenant=t)
+    assert tx.amount == Decimal("30.00") and "Teil A" in tx.remittance and "Teil B" in tx.remittance

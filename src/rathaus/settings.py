@@ -126,6 +126,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 RATHAUS_MAX_UPLOAD_BYTES = int(os.environ.get("RATHAUS_MAX_UPLOAD_BYTES", 20 * 1024 * 1024))
 # camt.053 bank statements (streamed, never held in memory as a whole)
 RATHAUS_MAX_STATEMENT_BYTES = int(os.environ.get("RATHAUS_MAX_STATEMENT_BYTES", 200 * 1024 * 1024))
+# e-invoices (XRechnung/EN 16931) to validate: upper bound of one document
+RATHAUS_MAX_EINVOICE_BYTES = int(os.environ.get("RATHAUS_MAX_EINVOICE_BYTES", 20 * 1024 * 1024))
+# KoSIT's XRechnung artefacts installed by `rathaus einvoice rules install`
+RATHAUS_EINVOICE_RULES_DIR = Path(os.environ.get("RATHAUS_EINVOICE_RULES_DIR", DATA_DIR / "einvoice-rules"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

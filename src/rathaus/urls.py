@@ -6,6 +6,7 @@ from rathaus.catalog.api import router as catalog_router
 from rathaus.core.api import api
 from rathaus.core.health import router as health_router
 from rathaus.documents.api import router as documents_router
+from rathaus.einvoice.api import router as einvoice_router
 from rathaus.einvoice.api_inbox import router as einvoice_inbox_router
 from rathaus.finance.api import router as finance_router
 from rathaus.intake.api import router as intake_router
@@ -19,6 +20,7 @@ api.add_router("/", documents_router)
 api.add_router("/", finance_router)
 api.add_router("/", einvoice_inbox_router)
 api.add_router("/", ledger_router)
+api.add_router("/", einvoice_router)
 
 admin.site.site_header = "rathaus – Administration"
 admin.site.site_title = "rathaus"

@@ -142,6 +142,7 @@ PYDANTIC_MESSAGES = {
     "greater_than": "Der Wert ist zu klein.",
     "less_than_equal": "Der Wert ist zu groß.",
     "less_than": "Der Wert ist zu groß.",
+    "literal_error": "Unzulässiger Wert.",
 }
 
 

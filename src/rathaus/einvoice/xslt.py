@@ -3,7 +3,8 @@ the SVRL report.
 
 Stylesheets are compiled once per process and thread (saxonche objects are not shared between
 threads) and reused; a run on a typical invoice takes a few milliseconds. Input documents are
-parsed by Saxon from the bytes the caller has already checked (well-formed, no DTD, size limit).
+parsed by Saxon from text the caller has already checked (well-formed, no DTD, size limit); parse a
+document once with `parse()` and hand the node to several stylesheets with `run_svrl_node()`.
 """
 
 from __future__ import annotations
@@ -53,18 +54,36 @@ def compiled(path: str | Path):
     return ex
 
 
-def run_svrl(path: str | Path, xml: bytes) -> list[SvrlResult]:
-    """Apply a Schematron-XSLT to the document; return every failed assert and successful report."""
-    proc = _processor()
-    ex = compiled(path)
-    node = proc.parse_xml(xml_text=xml.decode("utf-8"))
-    out = ex.transform_to_string(xdm_node=node)
+def forget(prefix: str | Path) -> None:
+    """Drop this thread's compiled stylesheets below `prefix` (after an artefact set was removed)."""
+    if getattr(_local, "compiled", None) is None:
+        return
+    base = str(Path(prefix).resolve())
+    for key in [k for k in _local.compiled if k.startswith(base)]:
+        del _local.compiled[key]
+
+
+def parse(text: str):
+    """The document as a Saxon node, to be handed to several stylesheets."""
+    return _processor().parse_xml(xml_text=text)
+
+
+def run_svrl_node(path: str | Path, node) -> list[SvrlResult]:
+    """Apply a Schematron-XSLT to a parsed document; return every failed assert and successful report."""
+    out = compiled(path).transform_to_string(xdm_node=node)
     if out is None:
         raise RuntimeError(f"XSLT lieferte kein Ergebnis: {path}")
     return parse_svrl(out.encode("utf-8"))
 
 
+def run_svrl(path: str | Path, xml: bytes | str) -> list[SvrlResult]:
+    """Apply a Schematron-XSLT to the document (bytes in UTF-8, or text)."""
+    text = xml if isinstance(xml, str) else xml.decode("utf-8-sig")
+    return run_svrl_node(path, parse(text))
+
+
 def parse_svrl(svrl: bytes) -> list[SvrlResult]:
+    # the SVRL comes from our own stylesheets, but may quote huge values of the document
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
     root = etree.fromstring(svrl, parser)
     results = []

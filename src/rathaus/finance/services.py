@@ -285,6 +285,7 @@ class _Importer:
                 raise Invalid(f"Dem Bankkonto {acc.iban} ist kein Sachkonto der liquiden Mittel zugeordnet.")
         self._st_entries = 0
         self._st_duplicates = 0
+        self._occurrences: dict[str, int] = {}
         self.statement = BankStatement.objects.create(
             tenant=self.tenant, bank_account=self.account, version=info.version, message_id=info.message_id[:140],
             statement_id=(info.statement_id or "")[:140], electronic_seq=(info.electronic_seq or "")[:40],
@@ -308,11 +309,23 @@ class _Importer:
         if entry.status != "BOOK":
             self.result.skipped += len(entry.transactions)
             return
-        for tx in entry.transactions:
+        txs = entry.transactions
+        if any(tx.amount is None for tx in txs):
+            # a batch booking whose details carry no amounts: one payment of the entry amount (clearing)
+            import dataclasses
+
+            txs = [dataclasses.replace(txs[0], amount=entry.amount, currency=entry.currency, index=0,
+                                       remittance="\n".join(t.remittance for t in txs if t.remittance))]
+        entry_fp = entry.fingerprint()
+        # identical bookings without a bank reference have the same fingerprint: number them within the
+        # statement, so a re-delivered statement still matches and two real payments stay two
+        occurrence = self._occurrences.get(entry_fp, 0)
+        self._occurrences[entry_fp] = occurrence + 1
+        for tx in txs:
             if tx.amount <= 0:  # an entry of 0.00 (seen in bank files) moves no money: nothing to book
                 self.result.skipped += 1
                 continue
-            fp = hashlib.sha256(f"{entry.fingerprint()}:{tx.index}".encode()).hexdigest()
+            fp = hashlib.sha256(f"{entry_fp}:{tx.index}:{occurrence}".encode()).hexdigest()
             self.batch.append((entry, tx, fp))
         if len(self.batch) >= BATCH:
             self.flush()
