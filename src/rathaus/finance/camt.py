@@ -435,9 +435,17 @@ def _human_size(n: int) -> str:
     return f"{n} Bytes"
 
 
-def _syntax_error(exc: etree.XMLSyntaxError) -> CamtError:
+def _syntax_error(exc: etree.XMLSyntaxError, *, at_end: bool = False) -> CamtError:
+    """A German CamtError for an lxml syntax error (the first libxml2 error is the telling one)."""
     text = str(exc.msg or exc).strip()
-    line = exc.lineno if getattr(exc, "lineno", None) else None
+    line = exc.lineno or None
+    # exc.error_log is a copy of the thread's log and may hold older errors; the latest parser
+    # error belongs to this parse (e.g. "Entity 'x' not defined" behind a generic "no element found").
+    log = getattr(exc, "error_log", None)
+    parser_errors = [e for e in log if e.domain == etree.ErrorDomains.PARSER] if log is not None else []
+    if parser_errors and parser_errors[-1].message:
+        text = parser_errors[-1].message.strip()
+        line = parser_errors[-1].line or line
     lowered = text.lower()
     if "entity" in lowered:
         return CamtError(
@@ -447,6 +455,8 @@ def _syntax_error(exc: etree.XMLSyntaxError) -> CamtError:
         )
     if "huge" in lowered or "depth" in lowered:
         return CamtError("Die XML-Struktur ist zu tief verschachtelt oder ein Text zu lang.", line)
+    if at_end:
+        return CamtError(f"Die Datei ist unvollständig (vorzeitig zu Ende, abgeschnitten?): {text}", line)
     return CamtError(f"Die Datei ist kein gültiges XML: {text}", line)
 
 
@@ -946,6 +956,7 @@ class _Reader:
 
 def _iter_document(source: Any, max_bytes: int, want_entries: bool) -> Iterator[Entry | StatementInfo]:
     reader = _CountingReader(source, max_bytes)
+    etree.clear_error_log()  # so that a syntax error's log shows this parse's errors only
     try:
         chunks = reader.chunks()
         ns, version, buffered = _sniff(chunks)
@@ -969,10 +980,7 @@ def _iter_document(source: Any, max_bytes: int, want_entries: bool) -> Iterator[
         try:
             parser.close()
         except etree.XMLSyntaxError as exc:
-            raise CamtError(
-                f"Die Datei ist unvollständig (vorzeitig zu Ende, abgeschnitten?): {str(exc.msg or exc).strip()}",
-                exc.lineno or None,
-            ) from None
+            raise _syntax_error(exc, at_end=True) from None
         yield from _handle(parser.read_events(), R, state, want_entries)
         if not state.seen_message:  # pragma: no cover - sniffing guarantees it
             raise CamtError("Die Datei enthält keinen Kontoauszug (BkToCstmrStmt).")
