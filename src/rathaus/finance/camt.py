@@ -350,13 +350,16 @@ def _describe_namespace(ns: str, local: str) -> str:
                 f"Die camt.053-Version {version} wird nicht unterstützt; "
                 f"unterstützt werden die Versionen {supported}."
             )
+        if not ns:
+            return (
+                "Dem camt.053-Dokument fehlt der Namensraum "
+                "(erwartet urn:iso:std:iso:20022:tech:xsd:camt.053.001.xx)."
+            )
         return f"Die camt.053-Datei hat einen unbekannten Namensraum „{_short(ns, 80)}“."
     if msg_type in MESSAGE_NAMES:
-        article = "ein" if msg_type in ("pain.001", "pain.008", "camt.056") else "eine"
-        kind = "Nachricht" if article == "eine" else "Auftrag"
-        if article == "ein":
+        if msg_type in ("pain.001", "pain.008"):  # orders, not messages in the bank's sense
             return (
-                f"Das ist ein {msg_type}-{kind} ({MESSAGE_NAMES[msg_type]}), "
+                f"Das ist ein {msg_type}-Auftrag ({MESSAGE_NAMES[msg_type]}), "
                 "erwartet wird camt.053 (Kontoauszug)."
             )
         return (
@@ -550,9 +553,8 @@ def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
     root = started[0]
     ns, local = _split(root.tag)
     if local != "Document":
-        ns2, local2 = ns, local
         if len(started) < 2 and local in MESSAGE_ELEMENTS:
-            raise CamtError(_describe_namespace(ns2, local2), root.sourceline)
+            raise CamtError(_describe_namespace(ns, local), root.sourceline)
         raise CamtError(
             f"Die Datei ist kein camt.053-Kontoauszug: Wurzelelement „{_short(local)}“ statt „Document“.",
             root.sourceline,
