@@ -529,6 +529,7 @@ def test_error_after_good_entries_is_raised_while_iterating():
     ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>x</Ustrd>" + "<a>" * 5000 + "</a>" * 5000, "zu tief verschachtelt"),
     ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>" + "x" * 10_500_000 + "</Ustrd>", "Text zu lang"),
     ("<AddtlNtryInf>GUTSCHR. UEBERWEISUNG</AddtlNtryInf>", "<Ntry/>", "Ntry an unerwarteter Stelle"),
+    ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>Hundesteuer 2026</Ustrd><?evil x?>", "Verarbeitungsanweisung"),
     ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>Hundesteuer 2026</Ustrd><Ustrd>a</Ustrd", "kein gültiges XML"),
 ])
 def test_hostile_structures(old, new, match):

@@ -156,7 +156,11 @@ class Transaction:
 
     ``amount`` is ``TxDtls/Amt`` (v03+), else ``AmtDtls/TxAmt/Amt``, else ``AmtDtls/InstdAmt/Amt``,
     else the entry amount if the entry has exactly one transaction. It is ``None`` only for a
-    batch booking whose transactions carry no amount at all.
+    batch booking whose transactions carry no amount at all. ``currency`` belongs to that amount
+    (it may differ from the entry's). ``bank_tx_code``/``proprietary_code`` fall back to the
+    entry's codes when the ``TxDtls`` has none. ``synthesised`` is True when the entry had no
+    ``TxDtls`` and this transaction was made from the entry (remittance etc. are then empty; see
+    ``Entry.additional_info``).
     """
 
     amount: Decimal | None
