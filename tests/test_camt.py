@@ -524,6 +524,33 @@ def test_error_after_good_entries_is_raised_while_iterating():
     assert len(got) == 5
 
 
+@pytest.mark.parametrize(("old", "new", "match"), [
+    ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>Hunde&foo;</Ustrd>", "Entity-Referenz"),
+    ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>x</Ustrd>" + "<a>" * 5000 + "</a>" * 5000, "zu tief verschachtelt"),
+    ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>" + "x" * 10_500_000 + "</Ustrd>", "Text zu lang"),
+    ("<AddtlNtryInf>GUTSCHR. UEBERWEISUNG</AddtlNtryInf>", "<Ntry/>", "Ntry an unerwarteter Stelle"),
+    ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>Hundesteuer 2026</Ustrd><?evil x?>", "Verarbeitungsanweisung"),
+    ("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>Hundesteuer 2026</Ustrd><Ustrd>a</Ustrd", "kein gültiges XML"),
+])
+def test_hostile_structures(old, new, match):
+    err = raises_camt(first_entry_replaced(old, new), match, max_bytes=20_000_000)
+    assert err.line and err.line > 60
+
+
+def test_predefined_entities_and_character_references_are_fine():
+    text = first_entry_replaced("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>Hunde &amp; Katzen &#x263A;</Ustrd>")
+    (tx,) = next(iter(parse_camt053(text))).transactions
+    assert tx.remittance.endswith("Hunde & Katzen \u263a")
+
+
+def test_batch_without_individual_amounts_has_amount_none():
+    data = (FIXTURES / "musterstadt.camt.053.001.02.xml").read_text()
+    data = re.sub(r"<AmtDtls>\s*<TxAmt>\s*<Amt Ccy=\"EUR\">(25.00|40.00|15.50)</Amt>\s*</TxAmt>\s*</AmtDtls>", "", data)
+    batch = list(parse_camt053(data.encode()))[2]
+    assert batch.amount == Decimal("80.50")
+    assert [(t.amount, t.currency) for t in batch.transactions] == [(None, "EUR")] * 3
+
+
 def test_comments_are_ignored():
     text = v08().replace("<Ustrd>Hundesteuer 2026</Ustrd>", "<Ustrd>Hunde<!-- x -->steuer 2026</Ustrd><!-- y -->")
     (tx,) = next(iter(parse_camt053(text.encode()))).transactions

@@ -156,7 +156,11 @@ class Transaction:
 
     ``amount`` is ``TxDtls/Amt`` (v03+), else ``AmtDtls/TxAmt/Amt``, else ``AmtDtls/InstdAmt/Amt``,
     else the entry amount if the entry has exactly one transaction. It is ``None`` only for a
-    batch booking whose transactions carry no amount at all.
+    batch booking whose transactions carry no amount at all. ``currency`` belongs to that amount
+    (it may differ from the entry's). ``bank_tx_code``/``proprietary_code`` fall back to the
+    entry's codes when the ``TxDtls`` has none. ``synthesised`` is True when the entry had no
+    ``TxDtls`` and this transaction was made from the entry (remittance etc. are then empty; see
+    ``Entry.additional_info``).
     """
 
     amount: Decimal | None
@@ -350,13 +354,16 @@ def _describe_namespace(ns: str, local: str) -> str:
                 f"Die camt.053-Version {version} wird nicht unterstützt; "
                 f"unterstützt werden die Versionen {supported}."
             )
+        if not ns:
+            return (
+                "Dem camt.053-Dokument fehlt der Namensraum "
+                "(erwartet urn:iso:std:iso:20022:tech:xsd:camt.053.001.xx)."
+            )
         return f"Die camt.053-Datei hat einen unbekannten Namensraum „{_short(ns, 80)}“."
     if msg_type in MESSAGE_NAMES:
-        article = "ein" if msg_type in ("pain.001", "pain.008", "camt.056") else "eine"
-        kind = "Nachricht" if article == "eine" else "Auftrag"
-        if article == "ein":
+        if msg_type in ("pain.001", "pain.008"):  # orders, not messages in the bank's sense
             return (
-                f"Das ist ein {msg_type}-{kind} ({MESSAGE_NAMES[msg_type]}), "
+                f"Das ist ein {msg_type}-Auftrag ({MESSAGE_NAMES[msg_type]}), "
                 "erwartet wird camt.053 (Kontoauszug)."
             )
         return (
@@ -435,9 +442,17 @@ def _human_size(n: int) -> str:
     return f"{n} Bytes"
 
 
-def _syntax_error(exc: etree.XMLSyntaxError) -> CamtError:
+def _syntax_error(exc: etree.XMLSyntaxError, *, at_end: bool = False) -> CamtError:
+    """A German CamtError for an lxml syntax error (the first libxml2 error is the telling one)."""
     text = str(exc.msg or exc).strip()
-    line = exc.lineno if getattr(exc, "lineno", None) else None
+    line = exc.lineno or None
+    # exc.error_log is a copy of the thread's log and may hold older errors; the latest parser
+    # error belongs to this parse (e.g. "Entity 'x' not defined" behind a generic "no element found").
+    log = getattr(exc, "error_log", None)
+    parser_errors = [e for e in log if e.domain == etree.ErrorDomains.PARSER] if log is not None else []
+    if parser_errors and parser_errors[-1].message:
+        text = parser_errors[-1].message.strip()
+        line = parser_errors[-1].line or line
     lowered = text.lower()
     if "entity" in lowered:
         return CamtError(
@@ -447,6 +462,8 @@ def _syntax_error(exc: etree.XMLSyntaxError) -> CamtError:
         )
     if "huge" in lowered or "depth" in lowered:
         return CamtError("Die XML-Struktur ist zu tief verschachtelt oder ein Text zu lang.", line)
+    if at_end:
+        return CamtError(f"Die Datei ist unvollständig (vorzeitig zu Ende, abgeschnitten?): {text}", line)
     return CamtError(f"Die Datei ist kein gültiges XML: {text}", line)
 
 
@@ -540,9 +557,8 @@ def _sniff(chunks: Iterator[bytes]) -> tuple[str, str, list[bytes]]:
     root = started[0]
     ns, local = _split(root.tag)
     if local != "Document":
-        ns2, local2 = ns, local
         if len(started) < 2 and local in MESSAGE_ELEMENTS:
-            raise CamtError(_describe_namespace(ns2, local2), root.sourceline)
+            raise CamtError(_describe_namespace(ns, local), root.sourceline)
         raise CamtError(
             f"Die Datei ist kein camt.053-Kontoauszug: Wurzelelement „{_short(local)}“ statt „Document“.",
             root.sourceline,
@@ -946,6 +962,7 @@ class _Reader:
 
 def _iter_document(source: Any, max_bytes: int, want_entries: bool) -> Iterator[Entry | StatementInfo]:
     reader = _CountingReader(source, max_bytes)
+    etree.clear_error_log()  # so that a syntax error's log shows this parse's errors only
     try:
         chunks = reader.chunks()
         ns, version, buffered = _sniff(chunks)
@@ -969,10 +986,7 @@ def _iter_document(source: Any, max_bytes: int, want_entries: bool) -> Iterator[
         try:
             parser.close()
         except etree.XMLSyntaxError as exc:
-            raise CamtError(
-                f"Die Datei ist unvollständig (vorzeitig zu Ende, abgeschnitten?): {str(exc.msg or exc).strip()}",
-                exc.lineno or None,
-            ) from None
+            raise _syntax_error(exc, at_end=True) from None
         yield from _handle(parser.read_events(), R, state, want_entries)
         if not state.seen_message:  # pragma: no cover - sniffing guarantees it
             raise CamtError("Die Datei enthält keinen Kontoauszug (BkToCstmrStmt).")
