@@ -205,3 +205,59 @@ def test_hardened_parsing():
     cii = (TESTSUITE / "business-cases/standard/01.01a-INVOICE_uncefact.xml").read_bytes()
     with pytest.raises(InvoiceParseError):
         parse_invoice(cii, "ubl")
+
+
+# ---------------------------------------------------------------- German view (HTML, PDF)
+
+def test_german_number_formatting():
+    from rathaus.einvoice.render import de_date, de_number, money
+
+    assert de_number(Decimal("12829.69")) == "12.829,69"
+    assert de_number(Decimal("336.9")) == "336,90"
+    assert de_number(Decimal("158.125")) == "158,125"
+    assert de_number(Decimal("-1234567")) == "−1.234.567,00"
+    assert money(Decimal("0"), "EUR") == "0,00 EUR"
+    assert de_date(date(2018, 4, 13)) == "13.04.2018"
+
+
+def test_html_view_in_german():
+    from django.template.loader import render_to_string
+
+    from rathaus.einvoice.render import invoice_html_context, render_invoice_html
+
+    inv = parse_invoice((TESTSUITE / "technical-cases/cius/01.01_comprehensive_test_ubl.xml").read_bytes(), "ubl")
+    html = render_invoice_html(inv)
+    for text in ("Rechnungsempfänger", "Rechnungssteller", "Rechnungsdaten", "Positionen", "Nachlässe und Zuschläge",
+                 "Umsatzsteuer", "Summen", "Zahlungsdaten", "Anlagen", "BT-115", "12.829,69 EUR", "1234567",
+                 "90000000-03083-72 (Prüfziffer korrekt)", "13.04.2018", "01_15_Anhang_01.pdf", "158,125",
+                 "[Seller name]", "DE79000000001234567890", "SEPA-Überweisung"):
+        assert text in html, text
+    fragment = render_to_string("einvoice/_invoice.html", {"inv": invoice_html_context(inv)})
+    assert "<html" not in fragment and "Fälliger Betrag" in fragment
+
+
+def test_html_view_escapes_content():
+    from rathaus.einvoice.render import render_invoice_html
+
+    data = (TESTSUITE / "business-cases/standard/01.01a-INVOICE_ubl.xml").read_bytes()
+    evil = data.replace(b"[Seller name]", b"&lt;script&gt;alert(1)&lt;/script&gt;")
+    html = render_invoice_html(parse_invoice(evil, "ubl"))
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_pdf_for_the_file():
+    import io
+
+    import pypdf
+
+    from rathaus.einvoice.render import render_invoice_pdf
+
+    inv = parse_invoice((TESTSUITE / "technical-cases/cius/01.01_comprehensive_test_ubl.xml").read_bytes(), "ubl")
+    pdf = render_invoice_pdf(inv)
+    assert pdf.startswith(b"%PDF")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "Rechnung 1234567" in text
+    assert "[Seller name]" in text
+    assert "12.829,69 EUR" in text
+    assert "Fälliger Betrag" in text
