@@ -82,16 +82,17 @@ def main() -> int:
         docs[syntax] += 1
         account(str(path.relative_to(cf.CORPORA)), "corpus", syntax, cf.compare(data, syntax))
 
-    for syntax, rule in cf.mutation_cases():
-        data = cf.mutate(syntax, cf.MUTATIONS[syntax][rule])
+    for kind, rule in cf.mutation_cases():
+        syntax = cf.SYNTAX[kind]
+        data = cf.mutate(kind, cf.MUTATIONS[kind][rule])
         comparison = cf.compare(data, syntax)
-        docs[f"mutation-{syntax}"] += 1
+        docs[f"mutation-{kind}"] += 1
         fired_both = (any(k[0] == rule for k in comparison.official)
                       and any(k[0] == rule for k in comparison.native))
         mutation_ok["fired" if fired_both else "not_fired"] += 1
         if not fired_both:
-            defects.append(f"- Mutation {syntax}/{rule}: Regel feuert nicht in beiden")
-        account(f"mutation {syntax}/{rule}", "mutation", syntax, comparison)
+            defects.append(f"- Mutation {kind}/{rule}: Regel feuert nicht in beiden")
+        account(f"mutation {kind}/{rule}", "mutation", syntax, comparison)
 
     total = sum(c["compared_corpus"] + c["compared_mutation"] for c in per_rule.values())
     agree = sum(c["agree"] for c in per_rule.values())
@@ -115,7 +116,9 @@ def main() -> int:
         f"- Vergleiche (Regel × Dokument): **{total}**, Übereinstimmungen: **{agree}**, "
         f"Abweichungen: **{total - agree}**, Übereinstimmungsrate: **{_rate(agree, total)}**",
         f"- Dokumente: {docs['ubl']} UBL- und {docs['cii']} CII-Instanzen aus den Korpora, "
-        f"{docs['mutation-ubl']} UBL- und {docs['mutation-cii']} CII-Mutationen",
+        f"{docs['mutation-ubl']} UBL-Invoice-, {docs['mutation-ubl-cn']} UBL-CreditNote- und {docs['mutation-cii']} "
+        "CII-Mutationen (je eine Regel gebrochen; Basis: KoSIT-Testfall 01.01a in UBL und CII, "
+        "KoSIT-Unit-Test ubl-cn-br-de-1 als Gutschrift)",
         f"- Mutationen, bei denen die gebrochene Regel nativ und offiziell feuert: {mutation_ok['fired']} von "
         f"{mutation_ok['fired'] + mutation_ok['not_fired']}",
         "",

@@ -23,7 +23,10 @@ XSL_DIR = (CORPORA / "rules" / "kosit-validator-config-xrechnung-3.0.2-release-2
 OFFICIAL_XSL = {"ubl": XSL_DIR / "XRechnung-UBL-validation.xsl", "cii": XSL_DIR / "XRechnung-CII-validation.xsl"}
 TESTSUITE = CORPORA / "xrechnung-testsuite"
 BASE = {"ubl": TESTSUITE / "business-cases" / "standard" / "01.01a-INVOICE_ubl.xml",
-        "cii": TESTSUITE / "business-cases" / "standard" / "01.01a-INVOICE_uncefact.xml"}
+        "cii": TESTSUITE / "business-cases" / "standard" / "01.01a-INVOICE_uncefact.xml",
+        # a UBL CreditNote without any finding of the official rule set (KoSIT unit-test instance)
+        "ubl-cn": CORPORA / "xrechnung-schematron-unit-tests" / "ubl-cn" / "ubl-cn-br-de-1-test.xml"}
+SYNTAX = {"ubl": "ubl", "ubl-cn": "ubl", "cii": "cii"}
 
 
 def available() -> bool:
@@ -31,10 +34,12 @@ def available() -> bool:
 
 
 def corpus_files() -> list[Path]:
-    """Every XML instance of the KoSIT test suite, the CEN examples and the KoSIT rule unit tests."""
+    """Every XML instance of the KoSIT test suite, the CEN examples and test files, and the KoSIT rule
+    unit tests."""
     files = sorted(TESTSUITE.rglob("*.xml"))
     for sub in ("ubl/examples", "cii/examples"):
         files += sorted(p for p in (CORPORA / "en16931-cen" / sub).glob("*") if p.suffix.lower() == ".xml")
+    files += sorted((CORPORA / "en16931-cen" / "test" / "testfiles").glob("*.xml"))
     files += sorted((CORPORA / "xrechnung-schematron-unit-tests").rglob("*.xml"))
     return files
 
@@ -122,15 +127,16 @@ def apply_ops(root, ops) -> None:
             node = _one(root, op[1])
             node.addnext(copy.deepcopy(node))
         elif kind == "ext":
-            path = ("/ubl:Invoice/cbc:CustomizationID" if syntax_of(root) == "ubl" else
+            path = ("/ubl:Invoice/cbc:CustomizationID | /cn:CreditNote/cbc:CustomizationID" if syntax_of(root) == "ubl" else
                     "/rsm:CrossIndustryInvoice/rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID")
             _one(root, path).text = rules_de.XR_EXTENSION_ID
         else:
             raise ValueError(kind)
 
 
-def mutate(syntax: str, ops) -> bytes:
-    root = parse(BASE[syntax].read_bytes())
+def mutate(kind: str, ops) -> bytes:
+    """A copy of the base instance of `kind` ("ubl", "ubl-cn", "cii") with the operations applied."""
+    root = parse(BASE[kind].read_bytes())
     apply_ops(root, ops)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
@@ -381,9 +387,35 @@ CII_MUTATIONS: dict[str, list] = {
     "BR-DEX-01": [("ext",), ("append", _HA, _ARD.format(id="A1", extra=_ABO.format(mime="text/plain", name="a.txt")))],
 }
 
-MUTATIONS = {"ubl": UBL_MUTATIONS, "cii": CII_MUTATIONS}
+
+
+def _to_credit_note(op: tuple) -> tuple:
+    return tuple(x.replace("/ubl:Invoice", "/cn:CreditNote").replace("cac:InvoiceLine", "cac:CreditNoteLine")
+                 .replace("cbc:InvoicedQuantity", "cbc:CreditedQuantity").replace("cbc:InvoiceTypeCode", "cbc:CreditNoteTypeCode")
+                 if isinstance(x, str) else x for x in op)
+
+
+_CN = "/cn:CreditNote"
+# the Invoice mutations carried over to the CreditNote; where the CreditNote base differs, own operations;
+# BR-DEX-02/-03/-10..-14 have Invoice-only contexts in the official rule set (/ubl:Invoice...)
+CN_MUTATIONS: dict[str, list] = {
+    rule: [_to_credit_note(op) for op in ops] for rule, ops in UBL_MUTATIONS.items()
+    if rule not in {"BR-DEX-02", "BR-DEX-03", "BR-DEX-10", "BR-DEX-11", "BR-DEX-12", "BR-DEX-13", "BR-DEX-14"}
+}
+CN_MUTATIONS |= {
+    "PEPPOL-EN16931-R110": [("text", f"{_CN}/cac:InvoicePeriod/cbc:StartDate", "2016-02-01"),
+                            ("append", f"{_CN}/cac:CreditNoteLine[1]",
+                             "<cac:InvoicePeriod><cbc:StartDate>2016-01-15</cbc:StartDate></cac:InvoicePeriod>")],
+    "PEPPOL-EN16931-R111": [("text", f"{_CN}/cac:InvoicePeriod/cbc:EndDate", "2016-11-30"),
+                            ("append", f"{_CN}/cac:CreditNoteLine[1]",
+                             "<cac:InvoicePeriod><cbc:EndDate>2016-12-15</cbc:EndDate></cac:InvoicePeriod>")],
+    "BR-DE-16": [("remove", f"{_CN}/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme"),
+                 ("remove", f"{_CN}/cac:TaxRepresentativeParty")],
+}
+
+MUTATIONS = {"ubl": UBL_MUTATIONS, "ubl-cn": CN_MUTATIONS, "cii": CII_MUTATIONS}
 
 
 def mutation_cases() -> list[tuple[str, str]]:
-    """(syntax, rule) for every rule of the official rule set that has a mutation."""
-    return [(syntax, rule) for syntax in ("ubl", "cii") for rule in MUTATIONS[syntax]]
+    """(kind, rule) for every mutation; kind is "ubl" (Invoice), "ubl-cn" (CreditNote) or "cii"."""
+    return [(kind, rule) for kind in ("ubl", "ubl-cn", "cii") for rule in MUTATIONS[kind]]
