@@ -58,6 +58,7 @@ def main() -> int:
     defects: list[str] = []
     docs = Counter()
     mutation_ok = Counter()
+    not_comparable: list[str] = []
 
     def account(label: str, kind: str, syntax: str, comparison: cf.Comparison) -> None:
         for rule in rules_de.IMPLEMENTED_BY_SYNTAX[syntax] | {r["id"] for r in CATALOG[syntax]["rules"]}:
@@ -81,6 +82,20 @@ def main() -> int:
             continue
         docs[syntax] += 1
         account(str(path.relative_to(cf.CORPORA)), "corpus", syntax, cf.compare(data, syntax))
+
+    from saxonche import PySaxonApiError
+
+    for path in cf.cen_unit_test_files():
+        for i, data in enumerate(cf.cen_fragments(path), start=1):
+            label = f"{path.relative_to(cf.CORPORA)}#{i}"
+            try:
+                comparison = cf.compare(data, "ubl")
+            except PySaxonApiError:
+                rules_de.check(data, "ubl")
+                not_comparable.append(label)
+                continue
+            docs["cen-fragment"] += 1
+            account(label, "corpus", "ubl", comparison)
 
     for kind, rule in cf.mutation_cases():
         syntax = cf.SYNTAX[kind]
@@ -116,11 +131,15 @@ def main() -> int:
         f"- Vergleiche (Regel × Dokument): **{total}**, Übereinstimmungen: **{agree}**, "
         f"Abweichungen: **{total - agree}**, Übereinstimmungsrate: **{_rate(agree, total)}**",
         f"- Dokumente: {docs['ubl']} UBL- und {docs['cii']} CII-Instanzen aus den Korpora, "
+        f"{docs['cen-fragment']} UBL-Fragmente aus den CEN-Regel-Unit-Tests, "
         f"{docs['mutation-ubl']} UBL-Invoice-, {docs['mutation-ubl-cn']} UBL-CreditNote- und {docs['mutation-cii']} "
         "CII-Mutationen (je eine Regel gebrochen; Basis: KoSIT-Testfall 01.01a in UBL und CII, "
         "KoSIT-Unit-Test ubl-cn-br-de-1 als Gutschrift)",
         f"- Mutationen, bei denen die gebrochene Regel nativ und offiziell feuert: {mutation_ok['fired']} von "
         f"{mutation_ok['fired'] + mutation_ok['not_fired']}",
+        f"- Nicht vergleichbar (das offizielle XSL bricht mit einem Laufzeitfehler ab, z. B. leerer Betrag; "
+        f"die nativen Regeln antworten): {len(not_comparable)}" + (f" — {', '.join(f'`{x}`' for x in not_comparable)}"
+                                                                  if not_comparable else ""),
         "",
         "## Quellen",
         "",

@@ -44,6 +44,22 @@ def corpus_files() -> list[Path]:
     return files
 
 
+_UBL_ROOTS = ("{urn:oasis:names:specification:ubl:schema:xsd:Invoice-2}Invoice",
+              "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote")
+
+
+def cen_unit_test_files() -> list[Path]:
+    """CEN rule unit tests: <testSet> files, each <test> holding an invoice fragment."""
+    base = CORPORA / "en16931-cen" / "test"
+    return sorted((base / "Invoice-unit-UBL").glob("*.xml")) + sorted((base / "CreditNote-unit-UBL").glob("*.xml"))
+
+
+def cen_fragments(path: Path) -> list[bytes]:
+    """The UBL Invoice/CreditNote documents inside a CEN unit-test file, as standalone documents."""
+    root = parse(path.read_bytes())
+    return [etree.tostring(el) for el in root.iter(*_UBL_ROOTS)]
+
+
 def syntax_of(root) -> str | None:
     ns = etree.QName(root).namespace or ""
     if "CrossIndustryInvoice" in ns:
