@@ -261,3 +261,19 @@ def test_pdf_for_the_file():
     assert "[Seller name]" in text
     assert "12.829,69 EUR" in text
     assert "Fälliger Betrag" in text
+
+
+def test_file_invoice_into_the_e_akte(seeded):
+    from rathaus.einvoice.akte import file_invoice
+    from rathaus.tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug="musterstadt")
+    xml = (TESTSUITE / "technical-cases/cius/01.01_comprehensive_test_ubl.xml").read_bytes()
+    inv = parse_invoice(xml, "ubl")
+    docs = file_invoice(tenant=tenant, case=None, invoice=inv, xml=xml, actor="test")
+    assert [d.kind for d in docs] == ["invoice", "invoice", "attachment", "attachment"]
+    assert docs[0].content_type == "application/xml" and docs[0].size == len(xml)
+    assert docs[1].content_type == "application/pdf" and docs[1].file.read().startswith(b"%PDF")
+    assert [d.filename for d in docs[2:]] == ["01_15_Anhang_01.pdf", "01_15_Anhang_02.pdf"]
+    assert all(d.content_type == "application/pdf" and len(d.sha256) == 64 for d in docs[2:])
+    assert docs[0].meta["einvoice"]["leitweg_id"] == "90000000-03083-72"
