@@ -142,14 +142,6 @@ def _set_status(inv: EInvoice, status: str, *, note: str = "", actor: str) -> No
                                      "seller": inv.seller_name})
 
 
-def _attr(obj, *path, default=None):
-    for p in path:
-        if obj is None:
-            return default
-        obj = obj.get(p) if isinstance(obj, dict) else getattr(obj, p, None)
-    return default if obj is None else obj
-
-
 def seller_key(name: str, vat_id: str) -> str:
     if vat_id:
         return re.sub(r"\s+", "", vat_id).upper()[:200]
@@ -165,33 +157,24 @@ def _dec(v) -> Decimal | None:
         return None
 
 
-def _date(v):
-    if isinstance(v, dt.date):
-        return v
-    try:
-        return dt.date.fromisoformat(str(v)[:10]) if v else None
-    except ValueError:
-        return None
-
-
 def _take_key_data(inv: EInvoice, m) -> None:
-    """Copy the EN 16931 key terms from the neutral model onto the row."""
-    inv.invoice_number = str(_attr(m, "number", default="") or "")[:200]
-    inv.issue_date = _date(_attr(m, "issue_date"))
-    inv.due_date = _date(_attr(m, "due_date"))
-    inv.currency = str(_attr(m, "currency", default="") or "")[:3]
-    inv.seller_name = str(_attr(m, "seller", "name", default="") or "")[:200]
-    inv.seller_vat_id = str(_attr(m, "seller", "vat_id", default="") or "")[:40]
+    """Copy the EN 16931 key terms from the neutral model (einvoice.model.Invoice) onto the row."""
+    inv.invoice_number = (m.number or "")[:200]
+    inv.issue_date = m.issue_date
+    inv.due_date = m.due_date
+    inv.currency = (m.currency or "")[:3]
+    inv.seller_name = (m.seller.name or m.seller.trading_name or "")[:200]
+    inv.seller_vat_id = (m.seller.vat_id or "")[:40]
     inv.seller_key = seller_key(inv.seller_name, inv.seller_vat_id)
-    inv.leitweg_id = str(_attr(m, "buyer_reference", default="") or "").strip()[:46]
-    totals = _attr(m, "totals")
-    inv.total_net = _dec(_attr(totals, "tax_exclusive_amount"))
-    inv.total_tax = _dec(_attr(totals, "tax_amount"))
-    inv.total_gross = _dec(_attr(totals, "tax_inclusive_amount"))
-    inv.payable_amount = _dec(_attr(totals, "payable_amount"))
-    transfers = _attr(m, "payment", "credit_transfers", default=[]) or []
-    inv.payment_iban = str(_attr(transfers[0], "iban", default="") if transfers else "")[:34]
-    inv.payment_terms = str(_attr(m, "payment_terms", default="") or "")[:2000]
+    inv.leitweg_id = (m.buyer_reference or "").strip()[:46]
+    t = m.totals
+    inv.total_net = _dec(t.tax_exclusive)
+    inv.total_tax = _dec(t.vat_total)
+    inv.total_gross = _dec(t.tax_inclusive)
+    inv.payable_amount = _dec(t.payable)
+    transfers = (m.payment.credit_transfers if m.payment else []) or []
+    inv.payment_iban = ((transfers[0].account_id or "") if transfers else "").replace(" ", "")[:34]
+    inv.payment_terms = (m.payment_terms or "")[:2000]
 
 
 def route_for(tenant, leitweg_id: str) -> LeitwegRoute | None:
@@ -243,7 +226,7 @@ def _start_approval(inv: EInvoice, model, *, actor: str):
             "brutto": _s(inv.total_gross) or "0.00", "zahlbetrag": _s(inv.payable_amount) or "0.00",
             "faellig_am": inv.due_date.isoformat() if inv.due_date else None, "iban": inv.payment_iban,
             "zahlungsbedingungen": inv.payment_terms[:2000],
-            "positionen": len(_attr(model, "lines", default=[]) or []),
+            "positionen": len(model.lines) if model is not None else 0,
         }.items() if v not in (None, "")},
         "empfaenger": {"org_unit": inv.org_unit.slug},
         "buchung": proposal,
