@@ -1,0 +1,164 @@
+"""Receiving e-invoices: stored first, validated, routed, duplicates flagged, approved, paid and booked."""
+
+import datetime as dt
+import hashlib
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from rathaus.documents.models import Document
+from rathaus.einvoice.demo import demo_invoice_for
+from rathaus.einvoice.models import EInvoice
+from rathaus.finance.camt_writer import WriterEntry, write_camt053
+from rathaus.finance.services import import_bank_statement
+from rathaus.ledger.models import JournalLine
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+BOOKING = {"produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000", "kostenstelle": "320"}
+
+
+def post_xml(client, body: bytes):
+    return client.post("/api/v1/einvoices", raw=body, content_type="application/xml")
+
+
+def test_valid_invoice_is_stored_unchanged_and_starts_the_approval(seeded, api):
+    t = seeded["musterstadt"]
+    body = demo_invoice_for(t, "R-2026-0001")
+    r = post_xml(api("kasse"), body)
+    assert r.status_code == 201, r.content
+    out = r.json()
+    assert out["valid"] is True and out["syntax"] == "UBL" and out["document_type"] == "invoice"
+    assert out["status"] == "in_review" and out["case"]["reference"].startswith("RE-")
+    assert out["invoice_number"] == "R-2026-0001" and out["seller"] == "Bürobedarf Müller GmbH"
+    assert out["sha256"] == hashlib.sha256(body).hexdigest()
+    inv = EInvoice.objects.get(pk=out["id"])
+    assert inv.document.file.open("rb").read() == body  # unchanged in the E-Akte
+    assert inv.document.kind == Document.Kind.INVOICE and inv.org_unit.slug == "ordnungsamt"
+    # the formal check waits in the treasury's inbox
+    tasks = api("kasse").get("/api/v1/tasks", case=inv.case_id).json()
+    assert [x["name"] for x in tasks] == ["formale_pruefung"]
+
+
+def test_invalid_invoice_is_kept_and_rejected_with_the_failed_rules(seeded, api):
+    t = seeded["musterstadt"]
+    body = demo_invoice_for(t, "R-2026-0002")
+    # break BR-DE-15 (Leitweg-ID missing) and BR-CO-15 (totals do not add up)
+    body = body.replace(b"<cbc:BuyerReference>09999999-DEMO-57</cbc:BuyerReference>", b"")
+    body = body.replace(b'<cbc:TaxInclusiveAmount currencyID="EUR">', b'<cbc:TaxInclusiveAmount currencyID="EUR">1', 1)
+    r = post_xml(api("kasse"), body)
+    assert r.status_code == 201, r.content
+    out = r.json()
+    assert out["valid"] is False and out["status"] == "invalid" and out["case"] is None
+    rules = {e["rule"] for e in out["errors"]}
+    assert {"BR-DE-15", "BR-CO-15"} <= rules, rules
+    inv = EInvoice.objects.get(pk=out["id"])
+    assert "BR-DE-15" in inv.rejection_message and "BR-CO-15" in inv.rejection_message
+    assert inv.document.file.open("rb").read() == body
+
+
+@pytest.mark.parametrize("body", [
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Invoice>&e;</Invoice>',
+    b"das ist kein XML",
+    b'<?xml version="1.0"?><Rechnung/>',
+])
+def test_hostile_or_non_xml_is_4xx_but_still_logged(seeded, api, body):
+    r = post_xml(api("kasse"), body)
+    assert 400 <= r.status_code < 500, (r.status_code, r.content)
+    assert r["Content-Type"] == "application/problem+json"
+    inv = EInvoice.objects.get(sha256=hashlib.sha256(body).hexdigest())
+    assert inv.status == "refused" and inv.document.file.open("rb").read() == body
+
+
+def test_duplicate_is_flagged_not_booked_twice(seeded, api):
+    t = seeded["musterstadt"]
+    first = post_xml(api("kasse"), demo_invoice_for(t, "R-DUP")).json()
+    again = post_xml(api("kasse"), demo_invoice_for(t, "R-DUP", payment_terms="Zahlbar sofort.")).json()
+    assert first["status"] == "in_review"
+    assert again["status"] == "duplicate" and again["duplicate_of"] == first["id"] and again["case"] is None
+
+
+def test_wrong_leitweg_id_is_misrouted(seeded, api):
+    from rathaus.einvoice.demo import DemoLine, build_ubl
+
+    body = build_ubl(number="R-X", leitweg_id="04011000-12345-03", buyer_name="Andere Stadt", buyer_street="Weg 1",
+                     buyer_postal_code="12345", buyer_city="Anderswo",
+                     lines=[DemoLine("Papier", Decimal("1"), Decimal("10.00"))])
+    out = post_xml(api("kasse"), body).json()
+    assert out["valid"] is True and out["status"] == "misrouted"
+    assert "04011000-12345-03" in EInvoice.objects.get(pk=out["id"]).rejection_message
+
+
+def test_multipart_upload_and_web_upload(seeded, api, client):
+    t = seeded["musterstadt"]
+    k = api("kasse")
+    r = k.client.post("/api/v1/einvoices", {"file": SimpleUploadedFile("r.xml", demo_invoice_for(t, "R-MP"),
+                                                                        content_type="application/xml")},
+                      **k.headers)
+    assert r.status_code == 201, r.content
+    assert r.json()["status"] == "in_review"
+    assert client.login(username="kasse", password="rathaus-demo")
+    resp = client.post("/rechnungen/", {"datei": SimpleUploadedFile("web.xml", demo_invoice_for(t, "R-WEB"),
+                                                                    content_type="text/xml")})
+    assert resp.status_code == 302
+    page = client.get(resp["Location"])
+    assert page.status_code == 200 and "R-WEB" in page.content.decode()
+
+
+def test_clerk_may_read_but_not_deliver(seeded, api):
+    t = seeded["musterstadt"]
+    assert post_xml(api("sachbearbeitung"), demo_invoice_for(t, "R-CLERK")).status_code == 403
+    assert api("sachbearbeitung").get("/api/v1/einvoices").status_code == 200
+
+
+def _work(api, case_id, user, name, data):
+    client = api(user)
+    task = [x for x in client.get("/api/v1/tasks", case=case_id).json() if x["name"] == name][0]
+    r = client.post(f"/api/v1/tasks/{task['id']}/complete", {"data": data})
+    assert r.status_code == 200, r.content
+
+
+def test_from_upload_to_paid_and_booked(seeded, api):
+    """The whole path: XRechnung -> approval (four eyes) -> payable -> payment run (pain.001) -> the debit
+    on the bank statement -> paid; the ledger shows Aufwand, Verbindlichkeit and the Auszahlung."""
+    t = seeded["musterstadt"]
+    out = post_xml(api("kasse"), demo_invoice_for(t, "R-FULL")).json()
+    case_id = out["case"]["id"]
+    _work(api, case_id, "kasse", "formale_pruefung", {"decision": "approve"})
+    _work(api, case_id, "sachbearbeitung", "sachlich_richtig", {"decision": "approve", "buchung": BOOKING})
+    _work(api, case_id, "leitung", "rechnerisch_richtig", {"decision": "approve", "buchung": BOOKING})
+    _work(api, case_id, "stellvertretung", "anordnung", {"decision": "approve", "buchung": BOOKING})
+    inv = EInvoice.objects.get(pk=out["id"])
+    assert inv.status == "approved" and inv.payable.amount == inv.payable_amount
+    # paid on its due date (the invoice gives 30 days, no Skonto)
+    run = api("kasse").post("/api/v1/payment-runs", {"execution_date": inv.payable.due_date.isoformat()}).json()
+    item = inv.payable.run_items.get()
+    # the bank executes the transfer: the debit comes back on the statement with our end-to-end id
+    buf = io.BytesIO()
+    write_camt053(buf, account_iban="DE02120300000000202051", statement_id="S-PAY", message_id="M-PAY",
+                  created_at=dt.datetime.now(dt.UTC), opening_balance=Decimal("1000.00"),
+                  entries=[WriterEntry(amount=item.amount, booking_date=dt.date.today(), credit=False,
+                                       end_to_end_id=item.end_to_end_id, creditor_name="Bürobedarf Müller GmbH",
+                                       creditor_iban="DE89370400440532013000", remittance=f"Rechnung {inv.invoice_number}",
+                                       account_servicer_ref="PAY-1")])
+    res = import_bank_statement(t, buf.getvalue(), actor="kasse")
+    assert (res.matched, res.unmatched) == (1, 0)
+    inv.refresh_from_db()
+    assert inv.payable.status == "paid"
+    assert api("kasse").get(f"/api/v1/einvoices/{inv.pk}").json()["status"] == "paid"
+    lines = JournalLine.objects.filter(tenant=t)
+    assert sum(ln.debit for ln in lines.filter(account__number="5431000")) == inv.payable_amount
+    payable_balance = sum(ln.debit - ln.credit for ln in lines.filter(account__number="3520000"))
+    assert payable_balance == 0
+    auszahlung = sum(ln.credit - ln.debit for ln in lines.filter(cash_account__number="7431000"))
+    assert auszahlung == -inv.payable_amount
+    assert run["count"] == 1
+
+
+@pytest.mark.skipif(not (CORPORA / "xrechnung-testsuite").exists(), reason="corpora missing")
+def test_official_test_invoice_is_valid_but_not_ours(seeded, api):
+    f = sorted((CORPORA / "xrechnung-testsuite" / "business-cases" / "standard").glob("*_ubl.xml"))[0]
+    out = post_xml(api("kasse"), f.read_bytes()).json()
+    assert out["valid"] is True and out["status"] == "misrouted"
