@@ -359,6 +359,30 @@ def test_readable_location():
     assert readable_location(loc) == "/ubl:Invoice[1]/cac:TaxTotal[1]"
 
 
+def test_validation_from_threads_that_end():
+    """One Saxon processor per process: threads that validate and end must not crash the process
+    (a processor per thread did, when the thread ended: Django's dev server uses a thread per request)."""
+    import threading
+
+    xml = _suite_invoice()
+    cii = _suite_invoice("business-cases/standard/01.01a-INVOICE_uncefact.xml")
+    results, errors = [], []
+
+    def work():
+        try:
+            for doc in (xml, cii, xml):
+                results.append(validate_invoice(doc).valid)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [True] * 9
+
+
 # --------------------------------------------------------------------------- hostile and odd XML
 
 def test_document_type_and_syntax_detection():
