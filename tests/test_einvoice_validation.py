@@ -288,6 +288,21 @@ def test_cii_xsd_accepts_the_suite_and_rejects_garbage():
     assert not report.valid and report.errors[0].rule == "XSD" and report.syntax == "CII"
 
 
+def test_rules_only_with_a_mistyped_value_is_a_finding_not_a_crash(kosit):
+    xml = _suite_invoice()
+    root = etree.fromstring(xml)
+    root.find(".//{*}TaxTotal/{*}TaxAmount").text = "abc"
+    report = validate_invoice(etree.tostring(root), levels="rules")
+    assert not report.valid
+    xslt_errors = [f for f in report.errors if f.rule == "XSLT"]
+    assert xslt_errors and xslt_errors[0].flag == "fatal" and "Datentyp" in xslt_errors[0].message
+    # with the schema level, the XSD refuses the value first and the rules are not run
+    full = validate_invoice(etree.tostring(root))
+    assert {f.rule for f in full.errors} == {"XSD"}
+    r = Client().post(f"{URL}?levels=rules", data=etree.tostring(root), content_type="application/xml")
+    assert r.status_code == 200 and r.json()["valid"] is False
+
+
 def test_not_xrechnung_skips_br_de():
     path = CEN / "ubl" / "examples" / "ubl-tc434-example1.xml"
     if not path.is_file():
