@@ -435,6 +435,8 @@ EXTERNAL_DTD = (b'<?xml version="1.0"?><!DOCTYPE Invoice SYSTEM "http://127.0.0.
 UTF16_DOCTYPE = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE Invoice [<!ENTITY a "b">]>'
                  '<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">&a;</Invoice>'
                  ).encode("utf-16")
+DEEP = (b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">' + b"<a>" * 5000
+        + b"</a>" * 5000 + b"</Invoice>")
 UNKNOWN_ROOT = b'<?xml version="1.0"?><Rechnung xmlns="urn:example:rechnung"><Betrag>1</Betrag></Rechnung>'
 
 
@@ -444,6 +446,7 @@ UNKNOWN_ROOT = b'<?xml version="1.0"?><Rechnung xmlns="urn:example:rechnung"><Be
     pytest.param(EXTERNAL_DTD, "application/xml", 422, id="external-dtd"),
     pytest.param(UTF16_DOCTYPE, "application/xml", 422, id="doctype-in-utf16"),
     pytest.param(UNKNOWN_ROOT, "application/xml", 422, id="unknown-root"),
+    pytest.param(DEEP, "application/xml", 422, id="excessive-nesting"),
     pytest.param(b"Dies ist keine Rechnung.", "application/xml", 400, id="not-xml"),
     pytest.param(b"<Invoice><unclosed></Invoice>", "text/xml", 400, id="not-well-formed"),
     pytest.param(b"", "application/xml", 400, id="empty"),
