@@ -47,15 +47,17 @@ def _processor():
 
 
 def compiled(path: str | Path):
-    """The compiled stylesheet for `path` (compiled on first use in this process)."""
-    key = str(Path(path).resolve())
+    """The compiled stylesheet for `path` (compiled on first use in this process, and again when the file
+    was replaced, e.g. by reinstalling the same version of KoSIT's artefacts)."""
+    resolved = Path(path).resolve()
+    key = (str(resolved), resolved.stat().st_mtime_ns)
     with _lock:
         ex = _state["compiled"].get(key)
         if ex is None:
             xp = _processor().new_xslt30_processor()
-            ex = xp.compile_stylesheet(stylesheet_file=key)
+            ex = xp.compile_stylesheet(stylesheet_file=str(resolved))
             if ex is None:
-                raise RuntimeError(f"XSLT konnte nicht übersetzt werden: {key}")
+                raise RuntimeError(f"XSLT konnte nicht übersetzt werden: {resolved}")
             _state["compiled"][key] = ex
         return ex
 
@@ -64,7 +66,7 @@ def forget(prefix: str | Path) -> None:
     """Drop compiled stylesheets below `prefix` (after an artefact set was removed or replaced)."""
     base = str(Path(prefix).resolve())
     with _lock:
-        for key in [k for k in _state["compiled"] if k.startswith(base)]:
+        for key in [k for k in _state["compiled"] if k[0].startswith(base)]:
             del _state["compiled"][key]
 
 
