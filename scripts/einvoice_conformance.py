@@ -61,6 +61,11 @@ def main() -> int:
     not_comparable: list[str] = []
 
     def account(label: str, kind: str, syntax: str, comparison: cf.Comparison) -> None:
+        docs["compared"] += 1
+        if comparison.messages_agree():
+            docs["messages_agree"] += 1
+        else:
+            defects.append(f"- `{label}`: Flag oder Meldungstext weichen ab")
         for rule in rules_de.IMPLEMENTED_BY_SYNTAX[syntax] | {r["id"] for r in CATALOG[syntax]["rules"]}:
             c = per_rule[rule]
             c[f"compared_{kind}"] += 1
@@ -135,6 +140,8 @@ def main() -> int:
         f"{docs['mutation-ubl']} UBL-Invoice-, {docs['mutation-ubl-cn']} UBL-CreditNote- und {docs['mutation-cii']} "
         "CII-Mutationen (je eine Regel gebrochen; Basis: KoSIT-Testfall 01.01a in UBL und CII, "
         "KoSIT-Unit-Test ubl-cn-br-de-1 als Gutschrift)",
+        f"- Flags und Meldungstexte (wörtlich, Leerraum normalisiert) gleich in {docs['messages_agree']} von "
+        f"{docs['compared']} Dokumenten",
         f"- Mutationen, bei denen die gebrochene Regel nativ und offiziell feuert: {mutation_ok['fired']} von "
         f"{mutation_ok['fired'] + mutation_ok['not_fired']}",
         f"- Nicht vergleichbar (das offizielle XSL bricht mit einem Laufzeitfehler ab, z. B. leerer Betrag; "

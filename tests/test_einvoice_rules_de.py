@@ -29,6 +29,7 @@ def test_corpus_instance_agrees(path):
     assert syntax is not None
     comparison = cf.compare(data, syntax)
     assert comparison.disagreements() == {}
+    assert comparison.messages_agree()
 
 
 CEN_UNIT = cf.cen_unit_test_files() if cf.available() else []
@@ -58,6 +59,7 @@ def test_mutation_breaks_rule_in_both(kind, rule):
     assert official[rule] >= 1, f"die Mutation bricht {rule} offiziell nicht"
     assert native[rule] == official[rule]
     assert comparison.disagreements() == {}
+    assert comparison.messages_agree()
 
 
 @pytest.mark.parametrize("kind", ["ubl", "ubl-cn", "cii"])

@@ -78,6 +78,12 @@ def parse(data: bytes):
 class Comparison:
     native: Counter          # (rule, location) -> count
     official: Counter
+    native_full: Counter | None = None    # (rule, location, flag, message) -> count
+    official_full: Counter | None = None
+
+    def messages_agree(self) -> bool:
+        """Flags and message texts (whitespace-normalised) are the same as well."""
+        return self.native_full == self.official_full
 
     def rules(self) -> set[str]:
         return {r for r, _ in self.native} | {r for r, _ in self.official}
@@ -99,9 +105,10 @@ class Comparison:
 def compare(data: bytes, syntax: str) -> Comparison:
     from .xslt import run_svrl
 
-    official = Counter((r.rule, r.location) for r in run_svrl(OFFICIAL_XSL[syntax], data))
-    native = Counter((f.rule, f.location) for f in rules_de.check(data, syntax))
-    return Comparison(native, official)
+    official = Counter((r.rule, r.location, r.flag, r.text) for r in run_svrl(OFFICIAL_XSL[syntax], data))
+    native = Counter((f.rule, f.location, f.flag, " ".join(f.message.split())) for f in rules_de.check(data, syntax))
+    return Comparison(Counter(k[:2] for k in native.elements()), Counter(k[:2] for k in official.elements()),
+                      native, official)
 
 
 # ---------------------------------------------------------------- mutations
