@@ -442,3 +442,45 @@ MUTATIONS = {"ubl": UBL_MUTATIONS, "ubl-cn": CN_MUTATIONS, "cii": CII_MUTATIONS}
 def mutation_cases() -> list[tuple[str, str]]:
     """(kind, rule) for every mutation; kind is "ubl" (Invoice), "ubl-cn" (CreditNote) or "cii"."""
     return [(kind, rule) for kind in ("ubl", "ubl-cn", "cii") for rule in MUTATIONS[kind]]
+
+
+# ---------------------------------------------------------------- random mutations (deterministic)
+
+FUZZ_VALUES = ["", " ", "0", "-1", "58", "59", "30", "48", "49", "54", "384", "380", "71", "VAT", "S", "E", "O",
+               "false", "true", "EUR", "USD", "HUF", "#SKONTO#TAGE=7#PROZENT=2.00#\n", "#SKONTO#TAGE=7#PROZENT=2.00#",
+               "#SKONTO#TAGE=7#PROZENT=2#\n", "a@b.de", "a@@b", "12", "DE75512108001245126199", "DE00123",
+               "2016-01-01", "2099-12-31", "20160101", "XR01", "0088", "9999", "SEPA", "application/xml", "text/plain",
+               "x.pdf", "1.005", "www.example.org", "https://example.org/a"]
+FUZZ_ATTRS = ["schemeID", "currencyID", "unitCode", "mimeCode", "filename", "listID"]
+
+
+def random_mutations(seed: int, count: int):
+    """Yield (label, xml bytes, syntax): corpus instances with 1-3 random edits (remove an element, duplicate
+    it, set a text or an attribute from FUZZ_VALUES)."""
+    import random
+
+    rng = random.Random(seed)
+    files = corpus_files()
+    for i in range(count):
+        path = rng.choice(files)
+        root = parse(path.read_bytes())
+        syntax = syntax_of(root)
+        edits = []
+        for _ in range(rng.randint(1, 3)):
+            elements = [e for e in root.iter() if isinstance(e.tag, str)]
+            el = rng.choice(elements)
+            op = rng.random()
+            if op < 0.3 and el.getparent() is not None:
+                el.getparent().remove(el)
+                edits.append(f"remove {etree.QName(el).localname}")
+            elif op < 0.45 and el.getparent() is not None:
+                el.addnext(copy.deepcopy(el))
+                edits.append(f"copy {etree.QName(el).localname}")
+            elif op < 0.8:
+                el.text = rng.choice(FUZZ_VALUES)
+                edits.append(f"text {etree.QName(el).localname}")
+            else:
+                attr = rng.choice(FUZZ_ATTRS)
+                el.set(attr, rng.choice(FUZZ_VALUES))
+                edits.append(f"@{attr} {etree.QName(el).localname}")
+        yield f"{path.name} #{i}: {', '.join(edits)}", etree.tostring(root), syntax
