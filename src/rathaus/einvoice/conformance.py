@@ -450,7 +450,8 @@ FUZZ_VALUES = ["", " ", "0", "-1", "58", "59", "30", "48", "49", "54", "384", "3
                "false", "true", "EUR", "USD", "HUF", "#SKONTO#TAGE=7#PROZENT=2.00#\n", "#SKONTO#TAGE=7#PROZENT=2.00#",
                "#SKONTO#TAGE=7#PROZENT=2#\n", "a@b.de", "a@@b", "12", "DE75512108001245126199", "DE00123",
                "2016-01-01", "2099-12-31", "20160101", "XR01", "0088", "9999", "SEPA", "application/xml", "text/plain",
-               "x.pdf", "1.005", "www.example.org", "https://example.org/a"]
+               "x.pdf", "1.005", "www.example.org", "https://example.org/a", "EM", "VA", "FC", "0204", "XR02", "130",
+               "916", "50", "H87", "XPP", "100.00", "0.01"]
 FUZZ_ATTRS = ["schemeID", "currencyID", "unitCode", "mimeCode", "filename", "listID"]
 
 
@@ -466,6 +467,12 @@ def random_mutations(seed: int, count: int):
         root = parse(path.read_bytes())
         syntax = syntax_of(root)
         edits = []
+        if rng.random() < 0.25:
+            try:
+                apply_ops(root, [("ext",)])
+                edits.append("extension")
+            except LookupError:
+                pass
         for _ in range(rng.randint(1, 3)):
             elements = [e for e in root.iter() if isinstance(e.tag, str)]
             el = rng.choice(elements)
