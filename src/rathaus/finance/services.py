@@ -756,3 +756,24 @@ def demo_statement_for(r: Receivable, *, amount: Decimal | None = None, version:
                              remittance=f"Kassenzeichen {r.kassenzeichen_display} {r.purpose}"[:280])],
     )
     return out.getvalue()
+
+
+def demo_statement_for_run(run) -> bytes:
+    """A camt.053 statement in which the bank executed every transfer of a payment run (one debit per
+    transfer with its end-to-end id) – demo and tests only."""
+    import io
+
+    from .camt_writer import WriterEntry, write_camt053
+
+    now = timezone.now()
+    out = io.BytesIO()
+    entries = [WriterEntry(amount=it.amount, booking_date=run.execution_date, credit=False,
+                           end_to_end_id=it.end_to_end_id, creditor_name=it.payable.creditor_name,
+                           creditor_iban=it.payable.creditor_iban, remittance=it.payable.remittance,
+                           account_servicer_ref=f"DEMO-{it.end_to_end_id}")
+               for it in run.items.select_related("payable").order_by("id")]
+    write_camt053(out, account_iban=run.bank_account.iban, account_owner=run.tenant.name,
+                  servicer_bic=run.bank_account.bic, statement_id=f"DEMO-{run.number}",
+                  message_id=f"DEMO-{run.message_id}"[:35], created_at=now, opening_balance=Decimal("0.00"),
+                  entries=entries)
+    return out.getvalue()

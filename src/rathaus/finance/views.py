@@ -219,7 +219,24 @@ def payments(request, membership):
     return render(request, "finance/payments.html", {
         "due": due, "open_later": open_later, "runs": runs, "scheduled": scheduled,
         "execution_date": execution_date, "may_write": membership.has_role("treasury"),
+        "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
     }, status=status)
+
+
+@treasury_view()
+def demo_run_statement(request, membership, run_id: int):
+    """Demo only: the bank statement that shows the debits of this payment run."""
+    from .payables import get_payment_run
+
+    if not getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
+        raise Http404("Nur in der Demo")
+    try:
+        run = get_payment_run(membership.tenant, run_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    resp = HttpResponse(services.demo_statement_for_run(run), content_type="application/xml")
+    resp["Content-Disposition"] = f'attachment; filename="camt053-{run.number}.xml"'
+    return resp
 
 
 @treasury_view()
