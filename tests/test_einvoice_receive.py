@@ -183,3 +183,19 @@ def test_embedded_attachments_and_pdf_view_go_into_the_case_file(seeded, api):
     assert kinds.count("invoice") == 2 and "attachment" in kinds  # XML + PDF view, and the attachment(s)
     pdf = docs.get(kind="invoice", content_type="application/pdf")
     assert pdf.file.open("rb").read().startswith(b"%PDF-")
+
+
+def test_batch_import_command(seeded, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    t = seeded["musterstadt"]
+    good = tmp_path / "a.xml"
+    good.write_bytes(demo_invoice_for(t, "R-CLI-1"))
+    bad = tmp_path / "b.xml"
+    bad.write_bytes(b"kein xml")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("einvoice", "import", str(good), str(bad), "--tenant", "musterstadt", stdout=out, stderr=err)
+    assert "in Prüfung" in out.getvalue() and "abgewiesen" in err.getvalue()
+    assert set(EInvoice.objects.values_list("status", flat=True)) == {"in_review", "refused"}
