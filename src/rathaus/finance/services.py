@@ -266,6 +266,7 @@ class _Importer:
         self.statement: BankStatement | None = None
         self._info = None
         self.batch: list[tuple] = []
+        self._batches = 0
         self.seen: set[str] = set()
         self.roles = {}
 
@@ -442,7 +443,40 @@ class _Importer:
                 aggregate_id=it.payable.number,
                 payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
                 for it in paid_items])
-        ledger.post_entries(self.tenant, specs, actor=self.actor, audit=False, now=self.now)
+        ledger.post_entries(self.tenant, self._collective(specs), actor=self.actor, audit=False, now=self.now)
+
+    def _collective(self, specs: list[ledger.EntrySpec]) -> list[ledger.EntrySpec]:
+        """One collective entry (Sammelbuchung) per booking day of a batch, as the statement itself is
+        one Beleg: the counter-lines stay one per payment (with Kassenzeichen and the transaction's
+        number in the text, so every payment is traceable), the bank side is summed per direction."""
+        bank = self.account.ledger_account
+        by_day: dict = {}
+        for spec in specs:
+            ref = spec.source_ref.split(":", 1)[1]
+            day = by_day.setdefault(spec.date, {"lines": [], "debit": ZERO, "credit": ZERO, "n": 0})
+            day["n"] += 1
+            for ln in spec.lines:
+                if ln.account == bank and not ln.product and not ln.cash_account:
+                    day["debit"] += Decimal(ln.debit)
+                    day["credit"] += Decimal(ln.credit)
+                else:
+                    ln.text = f"{ln.text} · Umsatz {ref}".strip(" ·")[:300]
+                    day["lines"].append(ln)
+        self._batches += 1
+        out = []
+        for date, day in sorted(by_day.items()):
+            lines = day["lines"]
+            if day["debit"]:
+                lines.append(ledger.Line(account=bank, debit=day["debit"], text="Eingänge laut Kontoauszug"))
+            if day["credit"]:
+                lines.append(ledger.Line(account=bank, credit=day["credit"], text="Ausgänge laut Kontoauszug"))
+            st = self.statement
+            out.append(ledger.EntrySpec(
+                date=date, text=f"Kontoauszug {st.statement_id} vom {date:%d.%m.%Y}, Teil {self._batches} "
+                                f"({day['n']} Umsätze)"[:300],
+                source_ref=f"statement:{st.pk}:{self._batches}:{date.isoformat()}", source_type="bank_statement",
+                lines=lines))
+        return out
 
     def _match(self, btx: BankTransaction, found: list[Receivable]) -> list[tuple[Receivable, Decimal]]:
         """Decide how an incoming payment settles receivables.
