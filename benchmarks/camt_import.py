@@ -166,7 +166,7 @@ def main() -> int:
         "prof and prof.enable()\n"
         "call_command('import_camt', sys.argv[1], '--tenant', 'musterstadt', stdout=out)\n"
         "prof and prof.disable()\n"
-        "prof and pstats.Stats(prof, stream=sys.stderr).sort_stats('cumulative').print_stats(45)\n"
+        "prof and pstats.Stats(prof, stream=sys.stderr).sort_stats('tottime').print_stats(30)\n"
         "wall = time.perf_counter() - t0; ru = resource.getrusage(resource.RUSAGE_SELF)\n"
         "print(json.dumps({'wall': wall, 'cpu': ru.ru_utime + ru.ru_stime, 'maxrss_kb': ru.ru_maxrss,\n"
         "                  'base_rss_kb': base, 'output': out.getvalue().strip()}))\n"

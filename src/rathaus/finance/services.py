@@ -28,12 +28,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from rathaus.core.bulk import bulk_insert
+from rathaus.core.bulk import insert_rows
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.models import OutboxEvent
 from rathaus.events.services import record_change
@@ -96,13 +97,17 @@ def _status_for(amount: Decimal, paid: Decimal) -> str:
     return ReceivableStatus.OVERPAID
 
 
+def _receivable_event_row(r: Receivable, old_status: str | None = None) -> dict:
+    return {
+        "tenant_id": r.tenant_id, "type": f"receivable.{r.status}", "aggregate_type": "receivable",
+        "aggregate_id": r.kassenzeichen,
+        "payload": {"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": str(r.status),
+                    "previous_status": old_status, "amount": str(r.amount), "open_amount": str(r.open_amount)},
+    }
+
+
 def _receivable_event(r: Receivable, old_status: str | None = None) -> OutboxEvent:
-    return OutboxEvent(
-        tenant_id=r.tenant_id, type=f"receivable.{r.status}", aggregate_type="receivable",
-        aggregate_id=r.kassenzeichen,
-        payload={"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": r.status,
-                 "previous_status": old_status, "amount": str(r.amount), "open_amount": str(r.open_amount)},
-    )
+    return OutboxEvent(**_receivable_event_row(r, old_status))
 
 
 @dataclass
@@ -388,9 +393,10 @@ class _Importer:
         old_status: dict[int, str] = {}
         for entry, tx, fp in fresh:
             amount = tx.amount
-            btx = BankTransaction(
-                tenant=self.tenant, statement=self.statement, bank_account=acc, fingerprint=fp,
-                booking_date=entry.booking_date or entry.value_date or timezone.localdate(),
+            # a plain record, not a model instance: thousands of these per batch go in with COPY
+            btx = SimpleNamespace(
+                pk=None, tenant_id=self.tenant.pk, statement_id=self.statement.pk, bank_account_id=acc.pk,
+                fingerprint=fp, booking_date=entry.booking_date or entry.value_date or timezone.localdate(),
                 value_date=entry.value_date, amount=amount, credit=entry.credit, reversal=entry.reversal,
                 currency=tx.currency or entry.currency,
                 remittance=tx.remittance[:4000],
@@ -400,8 +406,8 @@ class _Importer:
                 counterparty_iban=(tx.debtor_iban if entry.credit else tx.creditor_iban)[:34],
                 bank_reference=(entry.account_servicer_ref or "")[:140],
                 bank_tx_code=(tx.proprietary_code or tx.bank_tx_code or entry.proprietary_code)[:60],
-                return_reason=(tx.return_reason or "")[:10], state=BankTransaction.State.CLEARING,
-                unallocated=amount,
+                return_reason=(tx.return_reason or "")[:10], state=BankTransaction.State.CLEARING.value,
+                unallocated=amount, note="", resolved_at=None, resolved_by="",
             )
             item = run_items.get(tx.end_to_end_id) if not entry.credit and not entry.reversal else None
             if item is not None and (item.amount != amount or item.paid):
@@ -417,20 +423,24 @@ class _Importer:
                 r.status = _status_for(r.amount, r.paid_amount)
                 r.updated_at = self.now
             if allocs or item is not None:
-                btx.state = BankTransaction.State.MATCHED
+                btx.state = BankTransaction.State.MATCHED.value
                 btx.unallocated = ZERO
                 self.result.matched += 1
             else:
                 self.result.unmatched += 1
             pending.append(_Pending(btx, allocs, settles, item))
-        bulk_insert([p.tx for p in pending])
-        bulk_insert([Allocation(tenant=self.tenant, transaction=p.tx, receivable=r, amount=a, created_at=self.now,
-                                created_by=self.actor) for p in pending for r, a in p.allocations])
+        ids = insert_rows(BankTransaction, [{k: v for k, v in vars(p.tx).items() if k != "pk"} for p in pending])
+        for p, pk in zip(pending, ids, strict=True):
+            p.tx.pk = pk
+        insert_rows(Allocation, [
+            {"tenant_id": self.tenant.pk, "transaction_id": p.tx.pk, "receivable_id": r.pk, "amount": a,
+             "manual": False, "created_at": self.now, "created_by": self.actor}
+            for p in pending for r, a in p.allocations])
         touched = {r.pk: r for p in pending for r, _ in p.allocations}
         if touched:
             _update_receivable_amounts(touched.values())
-            bulk_insert([_receivable_event(r, old_status[r.pk]) for r in touched.values()
-                         if r.status != old_status[r.pk]])
+            insert_rows(OutboxEvent, [_receivable_event_row(r, old_status[r.pk]) for r in touched.values()
+                                      if r.status != old_status[r.pk]])
         specs = [self._posting(p) for p in pending]
         paid_items = [p.run_item for p in pending if p.run_item is not None]
         if paid_items:
