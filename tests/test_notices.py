@@ -232,9 +232,8 @@ def test_girocode_on_the_page_decodes(api, seeded):
     case = Case.objects.get(pk=sub["id"])
     rec = Receivable.objects.get(case=case)
     data = notices.notice_data(case, "approve", receivable=rec)
-    tpl = typst_render.compiler_for(("notice", *case.service_version.cache_key),
-                                            case.service_version.notice_template)[0]
-    pages = tpl.compile(format="png", ppi=150, sys_inputs={"data": json.dumps(data, default=str)})
+    pages = typst_render.compile_template(("notice", *case.service_version.cache_key),
+                                          case.service_version.notice_template, data, format="png", ppi=150)
     pages = [pages] if isinstance(pages, bytes) else pages
     found = []
     for png in pages:
