@@ -103,6 +103,29 @@ def test_epc_payload_keeps_umlauts_and_kassenzeichen():
     assert svg.startswith("<svg") and "<path" in svg
 
 
+def test_fast_qr_encoder_matches_segno(monkeypatch):
+    """girocode.qr_matrix (cached layout per version) gives module for module segno's code (byte mode,
+    level M, the fixed mask), versions 1 to 13. segno pads a bit stream that already ends on a codeword
+    boundary with a further 0x00 codeword (ISO/IEC 18004 7.4.10 asks for padding only up to the boundary;
+    decoders ignore both), so the reference is made with the standard's padding."""
+    import random
+
+    import segno
+    from segno import encoder
+
+    monkeypatch.setattr(encoder, "write_padding_bits", lambda buff, version, length: buff.extend([0] * (-length % 8)))
+    rnd = random.Random(18004)
+    versions = set()
+    for length in [*range(1, 40), *range(40, 332, 7), 331]:
+        data = bytes(rnd.randrange(256) for _ in range(length))
+        ref = segno.make_qr(data, error="m", boost_error=False, mask=girocode.FIXED_MASK, mode="byte")
+        assert [bytes(row) for row in ref.matrix] == girocode.qr_matrix(data), length
+        versions.add(ref.version)
+    assert versions == set(range(1, 14))
+    with pytest.raises(ValueError):
+        girocode.qr_matrix(b"x" * 332)
+
+
 # --------------------------------------------------------------------------- end to end
 
 @pytest.mark.parametrize("service", SERVICES)
