@@ -436,6 +436,27 @@ def test_templates_render_sample_data(service, decision):
         assert "Beispielbegründung" in text and "2026-000123-45" not in text
 
 
+def test_consecutive_notices_never_mix_data():
+    """The data travels in data.json and Typst reuses the layout of unchanged parts from the previous notice:
+    each notice must still show only its own data (also with the older sys.inputs template interface)."""
+    tpl = (DEMO_SERVICES_DIR / "gewerbeanmeldung" / "notice.typ").read_text(encoding="utf-8")
+    legacy = tpl.replace('#let d = json("data.json")', '#let d = json(bytes(sys.inputs.data))')
+    assert legacy != tpl
+    for key, text in ((("test", "mix"), tpl), (("test", "mix-legacy"), legacy)):
+        seen = []
+        for i, name in enumerate(["Jürgen Öztürk", "Anna Weiß", "Jürgen Öztürk"]):
+            data = notices.sample_notice_data(_examples("gewerbeanmeldung")[0], "approve")
+            data["reference"] = f"GEW-2026-00{i}777"
+            data["recipient"] = {**data["recipient"], "name": name, "lines": [name]}
+            pdf = notices.render_pdf(key, text, data)
+            page = pdf_text(pdf)
+            assert data["reference"] in page and name in page
+            assert not [r for r in seen if r in page], (data["reference"], seen)
+            assert PdfReader(io.BytesIO(pdf)).metadata.title.endswith(data["reference"])
+            seen.append(data["reference"])
+        assert "Anna Weiß" not in pdf_text(pdf)
+
+
 # --------------------------------------------------------------------------- parallel receipt requests
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
