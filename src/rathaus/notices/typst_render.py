@@ -6,10 +6,12 @@
   rewritten under the compiler's lock before each compile; images such as the GiroCode travel inside the
   JSON as SVG text (`image(bytes(d.girocode_svg), format: "svg")`). Why a file and not `sys.inputs`: the
   inputs are part of Typst's standard library, so new inputs invalidate *all* of Typst's memoised layout
-  work (comemo) and every notice was laid out from scratch (≈ 9 ms); a changed file only invalidates what
-  depends on its content, so the unchanged parts (footer, Rechtsbehelfsbelehrung, boilerplate
-  paragraphs) are reused from the previous notice (≈ 4.5 ms). Templates that still read `sys.inputs.data`
-  (older packages) get the data that way too (slower, same result).
+  work (comemo) and every notice was laid out from scratch; a changed file only invalidates what depends
+  on its content, so the unchanged parts (footer, Rechtsbehelfsbelehrung, boilerplate paragraphs) are
+  reused from the previous notice – about half the Typst time (docs/benchmarks.md). This needs the
+  template's `set document(title: ... d.reference)` at its end, not at the top (a set rule with per-case
+  data styles everything after it). Templates that still read `sys.inputs.data` (older packages) get the
+  data that way too (slower, same result).
 - Only the fonts bundled with the typst wheel are used (`Libertinus Serif`, `New Computer Modern`,
   `DejaVu Sans Mono`; full Latin-1/Latin Extended-A incl. ä ö ü ß €), system fonts are ignored, so
   the output does not depend on the machine. Typst embeds (subsets of) all fonts it uses.
@@ -95,7 +97,12 @@ def compile_template(cache_key, template_text: str, data: dict, **options):
         options["sys_inputs"] = {"data": payload}
     try:
         with lock:
-            (folder / DATA_FILE).write_text(payload, encoding="utf-8")
+            try:
+                (folder / DATA_FILE).write_text(payload, encoding="utf-8")
+            except FileNotFoundError:  # the temp folder was cleaned away under a long-running process
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "main.typ").write_text(template_text, encoding="utf-8")
+                (folder / DATA_FILE).write_text(payload, encoding="utf-8")
             return comp.compile(**options)
     except typst.TypstError as e:
         msg = getattr(e, "diagnostic", "") or getattr(e, "message", None) or str(e)
