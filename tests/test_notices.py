@@ -116,14 +116,19 @@ def test_fast_qr_encoder_matches_segno(monkeypatch):
     monkeypatch.setattr(encoder, "write_padding_bits", lambda buff, version, length: buff.extend([0] * (-length % 8)))
     rnd = random.Random(18004)
     versions = set()
-    for length in [*range(1, 40), *range(40, 332, 7), 331]:
+    from segno import consts
+
+    # every version's largest payload and the next larger one (which needs the next version)
+    limits = [(consts.SYMBOL_CAPACITY[v][consts.ERROR_LEVEL_M] - 4 - (8 if v < 10 else 16)) // 8 for v in range(1, 14)]
+    assert limits[-1] == 331
+    for length in sorted({*range(1, 40), *range(40, 332, 7), *limits, *(n + 1 for n in limits[:-1])}):
         data = bytes(rnd.randrange(256) for _ in range(length))
         ref = segno.make_qr(data, error="m", boost_error=False, mask=girocode.FIXED_MASK, mode="byte")
         assert [bytes(row) for row in ref.matrix] == girocode.qr_matrix(data), length
         versions.add(ref.version)
     assert versions == set(range(1, 14))
     with pytest.raises(ValueError):
-        girocode.qr_matrix(b"x" * 332)
+        girocode.qr_matrix(b"x" * (limits[-1] + 1))
 
 
 # --------------------------------------------------------------------------- end to end
