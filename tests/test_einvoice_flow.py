@@ -86,12 +86,17 @@ def test_anordnung_refused_when_budget_is_exhausted_unless_overridden(seeded, ap
     inv.refresh_from_db()
     assert inv.status == "in_review" and inv.payable_id is None
     assert not Payable.objects.filter(source_type="einvoice", source_id=str(inv.pk)).exists()
-    # override without a reason is refused by the task schema; with a reason it goes through
+    # an override request without a reason is refused by the task schema; with a reason it goes to the
+    # Kämmerei, which alone may consent to an überplanmäßige Auszahlung
     _do(api, "stellvertretung", inv.case_id, "anordnung",
         {"decision": "approve", "buchung": BOOKING, "ueberschreitung": True}, expect=422)
     _do(api, "stellvertretung", inv.case_id, "anordnung",
         {"decision": "approve", "buchung": BOOKING, "ueberschreitung": True,
          "ueberschreitung_begruendung": "Unabweisbare Ausgabe, Deckung aus 02.2.02 beantragt."})
+    inv.refresh_from_db()
+    assert inv.status == "in_review" and inv.payable_id is None
+    assert not api("stellvertretung").get("/api/v1/tasks", case=inv.case_id).json()  # not the approver's
+    _do(api, "kaemmerei", inv.case_id, "zustimmung_kaemmerei", {"decision": "approve", "deckung": "02.2.02"})
     inv.refresh_from_db()
     assert inv.status == "approved" and inv.payable_id
 
@@ -129,3 +134,21 @@ def test_skonto_terms_parsed():
     terms = "#SKONTO#TAGE=14#PROZENT=2.00#\n#SKONTO#TAGE=30#PROZENT=1.00#BASISBETRAG=100.00#\n"
     assert einv.skonto_terms(terms) == [(14, Decimal("2.00"), None), (30, Decimal("1.00"), Decimal("100.00"))]
     assert einv.skonto_terms("Zahlbar sofort") == []
+
+
+def test_kaemmerei_may_refuse_the_overrun(seeded, api):
+    t = seeded["musterstadt"]
+    BudgetLine.objects.update_or_create(tenant=t, year=timezone.localdate().year, product="02.2.01",
+                                        account="5431000", defaults={"amount": Decimal("10.00")})
+    inv = _invoice(t, number="R-NO-BUDGET")
+    _do(api, "kasse", inv.case_id, "formale_pruefung", {"decision": "approve"})
+    _do(api, "sachbearbeitung", inv.case_id, "sachlich_richtig", {"decision": "approve", "buchung": BOOKING})
+    _do(api, "leitung", inv.case_id, "rechnerisch_richtig", {"decision": "approve", "buchung": BOOKING})
+    _do(api, "stellvertretung", inv.case_id, "anordnung",
+        {"decision": "approve", "buchung": BOOKING, "ueberschreitung": True,
+         "ueberschreitung_begruendung": "Dringend benötigt für den Bürgerservice."})
+    _do(api, "kaemmerei", inv.case_id, "zustimmung_kaemmerei",
+        {"decision": "reject", "reason": "Keine Deckung im Haushalt vorhanden."})
+    inv.refresh_from_db()
+    assert inv.status == "rejected" and inv.payable_id is None
+    assert "Keine Deckung" in inv.rejection_message

@@ -314,9 +314,10 @@ def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, a
     check = check_budget(inv.tenant, year=year, product=buchung["produkt"], account=buchung["konto"], amount=amount)
     if not check.ok and not override:
         raise Invalid(f"Haushaltsmittel reichen nicht: verfügbar {check.available} €, benötigt {amount} € "
-                      f"(Produkt {buchung['produkt']}, Konto {buchung['konto']}). Überschreitung nur mit Begründung.",
+                      f"(Produkt {buchung['produkt']}, Konto {buchung['konto']}). Eine überplanmäßige Auszahlung "
+                      "kann mit Begründung beantragt werden; ihr muss die Kämmerei zustimmen.",
                       errors=[{"pointer": "/data/ueberschreitung", "message": "Haushaltsmittel reichen nicht",
-                               "field": "Haushaltsüberschreitung zulassen"}])
+                               "field": "Überplanmäßige Auszahlung beantragen"}])
     issue = inv.issue_date or timezone.localdate()
     due = inv.due_date or (issue + dt.timedelta(days=30))
     discount, until = Decimal("0.00"), None
