@@ -66,13 +66,16 @@ def receive_invoice(tenant, content: bytes, *, actor: str, channel: str = "api",
 
 def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) -> EInvoice:
     """Validate, parse, route, check for duplicates and start the approval case."""
+    from . import xmlsafe
     from .validation import validate_invoice
 
     if content is None:
         with inv.document.file.open("rb") as fh:
             content = fh.read()
     try:
-        report = validate_invoice(content)
+        # parsed once (hardened), then shared by validation, the native BR-DE rules and the model parser
+        doc = xmlsafe.parse(content)
+        report = validate_invoice(content, parsed=doc)
     except DomainError as e:
         _set_status(inv, InvoiceStatus.REFUSED, note=e.detail, actor=actor)
         raise
@@ -86,7 +89,7 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
     try:
         from .parse import parse_invoice
 
-        model = parse_invoice(content, report.syntax)
+        model = parse_invoice(doc.root, report.syntax)
         _take_key_data(inv, model)
     except Exception as e:  # noqa: BLE001 - an invalid invoice may not parse completely; keep what we have
         log.warning("invoice %s: key data not parsed: %s", inv.pk, e)
@@ -103,12 +106,13 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
     inv.org_unit = route.org_unit
     original = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key,
                                         invoice_number=inv.invoice_number, duplicate_of__isnull=True,
-                                        status__in=OPEN_STATES).exclude(pk=inv.pk).first()
+                                        status__in=OPEN_STATES).exclude(pk=inv.pk)
+                .values_list("pk", flat=True).first()
                 if inv.invoice_number else None)
     if original is not None:
-        inv.duplicate_of = original
+        inv.duplicate_of_id = original
         _set_status(inv, InvoiceStatus.DUPLICATE, actor=actor,
-                    note=f"Dublette von Eingang {original.pk} (gleicher Rechnungssteller und Rechnungsnummer)")
+                    note=f"Dublette von Eingang {original} (gleicher Rechnungssteller und Rechnungsnummer)")
         return inv
     try:
         with transaction.atomic():
@@ -133,7 +137,8 @@ def _finding(f) -> dict:
 def _set_status(inv: EInvoice, status: str, *, note: str = "", actor: str) -> None:
     inv.status = status
     inv.status_note = note
-    with transaction.atomic():
+    # no savepoint of its own inside an outer transaction: an error there rolls the outer one back anyway
+    with transaction.atomic(savepoint=False):
         inv.save()
         record_change(tenant=inv.tenant, actor=actor, action=f"einvoice.{status}", object_type="einvoice",
                       object_id=inv.pk, data={"status": status, "note": note[:500], "number": inv.invoice_number},
