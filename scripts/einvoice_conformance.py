@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lxml import etree
+from saxonche import PySaxonApiError
 
 from rathaus.einvoice import conformance as cf
 from rathaus.einvoice import rules_de
 from rathaus.einvoice.rules_de_catalog import CATALOG, SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
+FUZZ_SEED, FUZZ_COUNT = 2026, 3000
 
 
 def _sources() -> list[str]:
@@ -61,6 +63,11 @@ def main() -> int:
     not_comparable: list[str] = []
 
     def account(label: str, kind: str, syntax: str, comparison: cf.Comparison) -> None:
+        docs["compared"] += 1
+        if comparison.messages_agree():
+            docs["messages_agree"] += 1
+        else:
+            defects.append(f"- `{label}`: Flag oder Meldungstext weichen ab")
         for rule in rules_de.IMPLEMENTED_BY_SYNTAX[syntax] | {r["id"] for r in CATALOG[syntax]["rules"]}:
             c = per_rule[rule]
             c[f"compared_{kind}"] += 1
@@ -82,8 +89,6 @@ def main() -> int:
             continue
         docs[syntax] += 1
         account(str(path.relative_to(cf.CORPORA)), "corpus", syntax, cf.compare(data, syntax))
-
-    from saxonche import PySaxonApiError
 
     for path in cf.cen_unit_test_files():
         for i, data in enumerate(cf.cen_fragments(path), start=1):
@@ -109,7 +114,17 @@ def main() -> int:
             defects.append(f"- Mutation {kind}/{rule}: Regel feuert nicht in beiden")
         account(f"mutation {kind}/{rule}", "mutation", syntax, comparison)
 
-    total = sum(c["compared_corpus"] + c["compared_mutation"] for c in per_rule.values())
+    for label, data, syntax in cf.random_mutations(FUZZ_SEED, FUZZ_COUNT):
+        try:
+            comparison = cf.compare(data, syntax)
+        except PySaxonApiError:
+            rules_de.check(data, syntax)
+            docs["fuzz-error"] += 1
+            continue
+        docs["fuzz"] += 1
+        account(f"Zufallsmutation {label}", "fuzz", syntax, comparison)
+
+    total = sum(c["compared_corpus"] + c["compared_mutation"] + c["compared_fuzz"] for c in per_rule.values())
     agree = sum(c["agree"] for c in per_rule.values())
     not_impl = sorted(set(rules_de.ALL_RULES) - rules_de.IMPLEMENTED, key=_key)
     v250 = _schematron_ids(cf.CORPORA / "rules" / "xrechnung-schematron-v2.5.0")
@@ -135,6 +150,10 @@ def main() -> int:
         f"{docs['mutation-ubl']} UBL-Invoice-, {docs['mutation-ubl-cn']} UBL-CreditNote- und {docs['mutation-cii']} "
         "CII-Mutationen (je eine Regel gebrochen; Basis: KoSIT-Testfall 01.01a in UBL und CII, "
         "KoSIT-Unit-Test ubl-cn-br-de-1 als Gutschrift)",
+        f"- Zufallsmutationen (Seed {FUZZ_SEED}, 1–3 zufällige Änderungen an Korpus-Instanzen): {docs['fuzz']} "
+        f"verglichen, {docs['fuzz-error']} nicht vergleichbar (offizielles XSL bricht mit Laufzeitfehler ab)",
+        f"- Flags und Meldungstexte (wörtlich, Leerraum normalisiert) gleich in {docs['messages_agree']} von "
+        f"{docs['compared']} Dokumenten",
         f"- Mutationen, bei denen die gebrochene Regel nativ und offiziell feuert: {mutation_ok['fired']} von "
         f"{mutation_ok['fired'] + mutation_ok['not_fired']}",
         f"- Nicht vergleichbar (das offizielle XSL bricht mit einem Laufzeitfehler ab, z. B. leerer Betrag; "
@@ -151,7 +170,7 @@ def main() -> int:
         "",
         "## Je Regel",
         "",
-        "| Regel | Syntax | Flag | implementiert | verglichen (Korpus + Mutation) | offiziell gefeuert | "
+        "| Regel | Syntax | Flag | implementiert | verglichen (Korpus + Mutation + Zufall) | offiziell gefeuert | "
         "Übereinstimmung | Abweichung | Rate |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -159,9 +178,9 @@ def main() -> int:
         c = per_rule[rule]
         syntaxes = "/".join(s.upper() for s in ("ubl", "cii") if rule in {r["id"] for r in CATALOG[s]["rules"]})
         flags = "/".join(sorted({r["flag"] for s in CATALOG for r in CATALOG[s]["rules"] if r["id"] == rule}))
-        compared = c["compared_corpus"] + c["compared_mutation"]
+        compared = c["compared_corpus"] + c["compared_mutation"] + c["compared_fuzz"]
         out.append(f"| {rule} | {syntaxes} | {flags} | {'ja' if rule in rules_de.IMPLEMENTED else 'nein'} | "
-                   f"{c['compared_corpus']} + {c['compared_mutation']} | {c['fired_official']} | {c['agree']} | "
+                   f"{c['compared_corpus']} + {c['compared_mutation']} + {c['compared_fuzz']} | {c['fired_official']} | {c['agree']} | "
                    f"{c['disagree']} | {_rate(c['agree'], compared)} |")
     out += ["", "## Noch nicht implementiert", ""]
     out += [f"- {r}" for r in not_impl] or ["- keine: alle Regeln des kompilierten 3.0.2-XSL sind nativ implementiert."]

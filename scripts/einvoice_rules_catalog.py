@@ -47,7 +47,8 @@ def extract(path: Path) -> dict:
             attrs = {a.get("name"): (a.text or "") for a in el.iter(f"{{{XSL}}}attribute")}
             parts = []
             text = el.find(f"{{{SVRL}}}text")
-            if text.text:
+            # as in XSLT, whitespace-only text nodes of the stylesheet do not count
+            if text.text and text.text.strip():
                 parts.append(text.text)
             for child in text:
                 if child.tag == f"{{{XSL}}}value-of":
@@ -60,7 +61,7 @@ def extract(path: Path) -> dict:
                         parts.append("{mimeCode}")
                     else:
                         raise ValueError(f"unknown value-of {sel}")
-                if child.tail:
+                if child.tail and child.tail.strip():
                     parts.append(child.tail)
             rules.append({
                 "id": attrs["id"], "flag": attrs.get("flag", "error"),

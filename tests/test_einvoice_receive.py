@@ -162,3 +162,40 @@ def test_official_test_invoice_is_valid_but_not_ours(seeded, api):
     f = sorted((CORPORA / "xrechnung-testsuite" / "business-cases" / "standard").glob("*_ubl.xml"))[0]
     out = post_xml(api("kasse"), f.read_bytes()).json()
     assert out["valid"] is True and out["status"] == "misrouted"
+
+
+@pytest.mark.skipif(not (CORPORA / "xrechnung-testsuite").exists(), reason="corpora missing")
+def test_embedded_attachments_and_pdf_view_go_into_the_case_file(seeded, api):
+    """An official test invoice with an embedded PDF (BG-24), re-addressed to Musterstadt's Leitweg-ID."""
+    import re
+
+    t = seeded["musterstadt"]
+    candidates = sorted((CORPORA / "xrechnung-testsuite").rglob("*_ubl.xml"))
+    src = next((f.read_bytes() for f in candidates if b"EmbeddedDocumentBinaryObject" in f.read_bytes()), None)
+    if src is None:
+        pytest.skip("no UBL test invoice with an embedded attachment")
+    body = re.sub(rb"<cbc:BuyerReference>[^<]*</cbc:BuyerReference>",
+                  f"<cbc:BuyerReference>{t.leitweg_id}</cbc:BuyerReference>".encode(), src, count=1)
+    out = post_xml(api("kasse"), body).json()
+    assert out["status"] == "in_review", out
+    docs = Document.objects.filter(case_id=out["case"]["id"])
+    kinds = sorted(d.kind for d in docs)
+    assert kinds.count("invoice") == 2 and "attachment" in kinds  # XML + PDF view, and the attachment(s)
+    pdf = docs.get(kind="invoice", content_type="application/pdf")
+    assert pdf.file.open("rb").read().startswith(b"%PDF-")
+
+
+def test_batch_import_command(seeded, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    t = seeded["musterstadt"]
+    good = tmp_path / "a.xml"
+    good.write_bytes(demo_invoice_for(t, "R-CLI-1"))
+    bad = tmp_path / "b.xml"
+    bad.write_bytes(b"kein xml")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("einvoice", "import", str(good), str(bad), "--tenant", "musterstadt", stdout=out, stderr=err)
+    assert "in Prüfung" in out.getvalue() and "abgewiesen" in err.getvalue()
+    assert set(EInvoice.objects.values_list("status", flat=True)) == {"in_review", "refused"}

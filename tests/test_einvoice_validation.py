@@ -288,6 +288,21 @@ def test_cii_xsd_accepts_the_suite_and_rejects_garbage():
     assert not report.valid and report.errors[0].rule == "XSD" and report.syntax == "CII"
 
 
+def test_rules_only_with_a_mistyped_value_is_a_finding_not_a_crash(kosit):
+    xml = _suite_invoice()
+    root = etree.fromstring(xml)
+    root.find(".//{*}TaxTotal/{*}TaxAmount").text = "abc"
+    report = validate_invoice(etree.tostring(root), levels="rules")
+    assert not report.valid
+    xslt_errors = [f for f in report.errors if f.rule == "XSLT"]
+    assert xslt_errors and xslt_errors[0].flag == "fatal" and "Datentyp" in xslt_errors[0].message
+    # with the schema level, the XSD refuses the value first and the rules are not run
+    full = validate_invoice(etree.tostring(root))
+    assert {f.rule for f in full.errors} == {"XSD"}
+    r = Client().post(f"{URL}?levels=rules", data=etree.tostring(root), content_type="application/xml")
+    assert r.status_code == 200 and r.json()["valid"] is False
+
+
 def test_not_xrechnung_skips_br_de():
     path = CEN / "ubl" / "examples" / "ubl-tc434-example1.xml"
     if not path.is_file():
@@ -359,6 +374,30 @@ def test_readable_location():
     assert readable_location(loc) == "/ubl:Invoice[1]/cac:TaxTotal[1]"
 
 
+def test_validation_from_threads_that_end():
+    """One Saxon processor per process: threads that validate and end must not crash the process
+    (a processor per thread did, when the thread ended: Django's dev server uses a thread per request)."""
+    import threading
+
+    xml = _suite_invoice()
+    cii = _suite_invoice("business-cases/standard/01.01a-INVOICE_uncefact.xml")
+    results, errors = [], []
+
+    def work():
+        try:
+            for doc in (xml, cii, xml):
+                results.append(validate_invoice(doc).valid)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [True] * 9
+
+
 # --------------------------------------------------------------------------- hostile and odd XML
 
 def test_document_type_and_syntax_detection():
@@ -396,6 +435,8 @@ EXTERNAL_DTD = (b'<?xml version="1.0"?><!DOCTYPE Invoice SYSTEM "http://127.0.0.
 UTF16_DOCTYPE = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE Invoice [<!ENTITY a "b">]>'
                  '<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">&a;</Invoice>'
                  ).encode("utf-16")
+DEEP = (b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">' + b"<a>" * 5000
+        + b"</a>" * 5000 + b"</Invoice>")
 UNKNOWN_ROOT = b'<?xml version="1.0"?><Rechnung xmlns="urn:example:rechnung"><Betrag>1</Betrag></Rechnung>'
 
 
@@ -405,6 +446,7 @@ UNKNOWN_ROOT = b'<?xml version="1.0"?><Rechnung xmlns="urn:example:rechnung"><Be
     pytest.param(EXTERNAL_DTD, "application/xml", 422, id="external-dtd"),
     pytest.param(UTF16_DOCTYPE, "application/xml", 422, id="doctype-in-utf16"),
     pytest.param(UNKNOWN_ROOT, "application/xml", 422, id="unknown-root"),
+    pytest.param(DEEP, "application/xml", 422, id="excessive-nesting"),
     pytest.param(b"Dies ist keine Rechnung.", "application/xml", 400, id="not-xml"),
     pytest.param(b"<Invoice><unclosed></Invoice>", "text/xml", 400, id="not-well-formed"),
     pytest.param(b"", "application/xml", 400, id="empty"),

@@ -155,4 +155,9 @@ def seed_demo(with_cases: bool = True, stdout=None) -> dict:
                 for i, ex in enumerate(examples[:2]):
                     r = submit_application(t, d.name, ex, idempotency_key=f"demo-{d.name}-{i + 1}", channel="web")
                     cases.append((t.slug, r.case.reference, r.access_code, r.created))
-    return {"tenants": list(tenants), "published": published, "cases": cases}
+    invoices = []
+    if with_cases:
+        from rathaus.einvoice.demo import seed_demo_invoices
+
+        invoices = seed_demo_invoices(tenants["musterstadt"])
+    return {"tenants": list(tenants), "published": published, "cases": cases, "invoices": invoices}

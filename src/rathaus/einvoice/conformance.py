@@ -78,6 +78,12 @@ def parse(data: bytes):
 class Comparison:
     native: Counter          # (rule, location) -> count
     official: Counter
+    native_full: Counter | None = None    # (rule, location, flag, message) -> count
+    official_full: Counter | None = None
+
+    def messages_agree(self) -> bool:
+        """Flags and message texts (whitespace-normalised) are the same as well."""
+        return self.native_full == self.official_full
 
     def rules(self) -> set[str]:
         return {r for r, _ in self.native} | {r for r, _ in self.official}
@@ -99,9 +105,10 @@ class Comparison:
 def compare(data: bytes, syntax: str) -> Comparison:
     from .xslt import run_svrl
 
-    official = Counter((r.rule, r.location) for r in run_svrl(OFFICIAL_XSL[syntax], data))
-    native = Counter((f.rule, f.location) for f in rules_de.check(data, syntax))
-    return Comparison(native, official)
+    official = Counter((r.rule, r.location, r.flag, r.text) for r in run_svrl(OFFICIAL_XSL[syntax], data))
+    native = Counter((f.rule, f.location, f.flag, " ".join(f.message.split())) for f in rules_de.check(data, syntax))
+    return Comparison(Counter(k[:2] for k in native.elements()), Counter(k[:2] for k in official.elements()),
+                      native, official)
 
 
 # ---------------------------------------------------------------- mutations
@@ -435,3 +442,52 @@ MUTATIONS = {"ubl": UBL_MUTATIONS, "ubl-cn": CN_MUTATIONS, "cii": CII_MUTATIONS}
 def mutation_cases() -> list[tuple[str, str]]:
     """(kind, rule) for every mutation; kind is "ubl" (Invoice), "ubl-cn" (CreditNote) or "cii"."""
     return [(kind, rule) for kind in ("ubl", "ubl-cn", "cii") for rule in MUTATIONS[kind]]
+
+
+# ---------------------------------------------------------------- random mutations (deterministic)
+
+FUZZ_VALUES = ["", " ", "0", "-1", "58", "59", "30", "48", "49", "54", "384", "380", "71", "VAT", "S", "E", "O",
+               "false", "true", "EUR", "USD", "HUF", "#SKONTO#TAGE=7#PROZENT=2.00#\n", "#SKONTO#TAGE=7#PROZENT=2.00#",
+               "#SKONTO#TAGE=7#PROZENT=2#\n", "a@b.de", "a@@b", "12", "DE75512108001245126199", "DE00123",
+               "2016-01-01", "2099-12-31", "20160101", "XR01", "0088", "9999", "SEPA", "application/xml", "text/plain",
+               "x.pdf", "1.005", "www.example.org", "https://example.org/a", "EM", "VA", "FC", "0204", "XR02", "130",
+               "916", "50", "H87", "XPP", "100.00", "0.01"]
+FUZZ_ATTRS = ["schemeID", "currencyID", "unitCode", "mimeCode", "filename", "listID"]
+
+
+def random_mutations(seed: int, count: int):
+    """Yield (label, xml bytes, syntax): corpus instances with 1-3 random edits (remove an element, duplicate
+    it, set a text or an attribute from FUZZ_VALUES)."""
+    import random
+
+    rng = random.Random(seed)
+    files = corpus_files()
+    for i in range(count):
+        path = rng.choice(files)
+        root = parse(path.read_bytes())
+        syntax = syntax_of(root)
+        edits = []
+        if rng.random() < 0.25:
+            try:
+                apply_ops(root, [("ext",)])
+                edits.append("extension")
+            except LookupError:
+                pass
+        for _ in range(rng.randint(1, 3)):
+            elements = [e for e in root.iter() if isinstance(e.tag, str)]
+            el = rng.choice(elements)
+            op = rng.random()
+            if op < 0.3 and el.getparent() is not None:
+                el.getparent().remove(el)
+                edits.append(f"remove {etree.QName(el).localname}")
+            elif op < 0.45 and el.getparent() is not None:
+                el.addnext(copy.deepcopy(el))
+                edits.append(f"copy {etree.QName(el).localname}")
+            elif op < 0.8:
+                el.text = rng.choice(FUZZ_VALUES)
+                edits.append(f"text {etree.QName(el).localname}")
+            else:
+                attr = rng.choice(FUZZ_ATTRS)
+                el.set(attr, rng.choice(FUZZ_VALUES))
+                edits.append(f"@{attr} {etree.QName(el).localname}")
+        yield f"{path.name} #{i}: {', '.join(edits)}", etree.tostring(root), syntax

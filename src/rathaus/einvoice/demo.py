@@ -162,3 +162,47 @@ def demo_invoice_for(tenant, number: str, lines: list[DemoLine] | None = None, *
         lines=lines or [DemoLine("Kopierpapier A4, 80 g/m², Karton à 2.500 Blatt", Decimal("4"), Decimal("21.50")),
                         DemoLine("Ordner A4, 8 cm, blau", Decimal("20"), Decimal("1.90"))],
         **kw)
+
+
+def seed_demo_invoices(tenant) -> list:
+    """A few received invoices in different states for the demo: one waiting for the formal check, one
+    ordered for payment (ready for the next payment run), one invalid (rejected with a letter) and one
+    duplicate. Idempotent by the demo invoice numbers."""
+    from django.contrib.auth import get_user_model
+
+    from rathaus.cases.models import Task, TaskState
+    from rathaus.cases.services import complete_task
+    from rathaus.tenants.models import Membership
+
+    from .models import EInvoice
+    from .services import receive_invoice
+
+    if not tenant.leitweg_id or EInvoice.objects.filter(tenant=tenant, invoice_number__startswith="DEMO-").exists():
+        return []
+    made = [receive_invoice(tenant, demo_invoice_for(tenant, "DEMO-2026-0101"), actor="demo", channel="demo",
+                            filename="buerobedarf-0101.xml")]
+    ordered = receive_invoice(
+        tenant, demo_invoice_for(tenant, "DEMO-2026-0102", lines=[DemoLine("Toner schwarz, Originalkartusche",
+                                                                           Decimal("3"), Decimal("89.90"))],
+                                 payment_terms="Zahlbar innerhalb 30 Tagen.\n#SKONTO#TAGE=14#PROZENT=2.00#\n"),
+        actor="demo", channel="demo", filename="buerobedarf-0102.xml")
+    made.append(ordered)
+    booking = {"produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000", "kostenstelle": "320"}
+    users = {"formale_pruefung": "kasse", "sachlich_richtig": "sachbearbeitung", "rechnerisch_richtig": "leitung",
+             "anordnung": "stellvertretung"}
+    User = get_user_model()
+    for name, username in users.items():
+        task = Task.objects.filter(case=ordered.case, name=name, state=TaskState.OPEN).first()
+        user = User.objects.filter(username=username).first()
+        m = Membership.objects.filter(user=user, tenant=tenant).first() if user else None
+        if task is None or m is None:
+            break
+        data = {"decision": "approve"} if name == "formale_pruefung" else {"decision": "approve", "buchung": booking}
+        complete_task(m, task.pk, data)
+    broken = demo_invoice_for(tenant, "DEMO-2026-0103").replace(
+        b"<cbc:BuyerReference>", b"<cbc:Note>Rechnung ohne Leitweg-ID</cbc:Note><cbc:BuyerReference>", 1)
+    broken = broken.replace(f"<cbc:BuyerReference>{tenant.leitweg_id}</cbc:BuyerReference>".encode(), b"")
+    made.append(receive_invoice(tenant, broken, actor="demo", channel="demo", filename="fehlerhaft-0103.xml"))
+    made.append(receive_invoice(tenant, demo_invoice_for(tenant, "DEMO-2026-0101"), actor="demo", channel="demo",
+                                filename="buerobedarf-0101-nochmal.xml"))
+    return made

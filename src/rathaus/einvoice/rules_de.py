@@ -345,7 +345,9 @@ def _u_r040():
     ]
 
 
-@_rule(U, "M37", 1005, "//cac:PaymentMeans[normalize-space(cbc:PaymentMeansCode) = '49' or "
+# In XSLT a dynamic error in a pattern predicate (normalize-space() of two codes) means "no match":
+# hence the count(...) <= 1 in the contexts below.
+@_rule(U, "M37", 1005, "//cac:PaymentMeans[count(cbc:PaymentMeansCode) <= 1][normalize-space(cbc:PaymentMeansCode) = '49' or "
                        "normalize-space(cbc:PaymentMeansCode) = '59']")
 def _u_r061():
     return [("PEPPOL-EN16931-R061", lambda c, e: c.has(e, "cac:PaymentMandate/cbc:ID"))]
@@ -530,6 +532,7 @@ def _u_delivery_addr():
 
 def _pm_ctx_u(codes: tuple[str, ...]) -> str:
     cond = " or ".join(f"normalize-space(cbc:PaymentMeansCode) = '{code}'" for code in codes)
+    cond = f"count(cbc:PaymentMeansCode) <= 1][{cond}"
     return f"/ubl:Invoice/cac:PaymentMeans[{cond}] | /cn:CreditNote/cac:PaymentMeans[{cond}]"
 
 
@@ -744,7 +747,7 @@ def _c_r043_2():
     return [("PEPPOL-EN16931-R043-2", _indicator_ok)]
 
 
-@_rule(C, "M27", 1005, "//ram:SpecifiedTradeSettlementPaymentMeans[normalize-space(ram:TypeCode) = '49' or "
+@_rule(C, "M27", 1005, "//ram:SpecifiedTradeSettlementPaymentMeans[count(ram:TypeCode) <= 1][normalize-space(ram:TypeCode) = '49' or "
                        "normalize-space(ram:TypeCode) = '59']")
 def _c_r061():
     return [("PEPPOL-EN16931-R061", lambda c, e: c.has(e, "../ram:SpecifiedTradePaymentTerms/ram:DirectDebitMandateID"))]
@@ -922,7 +925,7 @@ def _c_delivery_addr():
 
 def _pm_ctx_c(codes: tuple[str, ...]) -> str:
     cond = " or ".join(f"normalize-space(ram:TypeCode) = '{code}'" for code in codes)
-    return f"{_HS}/ram:SpecifiedTradeSettlementPaymentMeans[{cond}]"
+    return f"{_HS}/ram:SpecifiedTradeSettlementPaymentMeans[count(ram:TypeCode) <= 1][{cond}]"
 
 
 def _c_debit(c, e) -> bool:

@@ -281,8 +281,8 @@ CATALOG = {'ubl': {'title': 'Schematron Version 2.3.0 - XRechnung 3.0.2 compatib
                     'flag': 'fatal',
                     'message': '[BR-DE-18] Skonto Zeilen in {name} müssen diesem regulärem Ausdruck '
                                'entsprechen: '
-                               '(^|\\r?\\n)#(SKONTO)#TAGE=([0-9]+#PROZENT=[0-9]+\\.[0-9]{2})(#BASISBETRAG=-?[0-9]+\\.[0-9]{2})?#$ '
-                               '. Die Informationen zur Gewährung von Skonto müssen wie folgt im Element '
+                               '(^|\\r?\\n)#(SKONTO)#TAGE=([0-9]+#PROZENT=[0-9]+\\.[0-9]{2})(#BASISBETRAG=-?[0-9]+\\.[0-9]{2})?#$. '
+                               'Die Informationen zur Gewährung von Skonto müssen wie folgt im Element '
                                '"Payment terms" (BT-20) übermittelt werden: Anzugeben ist im ersten '
                                'Segment "SKONTO", im zweiten "TAGE=n", im dritten "PROZENT=n". '
                                'Prozentzahlen sind ohne Vorzeichen sowie mit Punkt getrennt von zwei '
@@ -595,7 +595,7 @@ CATALOG = {'ubl': {'title': 'Schematron Version 2.3.0 - XRechnung 3.0.2 compatib
                    {'id': 'BR-DEX-01',
                     'flag': 'fatal',
                     'message': '[BR-DEX-01] Das Element {name} "Attached Document" (BT-125) benutzt einen '
-                               'nicht zulässigen MIME-Code: {mimeCode} . Im Falle einer Extension darf '
+                               'nicht zulässigen MIME-Code: {mimeCode}. Im Falle einer Extension darf '
                                'zusätzlich zu der Liste der mime codes (definiert in Abschnitt 8.2, '
                                '"Binary Object") der MIME-Code application/xml genutzt werden.',
                     'context': 'cbc:EmbeddedDocumentBinaryObject[$isExtension]',
@@ -1031,8 +1031,8 @@ CATALOG = {'ubl': {'title': 'Schematron Version 2.3.0 - XRechnung 3.0.2 compatib
                     'flag': 'fatal',
                     'message': '[BR-DE-18] Skonto Zeilen in {name} muessen diesem regulärem Ausdruck '
                                'entsprechen: '
-                               '(^|\\r?\\n)#(SKONTO)#TAGE=([0-9]+#PROZENT=[0-9]+\\.[0-9]{2})(#BASISBETRAG=-?[0-9]+\\.[0-9]{2})?#$ '
-                               '. Die Informationen zur Gewährung von Skonto müssen wie folgt im Element '
+                               '(^|\\r?\\n)#(SKONTO)#TAGE=([0-9]+#PROZENT=[0-9]+\\.[0-9]{2})(#BASISBETRAG=-?[0-9]+\\.[0-9]{2})?#$. '
+                               'Die Informationen zur Gewährung von Skonto müssen wie folgt im Element '
                                '"Payment terms" (BT-20) übermittelt werden: Anzugeben ist im ersten '
                                'Segment "SKONTO", im zweiten "TAGE=n", im dritten "PROZENT=n". '
                                'Prozentzahlen sind ohne Vorzeichen sowie mit Punkt getrennt von zwei '
@@ -1373,7 +1373,7 @@ CATALOG = {'ubl': {'title': 'Schematron Version 2.3.0 - XRechnung 3.0.2 compatib
                    {'id': 'BR-DEX-01',
                     'flag': 'fatal',
                     'message': '[BR-DEX-01] Das Element {name} "Attached Document" (BT-125) benutzt einen '
-                               'nicht zulässigen MIME-Code: {mimeCode} . Im Falle einer Extension darf '
+                               'nicht zulässigen MIME-Code: {mimeCode}. Im Falle einer Extension darf '
                                'zusätzlich zu der Liste der mime codes (definiert in Abschnitt 8.2, '
                                '"Binary Object") der MIME-Code application/xml genutzt werden.',
                     'context': 'ram:AttachmentBinaryObject[$isExtension]',

@@ -238,7 +238,32 @@ def _start_approval(inv: EInvoice, model, *, actor: str):
     }
     result = submit_application(inv.tenant, APPROVAL_SERVICE, data, channel="einvoice",
                                 idempotency_key=f"einvoice-{inv.pk}")
+    if model is not None:
+        file_to_case(inv, model, result.case, actor=actor)
     return result.case
+
+
+def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
+    """Into the case's E-Akte: the received XML (linked, not copied), the readable PDF view and every
+    embedded attachment (BG-24) as a document of its own."""
+    from rathaus.documents.models import Document
+    from rathaus.documents.services import sniff_content_type, store_document
+
+    from .render import render_invoice_pdf
+
+    if inv.document_id:
+        Document.objects.filter(pk=inv.document_id, case__isnull=True).update(case=case)
+    label = "Gutschrift" if model.is_credit_note else "Rechnung"
+    number = model.number or "ohne Nummer"
+    store_document(tenant=inv.tenant, case=case, kind=Document.Kind.INVOICE,
+                   title=f"{label} {number} (Sichtansicht)", filename=f"{label.lower()}-{number}.pdf",
+                   content_type="application/pdf", content=render_invoice_pdf(model), actor=actor)
+    for i, att in enumerate(model.embedded_files(), start=1):
+        store_document(tenant=inv.tenant, case=case, kind=Document.Kind.ATTACHMENT,
+                       title=f"Anlage zu {label} {number}: {att.description or att.id or att.filename or i}"[:300],
+                       filename=att.filename or f"anlage-{i}",
+                       content_type=sniff_content_type(att.content) or "application/octet-stream",
+                       content=att.content, actor=actor)
 
 
 def _s(d: Decimal | None) -> str | None:

@@ -281,6 +281,21 @@ def _finding(r: xslt.SvrlResult, level: str, source: str, overrides: dict[str, s
                    text=original_text(r.text))
 
 
+def _run_rules(path, node, level: str, source: str, findings: list) -> list[xslt.SvrlResult] | None:
+    """Run a Schematron-XSLT; a dynamic error (e.g. "abc" where a rule computes with xs:decimal, possible
+    with levels=rules, when no schema checked the types) becomes one fatal finding `XSLT` instead of a 500."""
+    try:
+        return xslt.run_svrl_node(path, node)
+    except Exception as e:  # saxonche raises PySaxonApiError
+        detail = " ".join(str(e).split())[:500]
+        log.info("Schematron-XSLT %s failed: %s", Path(path).name, detail)
+        findings.append(Finding(
+            rule="XSLT", level=level, flag="fatal", source=source, location="/", text=detail,
+            message=("Die Regeln konnten nicht vollständig ausgewertet werden, weil ein Wert nicht dem "
+                     f"erwarteten Datentyp entspricht (das XML-Schema hätte ihn abgelehnt): {detail}")))
+        return None
+
+
 def _native_findings(root, syntax: str):
     """The other level's native BR-DE rules (`rules_de.check`), or None if not available."""
     try:
@@ -342,7 +357,7 @@ def validate_invoice(xml: bytes, *, levels: str = "all", parsed: xmlsafe.ParsedI
     overrides = custom_levels(scenario, doc.syntax, doc.customization_id, kosit)
     t = time.perf_counter()
     node = xslt.parse(doc.text)
-    cen = xslt.run_svrl_node(cen_xslt_path(doc.syntax), node)
+    cen = _run_rules(cen_xslt_path(doc.syntax), node, "en16931", "cen", findings) or []
     timings["en16931"] = (time.perf_counter() - t) * 1000
     report.levels_run.append("en16931")
     findings.extend(_finding(r, "en16931", "cen", overrides) for r in cen)
@@ -354,16 +369,15 @@ def validate_invoice(xml: bytes, *, levels: str = "all", parsed: xmlsafe.ParsedI
     t = time.perf_counter()
     native = _native_findings(doc.root, doc.syntax)
     timings["xrechnung_native"] = (time.perf_counter() - t) * 1000
-    official = None
-    if kosit is not None and kosit.xsl.get(doc.syntax):
+    use_kosit = kosit is not None and bool(kosit.xsl.get(doc.syntax))
+    if use_kosit:
         t = time.perf_counter()
-        official = xslt.run_svrl_node(kosit.xsl[doc.syntax], node)
+        official = _run_rules(kosit.xsl[doc.syntax], node, "xrechnung", "kosit", findings)
         timings["xrechnung_kosit"] = (time.perf_counter() - t) * 1000
         report.artifacts["xrechnung"] = f"KoSIT XRechnung {kosit.version} (installiert)"
-    if official is not None:
         report.levels_run.append(f"xrechnung (KoSIT {kosit.version})")
-        findings.extend(_finding(r, "xrechnung", "kosit", overrides) for r in official)
-        if native is not None:
+        findings.extend(_finding(r, "xrechnung", "kosit", overrides) for r in official or [])
+        if native is not None and official is not None:
             report.levels_run.append("xrechnung (native, Abgleich)")
             _compare(native, official, name or doc.customization_id)
     elif native is not None:

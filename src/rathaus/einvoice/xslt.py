@@ -1,10 +1,16 @@
 """Run Schematron rules compiled to XSLT (CEN EN 16931, KoSIT XRechnung) through saxonche and read
 the SVRL report.
 
-Stylesheets are compiled once per process and thread (saxonche objects are not shared between
-threads) and reused; a run on a typical invoice takes a few milliseconds. Input documents are
-parsed by Saxon from text the caller has already checked (well-formed, no DTD, size limit); parse a
-document once with `parse()` and hand the node to several stylesheets with `run_svrl_node()`.
+Stylesheets are compiled once per process and reused; a run on a typical invoice takes a few
+milliseconds. Input documents are parsed by Saxon from text the caller has already checked
+(well-formed, no DTD, size limit); parse a document once with `parse()` and hand the node to several
+stylesheets with `run_svrl_node()`.
+
+Threads: saxonche (SaxonC 13, a GraalVM native image) must have exactly one `PySaxonProcessor` per
+process. A processor per thread crashes the whole process when such a thread ends (StackOverflowError
+while detaching the thread from the isolate; e.g. Django's threaded development server, which uses a
+thread per request). So there is one processor, and every call into Saxon holds one lock: validations
+in threads of one process run their XSLT one after the other (sync gunicorn workers are not affected).
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pathlib import Path
 from lxml import etree
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
-_local = threading.local()
+_lock = threading.RLock()
+_state: dict = {"proc": None, "compiled": {}}
 
 
 @dataclass(frozen=True)
@@ -30,47 +37,51 @@ class SvrlResult:
 
 
 def _processor():
-    proc = getattr(_local, "proc", None)
-    if proc is None:
-        from saxonche import PySaxonProcessor
+    with _lock:
+        proc = _state["proc"]
+        if proc is None:
+            from saxonche import PySaxonProcessor
 
-        proc = PySaxonProcessor(license=False)
-        _local.proc = proc
-        _local.compiled = {}
-    return proc
+            proc = _state["proc"] = PySaxonProcessor(license=False)
+        return proc
 
 
 def compiled(path: str | Path):
-    """The compiled stylesheet for `path` (compiled on first use in this thread)."""
-    proc = _processor()
-    key = str(Path(path).resolve())
-    ex = _local.compiled.get(key)
-    if ex is None:
-        xp = proc.new_xslt30_processor()
-        ex = xp.compile_stylesheet(stylesheet_file=key)
+    """The compiled stylesheet for `path` (compiled on first use in this process, and again when the file
+    was replaced, e.g. by reinstalling the same version of KoSIT's artefacts)."""
+    resolved = Path(path).resolve()
+    key = (str(resolved), resolved.stat().st_mtime_ns)
+    with _lock:
+        ex = _state["compiled"].get(key)
         if ex is None:
-            raise RuntimeError(f"XSLT konnte nicht übersetzt werden: {key}")
-        _local.compiled[key] = ex
-    return ex
+            xp = _processor().new_xslt30_processor()
+            ex = xp.compile_stylesheet(stylesheet_file=str(resolved))
+            if ex is None:
+                raise RuntimeError(f"XSLT konnte nicht übersetzt werden: {resolved}")
+            _state["compiled"][key] = ex
+        return ex
 
 
 def forget(prefix: str | Path) -> None:
-    """Drop this thread's compiled stylesheets below `prefix` (after an artefact set was removed)."""
-    if getattr(_local, "compiled", None) is None:
-        return
+    """Drop compiled stylesheets below `prefix` (after an artefact set was removed or replaced)."""
     base = str(Path(prefix).resolve())
-    for key in [k for k in _local.compiled if k.startswith(base)]:
-        del _local.compiled[key]
+    with _lock:
+        for key in [k for k in _state["compiled"] if k[0].startswith(base)]:
+            del _state["compiled"][key]
 
 
 def parse(text: str):
     """The document as a Saxon node, to be handed to several stylesheets."""
-    return _processor().parse_xml(xml_text=text)
+    proc = _processor()
+    with _lock:
+        return proc.parse_xml(xml_text=text)
 
 
 def run_svrl_node(path: str | Path, node) -> list[SvrlResult]:
     """Apply a Schematron-XSLT to a parsed document; return every failed assert and successful report."""
-    out = compiled(path).transform_to_string(xdm_node=node)
+    ex = compiled(path)
+    with _lock:
+        out = ex.transform_to_string(xdm_node=node)
     if out is None:
         raise RuntimeError(f"XSLT lieferte kein Ergebnis: {path}")
     if "failed-assert" not in out and "successful-report" not in out:

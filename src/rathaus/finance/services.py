@@ -28,12 +28,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from rathaus.core.bulk import bulk_insert
+from rathaus.core.bulk import insert_rows
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.models import OutboxEvent
 from rathaus.events.services import record_change
@@ -96,13 +97,17 @@ def _status_for(amount: Decimal, paid: Decimal) -> str:
     return ReceivableStatus.OVERPAID
 
 
+def _receivable_event_row(r: Receivable, old_status: str | None = None) -> dict:
+    return {
+        "tenant_id": r.tenant_id, "type": f"receivable.{r.status}", "aggregate_type": "receivable",
+        "aggregate_id": r.kassenzeichen,
+        "payload": {"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": str(r.status),
+                    "previous_status": old_status, "amount": str(r.amount), "open_amount": str(r.open_amount)},
+    }
+
+
 def _receivable_event(r: Receivable, old_status: str | None = None) -> OutboxEvent:
-    return OutboxEvent(
-        tenant_id=r.tenant_id, type=f"receivable.{r.status}", aggregate_type="receivable",
-        aggregate_id=r.kassenzeichen,
-        payload={"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": r.status,
-                 "previous_status": old_status, "amount": str(r.amount), "open_amount": str(r.open_amount)},
-    )
+    return OutboxEvent(**_receivable_event_row(r, old_status))
 
 
 @dataclass
@@ -266,6 +271,7 @@ class _Importer:
         self.statement: BankStatement | None = None
         self._info = None
         self.batch: list[tuple] = []
+        self._batches = 0
         self.seen: set[str] = set()
         self.roles = {}
 
@@ -387,9 +393,10 @@ class _Importer:
         old_status: dict[int, str] = {}
         for entry, tx, fp in fresh:
             amount = tx.amount
-            btx = BankTransaction(
-                tenant=self.tenant, statement=self.statement, bank_account=acc, fingerprint=fp,
-                booking_date=entry.booking_date or entry.value_date or timezone.localdate(),
+            # a plain record, not a model instance: thousands of these per batch go in with COPY
+            btx = SimpleNamespace(
+                pk=None, tenant_id=self.tenant.pk, statement_id=self.statement.pk, bank_account_id=acc.pk,
+                fingerprint=fp, booking_date=entry.booking_date or entry.value_date or timezone.localdate(),
                 value_date=entry.value_date, amount=amount, credit=entry.credit, reversal=entry.reversal,
                 currency=tx.currency or entry.currency,
                 remittance=tx.remittance[:4000],
@@ -399,8 +406,8 @@ class _Importer:
                 counterparty_iban=(tx.debtor_iban if entry.credit else tx.creditor_iban)[:34],
                 bank_reference=(entry.account_servicer_ref or "")[:140],
                 bank_tx_code=(tx.proprietary_code or tx.bank_tx_code or entry.proprietary_code)[:60],
-                return_reason=(tx.return_reason or "")[:10], state=BankTransaction.State.CLEARING,
-                unallocated=amount,
+                return_reason=(tx.return_reason or "")[:10], state=BankTransaction.State.CLEARING.value,
+                unallocated=amount, note="", resolved_at=None, resolved_by="",
             )
             item = run_items.get(tx.end_to_end_id) if not entry.credit and not entry.reversal else None
             if item is not None and (item.amount != amount or item.paid):
@@ -416,20 +423,24 @@ class _Importer:
                 r.status = _status_for(r.amount, r.paid_amount)
                 r.updated_at = self.now
             if allocs or item is not None:
-                btx.state = BankTransaction.State.MATCHED
+                btx.state = BankTransaction.State.MATCHED.value
                 btx.unallocated = ZERO
                 self.result.matched += 1
             else:
                 self.result.unmatched += 1
             pending.append(_Pending(btx, allocs, settles, item))
-        bulk_insert([p.tx for p in pending])
-        bulk_insert([Allocation(tenant=self.tenant, transaction=p.tx, receivable=r, amount=a, created_at=self.now,
-                                created_by=self.actor) for p in pending for r, a in p.allocations])
+        ids = insert_rows(BankTransaction, [{k: v for k, v in vars(p.tx).items() if k != "pk"} for p in pending])
+        for p, pk in zip(pending, ids, strict=True):
+            p.tx.pk = pk
+        insert_rows(Allocation, [
+            {"tenant_id": self.tenant.pk, "transaction_id": p.tx.pk, "receivable_id": r.pk, "amount": a,
+             "manual": False, "created_at": self.now, "created_by": self.actor}
+            for p in pending for r, a in p.allocations])
         touched = {r.pk: r for p in pending for r, _ in p.allocations}
         if touched:
             _update_receivable_amounts(touched.values())
-            bulk_insert([_receivable_event(r, old_status[r.pk]) for r in touched.values()
-                         if r.status != old_status[r.pk]])
+            insert_rows(OutboxEvent, [_receivable_event_row(r, old_status[r.pk]) for r in touched.values()
+                                      if r.status != old_status[r.pk]])
         specs = [self._posting(p) for p in pending]
         paid_items = [p.run_item for p in pending if p.run_item is not None]
         if paid_items:
@@ -442,7 +453,40 @@ class _Importer:
                 aggregate_id=it.payable.number,
                 payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
                 for it in paid_items])
-        ledger.post_entries(self.tenant, specs, actor=self.actor, audit=False, now=self.now)
+        ledger.post_entries(self.tenant, self._collective(specs), actor=self.actor, audit=False, now=self.now)
+
+    def _collective(self, specs: list[ledger.EntrySpec]) -> list[ledger.EntrySpec]:
+        """One collective entry (Sammelbuchung) per booking day of a batch, as the statement itself is
+        one Beleg: the counter-lines stay one per payment (with Kassenzeichen and the transaction's
+        number in the text, so every payment is traceable), the bank side is summed per direction."""
+        bank = self.account.ledger_account
+        by_day: dict = {}
+        for spec in specs:
+            ref = spec.source_ref.split(":", 1)[1]
+            day = by_day.setdefault(spec.date, {"lines": [], "debit": ZERO, "credit": ZERO, "n": 0})
+            day["n"] += 1
+            for ln in spec.lines:
+                if ln.account == bank and not ln.product and not ln.cash_account:
+                    day["debit"] += Decimal(ln.debit)
+                    day["credit"] += Decimal(ln.credit)
+                else:
+                    ln.text = f"{ln.text} · Umsatz {ref}".strip(" ·")[:300]
+                    day["lines"].append(ln)
+        self._batches += 1
+        out = []
+        for date, day in sorted(by_day.items()):
+            lines = day["lines"]
+            if day["debit"]:
+                lines.append(ledger.Line(account=bank, debit=day["debit"], text="Eingänge laut Kontoauszug"))
+            if day["credit"]:
+                lines.append(ledger.Line(account=bank, credit=day["credit"], text="Ausgänge laut Kontoauszug"))
+            st = self.statement
+            out.append(ledger.EntrySpec(
+                date=date, text=f"Kontoauszug {st.statement_id} vom {date:%d.%m.%Y}, Teil {self._batches} "
+                                f"({day['n']} Umsätze)"[:300],
+                source_ref=f"statement:{st.pk}:{self._batches}:{date.isoformat()}", source_type="bank_statement",
+                lines=lines))
+        return out
 
     def _match(self, btx: BankTransaction, found: list[Receivable]) -> list[tuple[Receivable, Decimal]]:
         """Decide how an incoming payment settles receivables.
@@ -755,4 +799,25 @@ def demo_statement_for(r: Receivable, *, amount: Decimal | None = None, version:
                              debtor_iban="DE89370400440532013000", account_servicer_ref=f"DEMO{ref}",
                              remittance=f"Kassenzeichen {r.kassenzeichen_display} {r.purpose}"[:280])],
     )
+    return out.getvalue()
+
+
+def demo_statement_for_run(run) -> bytes:
+    """A camt.053 statement in which the bank executed every transfer of a payment run (one debit per
+    transfer with its end-to-end id) – demo and tests only."""
+    import io
+
+    from .camt_writer import WriterEntry, write_camt053
+
+    now = timezone.now()
+    out = io.BytesIO()
+    entries = [WriterEntry(amount=it.amount, booking_date=run.execution_date, credit=False,
+                           end_to_end_id=it.end_to_end_id, creditor_name=it.payable.creditor_name,
+                           creditor_iban=it.payable.creditor_iban, remittance=it.payable.remittance,
+                           account_servicer_ref=f"DEMO-{it.end_to_end_id}")
+               for it in run.items.select_related("payable").order_by("id")]
+    write_camt053(out, account_iban=run.bank_account.iban, account_owner=run.tenant.name,
+                  servicer_bic=run.bank_account.bic, statement_id=f"DEMO-{run.number}",
+                  message_id=f"DEMO-{run.message_id}"[:35], created_at=now, opening_balance=Decimal("0.00"),
+                  entries=entries)
     return out.getvalue()

@@ -13,4 +13,6 @@ urlpatterns = [
     path("kasse/kontoauszuege/", views.statements, name="statements"),
     path("kasse/zahlungen/", views.payments, name="payments"),
     path("kasse/zahlungen/laeufe/<int:run_id>/datei/", views.payment_run_file, name="payment_run_file"),
+    path("kasse/zahlungen/laeufe/<int:run_id>/demo-kontoauszug/", views.demo_run_statement,
+         name="demo_run_statement"),
 ]

@@ -80,10 +80,18 @@ def receivable(request, membership, kassenzeichen: str):
     except NotFound as e:
         raise Http404(str(e)) from e
     allocations = list(r.allocations.select_related("transaction"))
-    refs = [f"receivable:{r.pk}"] + [f"banktx:{a.transaction_id}" for a in allocations] + \
-        [f"allocation:{a.pk}" for a in allocations]
-    entries = (JournalEntry.objects.filter(tenant=membership.tenant, source_ref__in=refs)
-               .prefetch_related("lines__account", "lines__cash_account", "lines__product").order_by("date", "id"))
+    from django.db.models import Prefetch, Q
+
+    from rathaus.ledger.models import JournalLine
+
+    refs = [f"receivable:{r.pk}"] + [f"allocation:{a.pk}" for a in allocations]
+    # payments are lines of the statement's collective entry, marked with the Kassenzeichen
+    entries = (JournalEntry.objects.filter(Q(source_ref__in=refs) | Q(
+        source_type="bank_statement", lines__text__contains=f"KZ {r.kassenzeichen_display}"),
+        tenant=membership.tenant).distinct().order_by("date", "id")
+               .prefetch_related(Prefetch("lines", queryset=JournalLine.objects.filter(
+                   Q(text__contains=f"KZ {r.kassenzeichen_display}") | ~Q(entry__source_type="bank_statement"))
+                   .select_related("account", "cash_account", "product"))))
     return render(request, "finance/receivable.html", {
         "r": r, "label": ReceivableStatus(r.status).label, "lines": r.lines.all(), "allocations": allocations,
         "entries": entries, "pay_to": services.pay_to(membership.tenant),
@@ -219,7 +227,24 @@ def payments(request, membership):
     return render(request, "finance/payments.html", {
         "due": due, "open_later": open_later, "runs": runs, "scheduled": scheduled,
         "execution_date": execution_date, "may_write": membership.has_role("treasury"),
+        "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
     }, status=status)
+
+
+@treasury_view()
+def demo_run_statement(request, membership, run_id: int):
+    """Demo only: the bank statement that shows the debits of this payment run."""
+    from .payables import get_payment_run
+
+    if not getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
+        raise Http404("Nur in der Demo")
+    try:
+        run = get_payment_run(membership.tenant, run_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    resp = HttpResponse(services.demo_statement_for_run(run), content_type="application/xml")
+    resp["Content-Disposition"] = f'attachment; filename="camt053-{run.number}.xml"'
+    return resp
 
 
 @treasury_view()

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from rathaus.core.bulk import bulk_insert
+from rathaus.core.bulk import bulk_insert, insert_rows
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.services import record_change
 
@@ -155,11 +155,13 @@ def _check_entry(spec: EntrySpec, lk: _Lookup) -> tuple[list[JournalLine], Decim
             liquid_net += debit - credit
         debit_sum += debit
         credit_sum += credit
-        lines.append(JournalLine(
-            tenant_id=lk.tenant.pk, year=spec.date.year, account=account, product=product,
-            cost_centre=cost_centre, cash_account=cash_account, debit=debit, credit=credit,
-            text=(ln.text or "")[:300],
-        ))
+        # plain rows (no model instances): collective entries of bank statements have thousands of lines
+        lines.append({
+            "tenant_id": lk.tenant.pk, "year": spec.date.year, "account_id": account.pk,
+            "product_id": product.pk if product else None, "cost_centre_id": cost_centre.pk if cost_centre else None,
+            "cash_account_id": cash_account.pk if cash_account else None, "debit": debit, "credit": credit,
+            "text": (ln.text or "")[:300],
+        })
     if debit_sum != credit_sum:
         raise _invalid(f"Die Buchung ist nicht ausgeglichen: Soll {debit_sum} ≠ Haben {credit_sum}.", "/lines")
     if liquid_net != cash_flow:
@@ -190,7 +192,7 @@ def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool 
         for item in checked:
             by_year.setdefault(item[0].date.year, []).append(item)
         new_entries: list[JournalEntry] = []
-        all_lines: list[JournalLine] = []
+        entry_lines: list[tuple[JournalEntry, list[dict]]] = []
         from rathaus.cases.services import next_reference_number
 
         for year, items in sorted(by_year.items()):
@@ -202,13 +204,14 @@ def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool 
                     total=total, created_at=now, created_by=actor,
                 )
                 new_entries.append(entry)
-                for ln in lines:
-                    ln.entry = entry
-                all_lines.extend(lines)
+                entry_lines.append((entry, lines))
         bulk_insert(new_entries)
-        for ln in all_lines:
-            ln.entry_id = ln.entry.pk
-        bulk_insert(all_lines)
+        rows = []
+        for entry, lines in entry_lines:
+            for ln in lines:
+                ln["entry_id"] = entry.pk
+                rows.append(ln)
+        insert_rows(JournalLine, rows)
         if audit and new_entries:
             record_change(
                 tenant=tenant, actor=actor, action="ledger.posted", object_type="journal",

@@ -26,11 +26,52 @@ class Command(BaseCommand):
         val.add_argument("files", nargs="+")
         val.add_argument("--levels", choices=["all", "rules"], default="all")
         val.add_argument("--json", action="store_true", help="Bericht als JSON")
+        imp = sub.add_parser("import", help="E-Rechnungen empfangen (ablegen, prüfen, zuordnen, Prüfvorgang)")
+        imp.add_argument("files", nargs="+")
+        imp.add_argument("--tenant", default=None, help="Mandant (Slug); Standard: RATHAUS_DEFAULT_TENANT")
+        imp.add_argument("--actor", default="einvoice-import")
 
     def handle(self, *args, **opts):
         if opts["action"] == "rules":
             return self._rules(opts)
+        if opts["action"] == "import":
+            return self._import(opts)
         return self._validate(opts)
+
+    def _import(self, opts):
+        """Batch receipt: every file is stored first, then processed; one bad file does not stop the batch."""
+        from pathlib import Path
+
+        from django.conf import settings
+
+        from rathaus.core.errors import DomainError
+        from rathaus.einvoice.models import InvoiceStatus
+        from rathaus.einvoice.services import receive_invoice
+        from rathaus.tenants.models import Tenant
+
+        slug = opts["tenant"] or settings.RATHAUS_DEFAULT_TENANT
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"Mandant {slug!r} unbekannt.")
+        failed = 0
+        for name in opts["files"]:
+            path = Path(name)
+            if not path.is_file():
+                self.stderr.write(f"{path}: Datei nicht gefunden")
+                failed += 1
+                continue
+            try:
+                inv = receive_invoice(tenant, path.read_bytes(), actor=opts["actor"], channel="cli",
+                                      filename=path.name)
+            except DomainError as e:
+                self.stderr.write(f"{path}: abgewiesen (protokolliert): {e.detail}")
+                failed += 1
+                continue
+            extra = f", Vorgang {inv.case.reference}" if inv.case_id else ""
+            self.stdout.write(f"{path}: Eingang {inv.pk}, {InvoiceStatus(inv.status).label}"
+                              f"{f' ({len(inv.errors)} Fehler)' if inv.errors else ''}{extra}")
+        if failed:
+            raise CommandError(f"{failed} Datei(en) abgewiesen.")
 
     def _rules(self, opts):
         action = opts["rules_action"]
