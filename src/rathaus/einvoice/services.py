@@ -272,19 +272,22 @@ def _s(d: Decimal | None) -> str | None:
 
 def booking_proposal(inv: EInvoice) -> dict:
     """Kontierung proposal: the last approved booking of the same seller, else the unit's default."""
-    last = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key, payable__isnull=False)
-            .exclude(pk=inv.pk).select_related("payable").order_by("-received_at").first())
-    if last is not None:
-        line = last.payable.lines.order_by("position").first()
+    # index einvoice_seller_booked; without it this scanned every invoice of the tenant
+    last_payable = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key, payable__isnull=False)
+                    .exclude(pk=inv.pk).order_by("-received_at").values_list("payable_id", flat=True).first())
+    if last_payable is not None:
+        from rathaus.finance.models import PayableLine
+
+        line = PayableLine.objects.filter(payable_id=last_payable).order_by("position").first()
         if line is not None:
             return {"produkt": line.product, "konto": line.account, "finanzkonto": line.cash_account,
                     **({"kostenstelle": line.cost_centre} if line.cost_centre else {})}
     from rathaus.ledger.models import CostCentre
 
-    cc = CostCentre.objects.filter(tenant=inv.tenant, org_unit=inv.org_unit).first()
+    cc = CostCentre.objects.filter(tenant=inv.tenant, org_unit=inv.org_unit).values_list("code", flat=True).first()
     defaults = getattr(settings, "RATHAUS_EINVOICE_DEFAULT_BOOKING", None) or {
         "produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000"}
-    return {**defaults, **({"kostenstelle": cc.code} if cc else {})}
+    return {**defaults, **({"kostenstelle": cc} if cc else {})}
 
 
 # --------------------------------------------------------------------------- Skonto (BT-20, XRechnung)
