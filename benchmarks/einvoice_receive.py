@@ -366,6 +366,8 @@ def main() -> int:
     ap.add_argument("--cii-share", type=float, default=0.25, help="share of CII invoices (if the builder exists)")
     ap.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: rathaus serve's)")
     ap.add_argument("--phase-invoices", type=int, default=200, help="invoices for the in-process phase split")
+    ap.add_argument("--kosit", default="", metavar="PATH",
+                    help="install KoSIT's XRechnung artefacts from PATH first (`rathaus einvoice rules install`)")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     ap.add_argument("--json", default="", help="write all results to this file")
     ap.add_argument("--drop", action="store_true", help="drop the database afterwards")
@@ -389,6 +391,9 @@ def main() -> int:
     rathaus_cmd(env, "migrate", "--no-input")
     rathaus_cmd(env, "seed-demo", "--no-cases")
     token = rathaus_cmd(env, "token", "kasse", "--tenant", TENANT).strip().splitlines()[-1]
+    if args.kosit:
+        rathaus_cmd(env, "einvoice", "rules", "install", args.kosit)
+        results["settings"]["kosit"] = args.kosit
 
     extra = 20 + args.phase_invoices + 1
     log(f"generating {args.invoices + extra} distinct invoices")
@@ -418,7 +423,7 @@ def main() -> int:
               f"the whole machine; CPU ms/inv: server + PostgreSQL CPU per accepted invoice)\n{HEADER}", flush=True)
         results["levels"] = []
         for k, c in enumerate(levels):
-            batch = reqs[k * per:(k + 1) * per]
+            batch = reqs[k * per:(k + 1) * per if k < len(levels) - 1 else len(reqs)]
             meter = CpuMeter(server)
             sampler = WaitSampler(parts)
             sampler.start()
