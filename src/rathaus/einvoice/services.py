@@ -114,9 +114,16 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
         _set_status(inv, InvoiceStatus.DUPLICATE, actor=actor,
                     note=f"Dublette von Eingang {original} (gleicher Rechnungssteller und Rechnungsnummer)")
         return inv
+    # the PDF view is rendered before the transaction: inside it, every invoice of the tenant would wait for
+    # the rendering behind the row locks that starting the case takes (reference counter, audit chain head)
+    pdf = None
+    if model is not None:
+        from .render import render_invoice_pdf
+
+        pdf = render_invoice_pdf(model)
     try:
         with transaction.atomic():
-            case = _start_approval(inv, model, actor=actor)
+            case = _start_approval(inv, model, actor=actor, pdf=pdf)
             inv.case = case
             _set_status(inv, InvoiceStatus.IN_REVIEW, note=f"Vorgang {case.reference}", actor=actor)
     except IntegrityError:  # a parallel upload of the same invoice won the race: this one is the duplicate
@@ -217,7 +224,7 @@ def rejection_message(inv: EInvoice, extra: list[str] | None = None) -> str:
 
 # --------------------------------------------------------------------------- approval process
 
-def _start_approval(inv: EInvoice, model, *, actor: str):
+def _start_approval(inv: EInvoice, model, *, actor: str, pdf: bytes | None = None):
     from rathaus.cases.services import submit_application
 
     proposal = booking_proposal(inv)
@@ -239,13 +246,13 @@ def _start_approval(inv: EInvoice, model, *, actor: str):
     result = submit_application(inv.tenant, APPROVAL_SERVICE, data, channel="einvoice",
                                 idempotency_key=f"einvoice-{inv.pk}")
     if model is not None:
-        file_to_case(inv, model, result.case, actor=actor)
+        file_to_case(inv, model, result.case, actor=actor, pdf=pdf)
     return result.case
 
 
-def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
-    """Into the case's E-Akte: the received XML (linked, not copied), the readable PDF view and every
-    embedded attachment (BG-24) as a document of its own."""
+def file_to_case(inv: EInvoice, model, case, *, actor: str, pdf: bytes | None = None) -> None:
+    """Into the case's E-Akte: the received XML (linked, not copied), the readable PDF view (`pdf`, rendered
+    here if not given) and every embedded attachment (BG-24) as a document of its own."""
     from rathaus.documents.models import Document
     from rathaus.documents.services import sniff_content_type, store_document
 
@@ -257,7 +264,8 @@ def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
     number = model.number or "ohne Nummer"
     store_document(tenant=inv.tenant, case=case, kind=Document.Kind.INVOICE,
                    title=f"{label} {number} (Sichtansicht)", filename=f"{label.lower()}-{number}.pdf",
-                   content_type="application/pdf", content=render_invoice_pdf(model), actor=actor)
+                   content_type="application/pdf", content=pdf if pdf is not None else render_invoice_pdf(model),
+                   actor=actor)
     for i, att in enumerate(model.embedded_files(), start=1):
         store_document(tenant=inv.tenant, case=case, kind=Document.Kind.ATTACHMENT,
                        title=f"Anlage zu {label} {number}: {att.description or att.id or att.filename or i}"[:300],
