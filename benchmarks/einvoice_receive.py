@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -477,6 +478,7 @@ def main() -> int:
         log(f"results written to {args.json}")
     if args.drop:
         drop_database(parts)
+    shutil.rmtree(data_dir, ignore_errors=True)
     return 0 if ok else 1
 
 
