@@ -4,11 +4,15 @@
 One process (= one core): a temporary database (SQLite by default, or ``--database-url``) is migrated
 and seeded with the demo tenant; N cases of a demo service are submitted (setup, not timed); then, timed:
 
+The applicant's name, address and similar details differ from case to case (``vary``), as in real life:
+Typst reuses unchanged parts of the previous notice, identical notices would flatter the numbers.
+
 - ``issue``: ``rathaus.notices.services.issue_notice`` for every case in its own transaction – the
   receivable (Kassenzeichen, fee lines, ledger posting), notice data, GiroCode, Typst → PDF/A-2a,
   write-once storage with SHA-256 into a temporary data dir, audit entry and outbox event;
 - ``render_store``: notice data (receivable already there), Typst → PDF/A, ``store_document`` (file
-  write-once + SHA-256 + row) – "rendering and storing", without the finance part;
+  write-once + SHA-256 + row) – "rendering and storing", without the finance part; CPU time per phase
+  (data incl. GiroCode, render, store incl. commit) in ``render_store_phases_ms_cpu``;
 - ``render``: only ``render_notice_pdf`` with the same data (no database, no storage);
 - ``receipt``: ``ensure_receipt`` (Eingangsbestätigung) for every case.
 
@@ -31,6 +35,39 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+SURNAMES = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
+            "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Schwarz", "Zimmermann",
+            "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Schmitt", "Werner", "Krause", "Meier", "Lehmann"]
+FIRST_NAMES = ["Anna", "Jürgen", "Özlem", "Paul", "Marie", "Lukas", "Sophie", "Jonas", "Emilia", "Ben", "Lea", "Finn"]
+STREETS = ["Hauptstraße", "Schulstraße", "Gartenweg", "Bahnhofstraße", "Am Mühlbach", "Lindenallee", "Kirchplatz",
+           "Birkenweg", "Rosenstraße", "Bergstraße", "Waldstraße", "Ringstraße", "Goethestraße"]
+
+
+def vary(value, i: int):
+    """The form example with the applicant's name, address and similar free text changed per case: every real
+    notice has another addressee and other details, so Typst cannot reuse those parts from the last one."""
+    if isinstance(value, list):
+        return [vary(v, i) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if k == "nachname":
+            v = SURNAMES[i % len(SURNAMES)]
+        elif k == "vorname":
+            v = FIRST_NAMES[(i // len(SURNAMES)) % len(FIRST_NAMES)]
+        elif k == "strasse":
+            v = STREETS[i % len(STREETS)]
+        elif k == "hausnummer":
+            v = str(1 + i % 97)
+        elif k in ("firma", "geschaeftsbezeichnung", "rufname", "kontoinhaber"):
+            v = f"{v} {SURNAMES[(i * 7) % len(SURNAMES)]}"
+        else:
+            v = vary(v, i)
+        out[k] = v
+    return out
 
 
 def main() -> int:
@@ -70,7 +107,7 @@ def main() -> int:
     tenant = Tenant.objects.get(slug="musterstadt")
     example = json.loads((DEMO_SERVICES_DIR / args.service / "form.schema.json").read_text())["examples"][0]
     log(f"submitting {args.n} cases of {args.service} (setup)")
-    cases = [submit_application(tenant, args.service, example).case for _ in range(args.n)]
+    cases = [submit_application(tenant, args.service, vary(example, i)).case for i in range(args.n)]
 
     # warm-up: one compiler per template and process, fonts loaded once
     with transaction.atomic():
@@ -113,13 +150,22 @@ def main() -> int:
         from rathaus.documents.models import Document
         from rathaus.documents.services import store_document
 
+        clock = time.process_time
         for c in cases:
+            t0 = clock()
             data = notices.notice_data(c, "approve", receivable=all_recs.get(c.pk))
+            t1 = clock()
             pdf = notices.render_notice_pdf(sv, data)
+            t2 = clock()
             with transaction.atomic():
                 store_document(tenant=tenant, case=c, kind=Document.Kind.NOTICE, title="Bescheid",
                                filename=f"Bescheid-{c.reference}.pdf", content_type="application/pdf",
                                content=pdf, actor="bench-store", released=True)
+            phases["data"] += t1 - t0
+            phases["render"] += t2 - t1
+            phases["store"] += clock() - t2
+
+    phases = {"data": 0.0, "render": 0.0, "store": 0.0}
 
     log("notice data + render + store (receivable exists)")
     if os.environ.get("BENCH_PROFILE"):
@@ -147,6 +193,7 @@ def main() -> int:
         "issue_ms_per_page_cpu": round(1000 * cpu_issue / n / pages, 2),
         "render_store_per_s_wall": round(n / wall_rs, 1), "render_store_per_s_cpu": round(n / cpu_rs, 1),
         "render_store_ms_per_notice_cpu": round(1000 * cpu_rs / n, 2),
+        "render_store_phases_ms_cpu": {k: round(1000 * v / n, 2) for k, v in phases.items()},
         "render_per_s_wall": round(len(datas) / wall_render, 1),
         "render_ms_per_notice_cpu": round(1000 * cpu_render / len(datas), 2),
         "receipt_per_s_wall": round(n / wall_receipt, 1), "receipt_ms_cpu": round(1000 * cpu_receipt / n, 2),

@@ -103,6 +103,34 @@ def test_epc_payload_keeps_umlauts_and_kassenzeichen():
     assert svg.startswith("<svg") and "<path" in svg
 
 
+def test_fast_qr_encoder_matches_segno(monkeypatch):
+    """girocode.qr_matrix (cached layout per version) gives module for module segno's code (byte mode,
+    level M, the fixed mask), versions 1 to 13. segno pads a bit stream that already ends on a codeword
+    boundary with a further 0x00 codeword (ISO/IEC 18004 7.4.10 asks for padding only up to the boundary;
+    decoders ignore both), so the reference is made with the standard's padding."""
+    import random
+
+    import segno
+    from segno import encoder
+
+    monkeypatch.setattr(encoder, "write_padding_bits", lambda buff, version, length: buff.extend([0] * (-length % 8)))
+    rnd = random.Random(18004)
+    versions = set()
+    from segno import consts
+
+    # every version's largest payload and the next larger one (which needs the next version)
+    limits = [(consts.SYMBOL_CAPACITY[v][consts.ERROR_LEVEL_M] - 4 - (8 if v < 10 else 16)) // 8 for v in range(1, 14)]
+    assert limits[-1] == 331
+    for length in sorted({*range(1, 40), *range(40, 332, 7), *limits, *(n + 1 for n in limits[:-1])}):
+        data = bytes(rnd.randrange(256) for _ in range(length))
+        ref = segno.make_qr(data, error="m", boost_error=False, mask=girocode.FIXED_MASK, mode="byte")
+        assert [bytes(row) for row in ref.matrix] == girocode.qr_matrix(data), length
+        versions.add(ref.version)
+    assert versions == set(range(1, 14))
+    with pytest.raises(ValueError):
+        girocode.qr_matrix(b"x" * (limits[-1] + 1))
+
+
 # --------------------------------------------------------------------------- end to end
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -232,9 +260,8 @@ def test_girocode_on_the_page_decodes(api, seeded):
     case = Case.objects.get(pk=sub["id"])
     rec = Receivable.objects.get(case=case)
     data = notices.notice_data(case, "approve", receivable=rec)
-    tpl = typst_render.compiler_for(("notice", *case.service_version.cache_key),
-                                            case.service_version.notice_template)[0]
-    pages = tpl.compile(format="png", ppi=150, sys_inputs={"data": json.dumps(data, default=str)})
+    pages = typst_render.compile_template(("notice", *case.service_version.cache_key),
+                                          case.service_version.notice_template, data, format="png", ppi=150)
     pages = [pages] if isinstance(pages, bytes) else pages
     found = []
     for png in pages:
@@ -412,6 +439,27 @@ def test_templates_render_sample_data(service, decision):
         assert "1.234,50 €" in text and "2026-000123-45" in text
     else:
         assert "Beispielbegründung" in text and "2026-000123-45" not in text
+
+
+def test_consecutive_notices_never_mix_data():
+    """The data travels in data.json and Typst reuses the layout of unchanged parts from the previous notice:
+    each notice must still show only its own data (also with the older sys.inputs template interface)."""
+    tpl = (DEMO_SERVICES_DIR / "gewerbeanmeldung" / "notice.typ").read_text(encoding="utf-8")
+    legacy = tpl.replace('#let d = json("data.json")', '#let d = json(bytes(sys.inputs.data))')
+    assert legacy != tpl
+    for key, text in ((("test", "mix"), tpl), (("test", "mix-legacy"), legacy)):
+        seen = []
+        for i, name in enumerate(["Jürgen Öztürk", "Anna Weiß", "Jürgen Öztürk"]):
+            data = notices.sample_notice_data(_examples("gewerbeanmeldung")[0], "approve")
+            data["reference"] = f"GEW-2026-00{i}777"
+            data["recipient"] = {**data["recipient"], "name": name, "lines": [name]}
+            pdf = notices.render_pdf(key, text, data)
+            page = pdf_text(pdf)
+            assert data["reference"] in page and name in page
+            assert not [r for r in seen if r in page], (data["reference"], seen)
+            assert PdfReader(io.BytesIO(pdf)).metadata.title.endswith(data["reference"])
+            seen.append(data["reference"])
+        assert "Anna Weiß" not in pdf_text(pdf)
 
 
 # --------------------------------------------------------------------------- parallel receipt requests

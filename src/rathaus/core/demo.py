@@ -56,6 +56,19 @@ USERS = [
 ]
 
 
+def decide_demo_case(tenant, idempotency_key: str, username: str) -> None:
+    """Approve one demo case, so that the demo starts with a notice (PDF/A) and an open receivable."""
+    from rathaus.cases.models import Case, Task, TaskState
+    from rathaus.cases.services import complete_task
+
+    case = Case.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+    member = Membership.objects.filter(tenant=tenant, user__username=username).first()
+    if case is None or member is None:
+        return
+    for task in Task.objects.filter(case=case, state=TaskState.OPEN).order_by("id"):
+        complete_task(member, task.pk, {"decision": "approve"})
+
+
 # Kostenstellen of the demo administration (code, name, org unit)
 COST_CENTRES = [
     ("210", "Steueramt", "steueramt"),
@@ -159,5 +172,6 @@ def seed_demo(with_cases: bool = True, stdout=None) -> dict:
     if with_cases:
         from rathaus.einvoice.demo import seed_demo_invoices
 
+        decide_demo_case(tenants["musterstadt"], "demo-gewerbeanmeldung-1", "sachbearbeitung")
         invoices = seed_demo_invoices(tenants["musterstadt"])
     return {"tenants": list(tenants), "published": published, "cases": cases, "invoices": invoices}

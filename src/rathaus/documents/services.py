@@ -79,7 +79,8 @@ def _safe_filename(name: str) -> str:
 
 
 def store_document(*, tenant, case, kind: str, title: str, filename: str, content_type: str, content: bytes,
-                   actor: str, released: bool = False, previous: Document | None = None) -> Document:
+                   actor: str, released: bool = False, previous: Document | None = None,
+                   meta: dict | None = None) -> Document:
     """Store content write-once: a new file name per version, never overwriting.
 
     content: bytes, or a binary file object (read in chunks: large files are not held in memory)."""
@@ -104,7 +105,7 @@ def store_document(*, tenant, case, kind: str, title: str, filename: str, conten
         tenant=tenant, case=case, kind=kind, title=title, filename=_safe_filename(filename),
         content_type=content_type, size=size, sha256=sha,
         version=(previous.version + 1) if previous else 1, previous=previous, file=saved,
-        created_by=actor, retention_until=retention, released_to_applicant=released,
+        created_by=actor, retention_until=retention, released_to_applicant=released, meta=meta or {},
     )
 
 

@@ -23,6 +23,16 @@ def _may(membership, roles) -> bool:
     return any(membership.has_role(r) for r in roles)
 
 
+def _readable_invoice(membership, invoice_id: int):
+    """The invoice of the caller's tenant, for roles that may read the invoice desk (else 403/404)."""
+    if not _may(membership, READ_ROLES):
+        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
+    try:
+        return services.get_invoice(membership.tenant, invoice_id)
+    except NotFound as e:
+        raise Http404(str(e)) from e
+
+
 @staff_view
 def inbox(request, membership):
     if not _may(membership, READ_ROLES):
@@ -63,12 +73,7 @@ def inbox(request, membership):
 
 @staff_view
 def invoice(request, membership, invoice_id: int):
-    if not _may(membership, READ_ROLES):
-        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
-    try:
-        inv = services.get_invoice(membership.tenant, invoice_id)
-    except NotFound as e:
-        raise Http404(str(e)) from e
+    inv = _readable_invoice(membership, invoice_id)
     view_html = None
     try:
         from .parse import parse_invoice
@@ -92,12 +97,7 @@ def invoice(request, membership, invoice_id: int):
 
 @staff_view
 def rejection(request, membership, invoice_id: int):
-    if not _may(membership, READ_ROLES):
-        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
-    try:
-        inv = services.get_invoice(membership.tenant, invoice_id)
-    except NotFound as e:
-        raise Http404(str(e)) from e
+    inv = _readable_invoice(membership, invoice_id)
     if not inv.rejection_message:
         raise Http404("Für diese Rechnung gibt es kein Zurückweisungsschreiben.")
     resp = HttpResponse(inv.rejection_message, content_type="text/plain; charset=utf-8")
@@ -109,12 +109,7 @@ def rejection(request, membership, invoice_id: int):
 def original(request, membership, invoice_id: int):
     from rathaus.documents.api import document_response
 
-    if not _may(membership, READ_ROLES):
-        raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
-    try:
-        inv = services.get_invoice(membership.tenant, invoice_id)
-    except NotFound as e:
-        raise Http404(str(e)) from e
+    inv = _readable_invoice(membership, invoice_id)
     if inv.document is None:
         raise Http404("Datei nicht gespeichert")
     return document_response(inv.document, inline=False)

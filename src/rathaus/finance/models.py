@@ -136,7 +136,8 @@ class BankTransaction(models.Model):
         IGNORED = "ignored", "nicht zuzuordnen (erledigt)"
 
     # tenant and bank account are covered by the unique (tenant, bank_account, fingerprint) index
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_transactions", db_index=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_transactions", db_index=False,
+                               db_constraint=False)  # denormalised from the statement (bulk inserts)
     statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="transactions")
     bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions",
                                      db_index=False)
@@ -176,7 +177,8 @@ class BankTransaction(models.Model):
 class Allocation(models.Model):
     """The part of a bank transaction that settles a receivable (Zuordnung)."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", db_index=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", db_index=False,
+                               db_constraint=False)  # denormalised from the transaction (bulk inserts)
     transaction = models.ForeignKey(BankTransaction, on_delete=models.PROTECT, related_name="allocations")
     receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="allocations")
     amount = models.DecimalField(**MONEY)

@@ -553,6 +553,17 @@ def _update_receivable_amounts(receivables) -> None:
     from django.db import connection
 
     table = Receivable._meta.db_table
+    receivables = list(receivables)
+    if connection.vendor == "postgresql":  # one statement for the whole batch
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE {table} AS r SET paid_amount = v.paid, open_amount = v.open, status = v.status, "
+                "updated_at = v.at FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::text[], "
+                "%s::timestamptz[]) AS v(id, paid, open, status, at) WHERE r.id = v.id",
+                [[r.pk for r in receivables], [r.paid_amount for r in receivables],
+                 [r.open_amount for r in receivables], [str(r.status) for r in receivables],
+                 [r.updated_at for r in receivables]])
+        return
     ops = connection.ops
     rows = [(ops.adapt_decimalfield_value(r.paid_amount, 15, 2), ops.adapt_decimalfield_value(r.open_amount, 15, 2),
              r.status, ops.adapt_datetimefield_value(r.updated_at), r.pk) for r in receivables]

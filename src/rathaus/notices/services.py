@@ -96,20 +96,22 @@ def recipient_of(form_schema: dict, data: dict, fallback_name: str = "") -> dict
     }
 
 
-def _task_data(case) -> dict:
+def _completed_tasks(case) -> list:
+    """The case's completed tasks, oldest first (one query, shared by reason and task data)."""
     from rathaus.cases.models import TaskState
 
+    return list(case.tasks.filter(state=TaskState.COMPLETED).order_by("completed_at", "id"))
+
+
+def _task_data(case, tasks=None) -> dict:
     out = {}
-    for t in case.tasks.filter(state=TaskState.COMPLETED).order_by("completed_at", "id"):
+    for t in _completed_tasks(case) if tasks is None else tasks:
         out[t.name] = {k: v for k, v in (t.data or {}).items() if k not in PRIVATE_TASK_FIELDS}
     return out
 
 
-def _deciding_reason(case, decision: str) -> str:
-    from rathaus.cases.models import TaskState
-
-    tasks = case.tasks.filter(state=TaskState.COMPLETED).order_by("-completed_at", "-id")
-    for t in tasks:
+def _deciding_reason(case, decision: str, tasks=None) -> str:
+    for t in reversed(_completed_tasks(case) if tasks is None else tasks):
         data = t.data or {}
         if data.get("decision") == decision:
             return str(data.get("reason") or "").strip()
@@ -126,12 +128,16 @@ def _money(x) -> str:
     return f"{Decimal(x):.2f}"
 
 
-def payment_block(receivable) -> dict:
-    """Fee table, payment request and GiroCode of a receivable (finance app)."""
-    pay_to = dict(receivable.pay_to or {})
+def payment_block(receivable, tenant=None) -> dict:
+    """Fee table, payment request and GiroCode of a receivable (finance app). `tenant`: the receivable's
+    tenant if already loaded (saves a query)."""
+    from rathaus.finance.services import pay_to as pay_to_of
+
+    pay_to = dict(pay_to_of(tenant if tenant is not None else receivable.tenant) or {})
     text = girocode.remittance_text(receivable.kassenzeichen_display, receivable.purpose)
     qr_args = {"name": pay_to.get("name", ""), "iban": pay_to.get("iban", ""), "amount": receivable.amount,
                "text": text, "bic": pay_to.get("bic", "")}
+    payload = girocode.epc_payload(**qr_args)
     lines = sorted(receivable.lines.all(), key=lambda ln: (ln.position, ln.pk or 0))
     return {
         "fees": [{"title": ln.title, "legal_basis": ln.legal_basis, "amount": _money(ln.amount)} for ln in lines],
@@ -142,12 +148,13 @@ def payment_block(receivable) -> dict:
         "bank": {"name": pay_to.get("name", ""), "iban": pay_to.get("iban", ""), "bic": pay_to.get("bic", ""),
                  "bank_name": pay_to.get("bank_name", "")},
         "girocode_text": text,
-        "girocode_payload": girocode.epc_payload(**qr_args),
-        "girocode_svg": girocode.girocode_svg(**qr_args),
+        "girocode_payload": payload,
+        "girocode_svg": girocode.payload_svg(payload),
     }
 
 
-def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None) -> dict:
+def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None, tasks=None) -> dict:
+    """`tasks`: the case's completed tasks if already loaded (`_completed_tasks`)."""
     now = now or timezone.now()
     sv = case.service_version
     tenant = case.tenant
@@ -162,13 +169,13 @@ def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None)
         "decision": decision,
         "reasons": _paragraphs(reasons),
         "application": case.data,
-        "tasks": _task_data(case),
+        "tasks": _task_data(case, tasks),
         "rechtsbehelf": legal.remedy_paragraphs(
             tenant, optional_objection=bool(sv.definition.get("fakultativer_widerspruch"))),
         "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "",
     }
     if receivable is not None:
-        data.update(payment_block(receivable))
+        data.update(payment_block(receivable, tenant))
     return data
 
 
@@ -231,7 +238,7 @@ def sample_notice_data(application: dict, decision: str, tenant=None) -> dict:
             "purpose": "Beispielleistung ABC-2026-000123",
             "bank": {"name": qr["name"], "iban": tenant.iban, "bic": tenant.bic, "bank_name": tenant.bank_name},
             "girocode_text": text, "girocode_payload": girocode.epc_payload(**qr),
-            "girocode_svg": girocode.girocode_svg(**qr),
+            "girocode_svg": girocode.payload_svg(girocode.epc_payload(**qr)),
         })
     return data
 
@@ -256,23 +263,22 @@ def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None, tem
     if decision not in DECISIONS:
         raise NoticeError(f"issue_notice: unbekannte Entscheidung {decision!r}; erlaubt: approve, reject")
     now = now or timezone.now()
+    tasks = _completed_tasks(case)
     if reasons is None:
-        reasons = _deciding_reason(case, decision)
+        reasons = _deciding_reason(case, decision, tasks)
     receivable = _create_receivable(case, now) if decision == "approve" else None
-    data = notice_data(case, decision, reasons=reasons, receivable=receivable, now=now)
+    data = notice_data(case, decision, reasons=reasons, receivable=receivable, now=now, tasks=tasks)
     pdf = render_notice_pdf(template_version or case.service_version, data, timestamp=now)
     title = "Bescheid" if decision == "approve" else "Ablehnungsbescheid"
-    doc = store_document(
-        tenant=case.tenant, case=case, kind=Document.Kind.NOTICE, title=title,
-        filename=f"Bescheid-{case.reference}.pdf", content_type="application/pdf", content=pdf,
-        actor=actor, released=True,
-    )
     meta = {"decision": decision, "pdf_standard": PDF_STANDARD_LABEL}
     if receivable is not None:
         meta.update(kassenzeichen=receivable.kassenzeichen, amount=str(receivable.amount),
                     due_date=receivable.due_date.isoformat())
-    doc.meta = meta
-    doc.save(update_fields=["meta"])
+    doc = store_document(
+        tenant=case.tenant, case=case, kind=Document.Kind.NOTICE, title=title,
+        filename=f"Bescheid-{case.reference}.pdf", content_type="application/pdf", content=pdf,
+        actor=actor, released=True, meta=meta,
+    )
     record_change(
         tenant=case.tenant, actor=actor, action="notice.issued", object_type="document", object_id=doc.pk,
         data={"case": case.reference, "decision": decision, "sha256": doc.sha256, **meta},

@@ -2,9 +2,16 @@
 
 - Templates are written once per process into a private cache directory (one folder per template
   version, which is also the compiler's root: a template cannot read files outside it).
-- Data goes in as JSON through `sys.inputs.data` (`json(bytes(sys.inputs.data))` in the template);
-  images such as the GiroCode travel inside the JSON as SVG text (`image(bytes(d.girocode_svg),
-  format: "svg")`), so no temporary files are written per document.
+- Data goes in as JSON in the file `data.json` next to the template (`#let d = json("data.json")`),
+  rewritten under the compiler's lock before each compile; images such as the GiroCode travel inside the
+  JSON as SVG text (`image(bytes(d.girocode_svg), format: "svg")`). Why a file and not `sys.inputs`: the
+  inputs are part of Typst's standard library, so new inputs invalidate *all* of Typst's memoised layout
+  work (comemo) and every notice was laid out from scratch; a changed file only invalidates what depends
+  on its content, so the unchanged parts (footer, Rechtsbehelfsbelehrung, boilerplate paragraphs) are
+  reused from the previous notice – about half the Typst time (docs/benchmarks.md). This needs the
+  template's `set document(title: ... d.reference)` at its end, not at the top (a set rule with per-case
+  data styles everything after it). Templates that still read `sys.inputs.data` (older packages) get the
+  data that way too (slower, same result).
 - Only the fonts bundled with the typst wheel are used (`Libertinus Serif`, `New Computer Modern`,
   `DejaVu Sans Mono`; full Latin-1/Latin Extended-A incl. ä ö ü ß €), system fonts are ignored, so
   the output does not depend on the machine. Typst embeds (subsets of) all fonts it uses.
@@ -56,8 +63,11 @@ def _fonts():
     return st["fonts"]
 
 
-def compiler_for(cache_key, template_text: str) -> tuple[typst.Compiler, threading.Lock]:
-    """The compiler of one template version, created once per process."""
+DATA_FILE = "data.json"
+
+
+def compiler_for(cache_key, template_text: str) -> tuple[typst.Compiler, threading.Lock, Path]:
+    """The compiler of one template version, created once per process, its lock and its folder."""
     st = _process_state()
     hit = st["compilers"].get(cache_key)
     if hit is not None:
@@ -71,26 +81,41 @@ def compiler_for(cache_key, template_text: str) -> tuple[typst.Compiler, threadi
             main = folder / "main.typ"
             main.write_text(template_text, encoding="utf-8")
             comp = typst.Compiler(input=str(main), root=str(folder), font_paths=_fonts(), ignore_system_fonts=True)
-            hit = st["compilers"][cache_key] = (comp, threading.Lock())
+            hit = st["compilers"][cache_key] = (comp, threading.Lock(), folder)
     return hit
 
 
-def render_pdf(cache_key, template_text: str, data: dict, *, timestamp: dt.datetime | None = None) -> bytes:
-    """Compile a template with `data` to PDF/A bytes. Raises RenderError with Typst's message."""
+def compile_template(cache_key, template_text: str, data: dict, **options):
+    """Compile a template with `data` (JSON in `data.json`; also `sys.inputs.data` for templates that read
+    it). `options` go to `typst.Compiler.compile` (format, ppi, pdf_standards, timestamp ...).
+    Raises RenderError with Typst's message."""
     if not (template_text or "").strip():
         raise RenderError("Die Leistung hat keine Bescheid-Vorlage (notice.typ).")
-    comp, lock = compiler_for(cache_key, template_text)
+    comp, lock, folder = compiler_for(cache_key, template_text)
     payload = json.dumps(data, ensure_ascii=False, default=str)
-    ts = int(timestamp.timestamp()) if timestamp is not None else None  # UNIX seconds (SOURCE_DATE_EPOCH)
+    if "sys.inputs" in template_text:  # older templates: new inputs mean a full re-layout
+        options["sys_inputs"] = {"data": payload}
     try:
         with lock:
-            pdf = comp.compile(format="pdf", sys_inputs={"data": payload}, pdf_standards=[PDF_STANDARD],
-                               timestamp=ts)
+            try:
+                (folder / DATA_FILE).write_text(payload, encoding="utf-8")
+            except FileNotFoundError:  # the temp folder was cleaned away under a long-running process
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "main.typ").write_text(template_text, encoding="utf-8")
+                (folder / DATA_FILE).write_text(payload, encoding="utf-8")
+            return comp.compile(**options)
     except typst.TypstError as e:
         msg = getattr(e, "diagnostic", "") or getattr(e, "message", None) or str(e)
         hints = "; ".join(getattr(e, "hints", None) or [])
         msg = re.sub(r"\S*rathaus-typst-[^/\s]+/[0-9a-f]+/main\.typ", "notice.typ", " ".join(x for x in (msg, hints) if x))
         raise RenderError(msg.strip()[:2000]) from e
+
+
+def render_pdf(cache_key, template_text: str, data: dict, *, timestamp: dt.datetime | None = None) -> bytes:
+    """Compile a template with `data` to PDF/A bytes. Raises RenderError with Typst's message."""
+    ts = int(timestamp.timestamp()) if timestamp is not None else None  # UNIX seconds (SOURCE_DATE_EPOCH)
+    pdf = compile_template(cache_key, template_text, data, format="pdf", pdf_standards=[PDF_STANDARD],
+                           timestamp=ts)
     if not isinstance(pdf, bytes):
         raise RenderError("Typst lieferte kein PDF (mehrere Ausgaben?).")
     return pdf
