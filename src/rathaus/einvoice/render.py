@@ -285,7 +285,7 @@ def render_invoice_pdf(inv: Invoice) -> bytes:
     One Typst compiler per process and template version, fonts loaded once (the bundled fonts only, as
     for notices, `notices.typst_render`): a fresh `typst.compile` loaded the fonts and parsed the template
     on every call, about 20 ms, more than the rest of receiving an invoice."""
-    comp, lock = _compiler()
+    comp, lock = _compiler()[:2]  # (compiler, lock, folder)
     data = json.dumps(invoice_html_context(inv), ensure_ascii=False)
     with lock:
         return comp.compile(format="pdf", sys_inputs={"data": data}, pdf_standards=["a-2b"])
