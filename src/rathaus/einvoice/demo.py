@@ -206,3 +206,137 @@ def seed_demo_invoices(tenant) -> list:
     made.append(receive_invoice(tenant, demo_invoice_for(tenant, "DEMO-2026-0101"), actor="demo", channel="demo",
                                 filename="buerobedarf-0101-nochmal.xml"))
     return made
+
+
+def build_cii(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: str, buyer_postal_code: str,
+              buyer_city: str, lines: list[DemoLine], seller: DemoSeller | None = None,
+              issue_date: dt.date | None = None, due_date: dt.date | None = None,
+              payment_terms: str = "Zahlbar innerhalb von 30 Tagen ohne Abzug.", order_reference: str = "") -> bytes:
+    """The same invoice as `build_ubl`, as XRechnung 3.0 in UN/CEFACT CII D16B syntax."""
+    s = seller or DemoSeller()
+    issue_date = issue_date or dt.date.today()
+    due_date = due_date or issue_date + dt.timedelta(days=30)
+    e = lambda v: escape(str(v))  # noqa: E731
+    d102 = lambda d: d.strftime("%Y%m%d")  # noqa: E731
+    line_xml, by_rate = [], {}
+    for i, ln in enumerate(lines, start=1):
+        net = (Decimal(ln.quantity) * Decimal(ln.unit_price)).quantize(CENT, ROUND_HALF_UP)
+        by_rate[Decimal(ln.vat_percent)] = by_rate.get(Decimal(ln.vat_percent), Decimal("0")) + net
+        line_xml.append(f"""
+    <ram:IncludedSupplyChainTradeLineItem>
+      <ram:AssociatedDocumentLineDocument><ram:LineID>{i}</ram:LineID></ram:AssociatedDocumentLineDocument>
+      <ram:SpecifiedTradeProduct><ram:Name>{e(ln.name)}</ram:Name></ram:SpecifiedTradeProduct>
+      <ram:SpecifiedLineTradeAgreement>
+        <ram:NetPriceProductTradePrice><ram:ChargeAmount>{_m(ln.unit_price)}</ram:ChargeAmount></ram:NetPriceProductTradePrice>
+      </ram:SpecifiedLineTradeAgreement>
+      <ram:SpecifiedLineTradeDelivery>
+        <ram:BilledQuantity unitCode="{e(ln.unit)}">{e(ln.quantity)}</ram:BilledQuantity>
+      </ram:SpecifiedLineTradeDelivery>
+      <ram:SpecifiedLineTradeSettlement>
+        <ram:ApplicableTradeTax>
+          <ram:TypeCode>VAT</ram:TypeCode>
+          <ram:CategoryCode>S</ram:CategoryCode>
+          <ram:RateApplicablePercent>{e(ln.vat_percent)}</ram:RateApplicablePercent>
+        </ram:ApplicableTradeTax>
+        <ram:SpecifiedTradeSettlementLineMonetarySummation>
+          <ram:LineTotalAmount>{_m(net)}</ram:LineTotalAmount>
+        </ram:SpecifiedTradeSettlementLineMonetarySummation>
+      </ram:SpecifiedLineTradeSettlement>
+    </ram:IncludedSupplyChainTradeLineItem>""")
+    total_net = sum(by_rate.values(), Decimal("0"))
+    taxes, total_tax = [], Decimal("0")
+    for rate, base in sorted(by_rate.items()):
+        tax = (base * rate / 100).quantize(CENT, ROUND_HALF_UP)
+        total_tax += tax
+        taxes.append(f"""
+      <ram:ApplicableTradeTax>
+        <ram:CalculatedAmount>{_m(tax)}</ram:CalculatedAmount>
+        <ram:TypeCode>VAT</ram:TypeCode>
+        <ram:BasisAmount>{_m(base)}</ram:BasisAmount>
+        <ram:CategoryCode>S</ram:CategoryCode>
+        <ram:RateApplicablePercent>{e(rate)}</ram:RateApplicablePercent>
+      </ram:ApplicableTradeTax>""")
+    gross = total_net + total_tax
+    order = (f"\n      <ram:BuyerOrderReferencedDocument><ram:IssuerAssignedID>{e(order_reference)}"
+             f"</ram:IssuerAssignedID></ram:BuyerOrderReferencedDocument>" if order_reference else "")
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+    xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+    xmlns:qdt="urn:un:unece:uncefact:data:standard:QualifiedDataType:100"
+    xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100">
+  <rsm:ExchangedDocumentContext>
+    <ram:BusinessProcessSpecifiedDocumentContextParameter><ram:ID>{PROFILE}</ram:ID></ram:BusinessProcessSpecifiedDocumentContextParameter>
+    <ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>{CUSTOMIZATION}</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter>
+  </rsm:ExchangedDocumentContext>
+  <rsm:ExchangedDocument>
+    <ram:ID>{e(number)}</ram:ID>
+    <ram:TypeCode>380</ram:TypeCode>
+    <ram:IssueDateTime><udt:DateTimeString format="102">{d102(issue_date)}</udt:DateTimeString></ram:IssueDateTime>
+  </rsm:ExchangedDocument>
+  <rsm:SupplyChainTradeTransaction>{''.join(line_xml)}
+    <ram:ApplicableHeaderTradeAgreement>
+      <ram:BuyerReference>{e(leitweg_id)}</ram:BuyerReference>
+      <ram:SellerTradeParty>
+        <ram:Name>{e(s.name)}</ram:Name>
+        <ram:DefinedTradeContact>
+          <ram:PersonName>{e(s.contact)}</ram:PersonName>
+          <ram:TelephoneUniversalCommunication><ram:CompleteNumber>{e(s.phone)}</ram:CompleteNumber></ram:TelephoneUniversalCommunication>
+          <ram:EmailURIUniversalCommunication><ram:URIID>{e(s.email)}</ram:URIID></ram:EmailURIUniversalCommunication>
+        </ram:DefinedTradeContact>
+        <ram:PostalTradeAddress>
+          <ram:PostcodeCode>{e(s.postal_code)}</ram:PostcodeCode>
+          <ram:LineOne>{e(s.street)}</ram:LineOne>
+          <ram:CityName>{e(s.city)}</ram:CityName>
+          <ram:CountryID>DE</ram:CountryID>
+        </ram:PostalTradeAddress>
+        <ram:URIUniversalCommunication><ram:URIID schemeID="EM">{e(s.email)}</ram:URIID></ram:URIUniversalCommunication>
+        <ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">{e(s.vat_id)}</ram:ID></ram:SpecifiedTaxRegistration>
+      </ram:SellerTradeParty>
+      <ram:BuyerTradeParty>
+        <ram:Name>{e(buyer_name)}</ram:Name>
+        <ram:PostalTradeAddress>
+          <ram:PostcodeCode>{e(buyer_postal_code)}</ram:PostcodeCode>
+          <ram:LineOne>{e(buyer_street)}</ram:LineOne>
+          <ram:CityName>{e(buyer_city)}</ram:CityName>
+          <ram:CountryID>DE</ram:CountryID>
+        </ram:PostalTradeAddress>
+        <ram:URIUniversalCommunication><ram:URIID schemeID="0204">{e(leitweg_id)}</ram:URIID></ram:URIUniversalCommunication>
+      </ram:BuyerTradeParty>{order}
+    </ram:ApplicableHeaderTradeAgreement>
+    <ram:ApplicableHeaderTradeDelivery/>
+    <ram:ApplicableHeaderTradeSettlement>
+      <ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>
+      <ram:SpecifiedTradeSettlementPaymentMeans>
+        <ram:TypeCode>58</ram:TypeCode>
+        <ram:PayeePartyCreditorFinancialAccount>
+          <ram:IBANID>{e(s.iban)}</ram:IBANID>
+          <ram:AccountName>{e(s.name)}</ram:AccountName>
+        </ram:PayeePartyCreditorFinancialAccount>
+        <ram:PayeeSpecifiedCreditorFinancialInstitution><ram:BICID>{e(s.bic)}</ram:BICID></ram:PayeeSpecifiedCreditorFinancialInstitution>
+      </ram:SpecifiedTradeSettlementPaymentMeans>{''.join(taxes)}
+      <ram:SpecifiedTradePaymentTerms>
+        <ram:Description>{e(payment_terms)}</ram:Description>
+        <ram:DueDateDateTime><udt:DateTimeString format="102">{d102(due_date)}</udt:DateTimeString></ram:DueDateDateTime>
+      </ram:SpecifiedTradePaymentTerms>
+      <ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+        <ram:LineTotalAmount>{_m(total_net)}</ram:LineTotalAmount>
+        <ram:TaxBasisTotalAmount>{_m(total_net)}</ram:TaxBasisTotalAmount>
+        <ram:TaxTotalAmount currencyID="EUR">{_m(total_tax)}</ram:TaxTotalAmount>
+        <ram:GrandTotalAmount>{_m(gross)}</ram:GrandTotalAmount>
+        <ram:DuePayableAmount>{_m(gross)}</ram:DuePayableAmount>
+      </ram:SpecifiedTradeSettlementHeaderMonetarySummation>
+    </ram:ApplicableHeaderTradeSettlement>
+  </rsm:SupplyChainTradeTransaction>
+</rsm:CrossIndustryInvoice>
+"""
+    return xml.encode("utf-8")
+
+
+def demo_cii_invoice_for(tenant, number: str, lines: list[DemoLine] | None = None, **kw) -> bytes:
+    """`demo_invoice_for` in CII syntax."""
+    return build_cii(
+        number=number, leitweg_id=tenant.leitweg_id, buyer_name=tenant.name, buyer_street=tenant.street or "-",
+        buyer_postal_code=tenant.postal_code or "00000", buyer_city=tenant.city or "-",
+        lines=lines or [DemoLine("Kopierpapier A4, 80 g/m², Karton à 2.500 Blatt", Decimal("4"), Decimal("21.50")),
+                        DemoLine("Ordner A4, 8 cm, blau", Decimal("20"), Decimal("1.90"))],
+        **kw)

@@ -91,7 +91,12 @@ class EInvoice(models.Model):
                 & models.Q(status__in=["in_review", "approved", "rejected", "paid"]),
                 name="einvoice_unique_original"),
         ]
-        indexes = [models.Index(fields=["tenant", "status", "received_at"], name="einvoice_status")]
+        indexes = [
+            models.Index(fields=["tenant", "status", "received_at"], name="einvoice_status"),
+            # booking proposal: the seller's last invoice with a payable (services.booking_proposal)
+            models.Index(fields=["tenant", "seller_key", "-received_at"], condition=models.Q(payable__isnull=False),
+                         name="einvoice_seller_booked"),
+        ]
 
     def __str__(self):
         return f"{self.seller_name} {self.invoice_number}".strip() or f"E-Rechnung {self.pk}"

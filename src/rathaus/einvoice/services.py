@@ -66,13 +66,16 @@ def receive_invoice(tenant, content: bytes, *, actor: str, channel: str = "api",
 
 def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) -> EInvoice:
     """Validate, parse, route, check for duplicates and start the approval case."""
+    from . import xmlsafe
     from .validation import validate_invoice
 
     if content is None:
         with inv.document.file.open("rb") as fh:
             content = fh.read()
     try:
-        report = validate_invoice(content)
+        # parsed once (hardened), then shared by validation, the native BR-DE rules and the model parser
+        doc = xmlsafe.parse(content)
+        report = validate_invoice(content, parsed=doc)
     except DomainError as e:
         _set_status(inv, InvoiceStatus.REFUSED, note=e.detail, actor=actor)
         raise
@@ -86,7 +89,7 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
     try:
         from .parse import parse_invoice
 
-        model = parse_invoice(content, report.syntax)
+        model = parse_invoice(doc.root, report.syntax)
         _take_key_data(inv, model)
     except Exception as e:  # noqa: BLE001 - an invalid invoice may not parse completely; keep what we have
         log.warning("invoice %s: key data not parsed: %s", inv.pk, e)
@@ -103,16 +106,24 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
     inv.org_unit = route.org_unit
     original = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key,
                                         invoice_number=inv.invoice_number, duplicate_of__isnull=True,
-                                        status__in=OPEN_STATES).exclude(pk=inv.pk).first()
+                                        status__in=OPEN_STATES).exclude(pk=inv.pk)
+                .values_list("pk", flat=True).first()
                 if inv.invoice_number else None)
     if original is not None:
-        inv.duplicate_of = original
+        inv.duplicate_of_id = original
         _set_status(inv, InvoiceStatus.DUPLICATE, actor=actor,
-                    note=f"Dublette von Eingang {original.pk} (gleicher Rechnungssteller und Rechnungsnummer)")
+                    note=f"Dublette von Eingang {original} (gleicher Rechnungssteller und Rechnungsnummer)")
         return inv
+    # the PDF view is rendered before the transaction: inside it, every invoice of the tenant would wait for
+    # the rendering behind the row locks that starting the case takes (reference counter, audit chain head)
+    pdf = None
+    if model is not None:
+        from .render import render_invoice_pdf
+
+        pdf = render_invoice_pdf(model)
     try:
         with transaction.atomic():
-            case = _start_approval(inv, model, actor=actor)
+            case = _start_approval(inv, model, actor=actor, pdf=pdf)
             inv.case = case
             _set_status(inv, InvoiceStatus.IN_REVIEW, note=f"Vorgang {case.reference}", actor=actor)
     except IntegrityError:  # a parallel upload of the same invoice won the race: this one is the duplicate
@@ -133,7 +144,8 @@ def _finding(f) -> dict:
 def _set_status(inv: EInvoice, status: str, *, note: str = "", actor: str) -> None:
     inv.status = status
     inv.status_note = note
-    with transaction.atomic():
+    # no savepoint of its own inside an outer transaction: an error there rolls the outer one back anyway
+    with transaction.atomic(savepoint=False):
         inv.save()
         record_change(tenant=inv.tenant, actor=actor, action=f"einvoice.{status}", object_type="einvoice",
                       object_id=inv.pk, data={"status": status, "note": note[:500], "number": inv.invoice_number},
@@ -212,7 +224,7 @@ def rejection_message(inv: EInvoice, extra: list[str] | None = None) -> str:
 
 # --------------------------------------------------------------------------- approval process
 
-def _start_approval(inv: EInvoice, model, *, actor: str):
+def _start_approval(inv: EInvoice, model, *, actor: str, pdf: bytes | None = None):
     from rathaus.cases.services import submit_application
 
     proposal = booking_proposal(inv)
@@ -234,13 +246,13 @@ def _start_approval(inv: EInvoice, model, *, actor: str):
     result = submit_application(inv.tenant, APPROVAL_SERVICE, data, channel="einvoice",
                                 idempotency_key=f"einvoice-{inv.pk}")
     if model is not None:
-        file_to_case(inv, model, result.case, actor=actor)
+        file_to_case(inv, model, result.case, actor=actor, pdf=pdf)
     return result.case
 
 
-def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
-    """Into the case's E-Akte: the received XML (linked, not copied), the readable PDF view and every
-    embedded attachment (BG-24) as a document of its own."""
+def file_to_case(inv: EInvoice, model, case, *, actor: str, pdf: bytes | None = None) -> None:
+    """Into the case's E-Akte: the received XML (linked, not copied), the readable PDF view (`pdf`, rendered
+    here if not given) and every embedded attachment (BG-24) as a document of its own."""
     from rathaus.documents.models import Document
     from rathaus.documents.services import sniff_content_type, store_document
 
@@ -252,7 +264,8 @@ def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
     number = model.number or "ohne Nummer"
     store_document(tenant=inv.tenant, case=case, kind=Document.Kind.INVOICE,
                    title=f"{label} {number} (Sichtansicht)", filename=f"{label.lower()}-{number}.pdf",
-                   content_type="application/pdf", content=render_invoice_pdf(model), actor=actor)
+                   content_type="application/pdf", content=pdf if pdf is not None else render_invoice_pdf(model),
+                   actor=actor)
     for i, att in enumerate(model.embedded_files(), start=1):
         store_document(tenant=inv.tenant, case=case, kind=Document.Kind.ATTACHMENT,
                        title=f"Anlage zu {label} {number}: {att.description or att.id or att.filename or i}"[:300],
@@ -267,19 +280,22 @@ def _s(d: Decimal | None) -> str | None:
 
 def booking_proposal(inv: EInvoice) -> dict:
     """Kontierung proposal: the last approved booking of the same seller, else the unit's default."""
-    last = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key, payable__isnull=False)
-            .exclude(pk=inv.pk).select_related("payable").order_by("-received_at").first())
-    if last is not None:
-        line = last.payable.lines.order_by("position").first()
+    # index einvoice_seller_booked; without it this scanned every invoice of the tenant
+    last_payable = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key, payable__isnull=False)
+                    .exclude(pk=inv.pk).order_by("-received_at").values_list("payable_id", flat=True).first())
+    if last_payable is not None:
+        from rathaus.finance.models import PayableLine
+
+        line = PayableLine.objects.filter(payable_id=last_payable).order_by("position").first()
         if line is not None:
             return {"produkt": line.product, "konto": line.account, "finanzkonto": line.cash_account,
                     **({"kostenstelle": line.cost_centre} if line.cost_centre else {})}
     from rathaus.ledger.models import CostCentre
 
-    cc = CostCentre.objects.filter(tenant=inv.tenant, org_unit=inv.org_unit).first()
+    cc = CostCentre.objects.filter(tenant=inv.tenant, org_unit=inv.org_unit).values_list("code", flat=True).first()
     defaults = getattr(settings, "RATHAUS_EINVOICE_DEFAULT_BOOKING", None) or {
         "produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000"}
-    return {**defaults, **({"kostenstelle": cc.code} if cc else {})}
+    return {**defaults, **({"kostenstelle": cc} if cc else {})}
 
 
 # --------------------------------------------------------------------------- Skonto (BT-20, XRechnung)

@@ -6,6 +6,19 @@ import os
 from django.core.management.base import BaseCommand
 
 
+def warm_up_worker(worker) -> None:
+    """gunicorn `post_worker_init`: compile the e-invoice schemas and stylesheets (saxonche) and create the
+    Typst compiler of the invoice view in each worker after the fork, so the first invoice a worker gets
+    does not wait a second for it. Saxon must not be started before the fork (it runs threads)."""
+    try:
+        from rathaus.einvoice import render, validation
+
+        validation.warm_up()
+        render.warm_up()
+    except Exception:  # noqa: BLE001 - a failed warm-up only makes the first request slower
+        worker.log.exception("Vorwärmen der E-Rechnungsprüfung fehlgeschlagen")
+
+
 class Command(BaseCommand):
     help = "Startet den Produktionsserver (gunicorn) für rathaus."
 
@@ -35,6 +48,7 @@ class Command(BaseCommand):
             "keepalive": 5,
             "limit_request_line": 8190,
             "backlog": 2048,
+            "post_worker_init": warm_up_worker,
         }
 
         class App(BaseApplication):
