@@ -180,9 +180,17 @@ def test_embedded_attachments_and_pdf_view_go_into_the_case_file(seeded, api):
     assert out["status"] == "in_review", out
     docs = Document.objects.filter(case_id=out["case"]["id"])
     kinds = sorted(d.kind for d in docs)
-    assert kinds.count("invoice") == 2 and "attachment" in kinds  # XML + PDF view, and the attachment(s)
-    pdf = docs.get(kind="invoice", content_type="application/pdf")
-    assert pdf.file.open("rb").read().startswith(b"%PDF-")
+    assert kinds.count("invoice") == 1 and "attachment" in kinds  # the XML and the attachment(s)
+    # the readable PDF view is rendered on first request (or at the Anordnung) and filed once
+    from django.test import Client
+
+    web = Client()
+    assert web.login(username="kasse", password="rathaus-demo")
+    first = web.get(f"/rechnungen/{out['id']}/ansicht.pdf")
+    assert first.status_code == 200 and b"".join(first.streaming_content).startswith(b"%PDF-")
+    web.get(f"/rechnungen/{out['id']}/ansicht.pdf")
+    pdfs = Document.objects.filter(case_id=out["case"]["id"], kind="invoice", content_type="application/pdf")
+    assert pdfs.count() == 1
 
 
 def test_batch_import_command(seeded, tmp_path):

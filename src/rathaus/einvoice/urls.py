@@ -9,4 +9,5 @@ urlpatterns = [
     path("rechnungen/<int:invoice_id>/", views.invoice, name="invoice"),
     path("rechnungen/<int:invoice_id>/zurueckweisung/", views.rejection, name="rejection"),
     path("rechnungen/<int:invoice_id>/original/", views.original, name="original"),
+    path("rechnungen/<int:invoice_id>/ansicht.pdf", views.pdf_view, name="pdf"),
 ]

@@ -106,6 +106,20 @@ def rejection(request, membership, invoice_id: int):
 
 
 @staff_view
+def pdf_view(request, membership, invoice_id: int):
+    """The readable PDF view (rendered and filed once)."""
+    from rathaus.documents.api import document_response
+
+    inv = _readable_invoice(membership, invoice_id)
+    if inv.status in ("refused", "invalid") or not inv.case_id:
+        raise Http404("Für diese Rechnung gibt es keine Sichtansicht.")
+    doc = services.ensure_pdf_view(inv, actor=request.user.get_username())
+    if doc is None:
+        raise Http404("Die Originaldatei fehlt.")
+    return document_response(doc)
+
+
+@staff_view
 def original(request, membership, invoice_id: int):
     from rathaus.documents.api import document_response
 
