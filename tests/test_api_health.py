@@ -20,6 +20,7 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/documents/{doc_id}/content"),
     ("get", "/api/v1/receivables"),
     ("get", "/api/v1/receivables/{kassenzeichen}"),
+    ("post", "/api/v1/receivables/{kassenzeichen}/cancel"),
     ("post", "/api/v1/bank-statements"),
     ("get", "/api/v1/clearing"),
     ("post", "/api/v1/clearing/{tx_id}/assign"),

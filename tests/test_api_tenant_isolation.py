@@ -200,6 +200,19 @@ def iso_receivable(w: World):
     assert w.api("kasse").get(f"/api/v1/receivables/{bh1.kassenzeichen}").json()["purpose"] == "MS eins"
 
 
+def iso_cancel(w: World):
+    ms1, ms2 = _receivable("musterstadt", "MS eins"), _receivable("musterstadt", "MS zwei")
+    bh1 = _receivable("beispielhausen", "BH eins")
+    assert_404(w.api("bh-kasse").post(f"/api/v1/receivables/{ms2.kassenzeichen}/cancel", {"reason": "x"}))
+    ms2.refresh_from_db()
+    assert ms2.status == "open"
+    # the same number in the other tenant cancels only that tenant's receivable
+    r = w.api("bh-kasse").post(f"/api/v1/receivables/{bh1.kassenzeichen}/cancel", {"reason": "Bescheid aufgehoben"})
+    assert r.status_code == 200 and r.json()["purpose"] == "BH eins"
+    ms1.refresh_from_db()
+    assert ms1.status == "open"
+
+
 def iso_assign(w: World):
     ms_tx, ms_r = _clearing_item("musterstadt"), _receivable("musterstadt")
     _receivable("beispielhausen")
@@ -371,6 +384,7 @@ ISOLATION = {
     ("get", "/api/v1/services/{key}"): iso_service,
     ("get", "/api/v1/receivables/{kassenzeichen}"): iso_receivable,
     ("post", "/api/v1/clearing/{tx_id}/assign"): iso_assign,
+    ("post", "/api/v1/receivables/{kassenzeichen}/cancel"): iso_cancel,
     ("post", "/api/v1/clearing/{tx_id}/resolve"): iso_resolve,
     ("get", "/api/v1/einvoices/{invoice_id}"): iso_einvoice,
 }

@@ -349,3 +349,23 @@ def test_batch_without_amounts_per_transaction_goes_to_clearing(seeded):
     assert (res.entries, res.unmatched) == (1, 1)
     tx = BankTransaction.objects.get(tenant=t)
     assert tx.amount == Decimal("30.00") and "Teil A" in tx.remittance and "Teil B" in tx.remittance
+
+
+def test_cancel_only_unpaid_and_reversed_in_the_ledger(seeded, api):
+    t = seeded["musterstadt"]
+    r = receivable(t)
+    kasse = api("kasse")
+    assert kasse.post(f"/api/v1/receivables/{r.kassenzeichen}/cancel", {"reason": ""}).status_code == 422
+    assert api("sachbearbeitung").post(f"/api/v1/receivables/{r.kassenzeichen}/cancel",
+                                       {"reason": "x"}).status_code == 403
+    ok = kasse.post(f"/api/v1/receivables/{r.kassenzeichen}/cancel", {"reason": "Bescheid aufgehoben"})
+    assert ok.status_code == 200 and ok.json()["status"] == "cancelled"
+    assert balance(t, "1611000") == 0 and balance(t, "4311000") == 0  # Sollstellung reversed
+    assert kasse.post(f"/api/v1/receivables/{r.kassenzeichen}/cancel", {"reason": "nochmal"}).status_code == 409
+    # a payment for a cancelled receivable is not allocated to it: clearing
+    res = import_bank_statement(t, statement([pay("26.00", f"KZ {r.kassenzeichen}", "CX1")]), actor="kasse")
+    assert (res.matched, res.unmatched) == (0, 1)
+    paid = receivable(t)
+    import_bank_statement(t, statement([pay("26.00", f"KZ {paid.kassenzeichen}", "CX2")], statement_id="S2"),
+                          actor="kasse")
+    assert kasse.post(f"/api/v1/receivables/{paid.kassenzeichen}/cancel", {"reason": "x"}).status_code == 409

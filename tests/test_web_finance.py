@@ -105,3 +105,14 @@ def test_clerk_gets_403_and_demo_helpers_are_off_outside_the_demo(seeded, settin
     assert k.login(username="kasse", password="rathaus-demo")
     r = _receivable(seeded["musterstadt"])
     assert k.get(f"/kasse/forderungen/{r.kassenzeichen}/demo-kontoauszug/").status_code == 404
+
+
+def test_cancel_from_the_receivable_page(seeded, kasse):
+    r = _receivable(seeded["musterstadt"])
+    page = kasse.get(f"/kasse/forderungen/{r.kassenzeichen}/").content.decode()
+    assert "Forderung stornieren" in page
+    resp = kasse.post(f"/kasse/forderungen/{r.kassenzeichen}/stornieren/", {"grund": "Bescheid aufgehoben"})
+    assert resp.status_code == 302
+    r.refresh_from_db()
+    assert r.status == "cancelled"
+    assert "Forderung stornieren" not in kasse.get(f"/kasse/forderungen/{r.kassenzeichen}/").content.decode()

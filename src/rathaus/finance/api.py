@@ -121,6 +121,21 @@ def get_receivable(request, kassenzeichen: str):
     return receivable_detail(services.get_receivable(request.membership.tenant, kassenzeichen))
 
 
+class CancelIn(Schema):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/receivables/{kassenzeichen}/cancel", response=ReceivableDetail,
+             summary="Forderung stornieren (solange nichts gezahlt ist)")
+def cancel(request, kassenzeichen: str, payload: CancelIn):
+    require_role(request.membership, ("treasury", "accounting"), "Das Stornieren von Forderungen")
+    if clean_key(kassenzeichen, 40) is None:
+        raise Invalid("Ungültiges Kassenzeichen.")
+    r = services.cancel_receivable(request.membership.tenant, kassenzeichen, reason=payload.reason,
+                                   actor=request.user.get_username())
+    return receivable_detail(r)
+
+
 class ImportOut(Schema):
     entries: int
     matched: int

@@ -216,6 +216,43 @@ def create_receivable_for_case(case, *, actor: str, now: dt.datetime | None = No
     )
 
 
+def cancel_receivable(tenant, kassenzeichen: str, *, reason: str, actor: str,
+                      now: dt.datetime | None = None) -> Receivable:
+    """Storno of a Sollstellung (e.g. the notice was withdrawn): only while nothing has been paid on it
+    (money received must be refunded or re-assigned first); the posting is reversed, never deleted."""
+    if not (reason or "").strip():
+        raise Invalid("Für die Stornierung ist ein Grund anzugeben.",
+                      errors=[{"pointer": "/reason", "message": "Grund fehlt", "field": "Grund"}])
+    now = now or timezone.now()
+    with transaction.atomic():
+        r = (Receivable.objects.select_for_update().filter(tenant=tenant, kassenzeichen=kzlib.normalise(kassenzeichen))
+             .first())
+        if r is None:
+            raise NotFound(f"Kein Kassenzeichen {kassenzeichen!r} bei {tenant.name}.")
+        if r.status == ReceivableStatus.CANCELLED:
+            raise Conflict("Die Forderung ist bereits storniert.")
+        if r.paid_amount != 0:
+            raise Conflict("Auf die Forderung ist bereits gezahlt worden; die Zahlung muss zuerst erstattet oder "
+                           "umgebucht werden.")
+        from rathaus.ledger.models import JournalEntry
+
+        entry = JournalEntry.objects.filter(tenant=tenant, source_ref=f"receivable:{r.pk}").first()
+        if entry is not None:
+            ledger.reverse_entry(entry, actor=actor, reason=f"Storno Sollstellung {r.kassenzeichen_display}: "
+                                                            f"{reason}"[:250], date=timezone.localtime(now).date())
+        old = r.status
+        r.status = ReceivableStatus.CANCELLED
+        r.open_amount = ZERO
+        r.updated_at = now
+        r.save(update_fields=["status", "open_amount", "updated_at"])
+        record_change(tenant=tenant, actor=actor, action="receivable.cancelled", object_type="receivable",
+                      object_id=r.pk, data={"kassenzeichen": r.kassenzeichen, "reason": reason[:500]},
+                      event_type="receivable.cancelled",
+                      event_payload={"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": r.status,
+                                     "previous_status": old})
+    return r
+
+
 def receivables_for(tenant, *, status: str | None = None, case_id: int | None = None):
     qs = Receivable.objects.filter(tenant=tenant).select_related("case")
     if status:

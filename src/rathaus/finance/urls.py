@@ -8,6 +8,7 @@ urlpatterns = [
     path("kasse/", views.open_items, name="open_items"),
     path("kasse/forderungen/<str:kassenzeichen>/", views.receivable, name="receivable"),
     path("kasse/forderungen/<str:kassenzeichen>/demo-kontoauszug/", views.demo_statement, name="demo_statement"),
+    path("kasse/forderungen/<str:kassenzeichen>/stornieren/", views.cancel, name="cancel"),
     path("kasse/klaerfaelle/", views.clearing, name="clearing"),
     path("kasse/klaerfaelle/<int:tx_id>/<slug:action>/", views.clearing_action, name="clearing_action"),
     path("kasse/kontoauszuege/", views.statements, name="statements"),

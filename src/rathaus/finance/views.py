@@ -96,7 +96,23 @@ def receivable(request, membership, kassenzeichen: str):
         "r": r, "label": ReceivableStatus(r.status).label, "lines": r.lines.all(), "allocations": allocations,
         "entries": entries, "pay_to": services.pay_to(membership.tenant),
         "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
+        "may_cancel": membership.has_role("treasury") and r.paid_amount == 0 and r.status != "cancelled",
     })
+
+
+@require_POST
+@treasury_view(write=True)
+def cancel(request, membership, kassenzeichen: str):
+    try:
+        r = services.cancel_receivable(membership.tenant, kassenzeichen, reason=request.POST.get("grund", ""),
+                                       actor=request.user.get_username())
+        messages.success(request, f"Forderung {r.kassenzeichen_display} storniert; die Sollstellung ist "
+                                  "zurückgebucht.")
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    except (Invalid, Conflict) as e:
+        messages.error(request, e.detail)
+    return redirect(reverse("finance:receivable", args=[kassenzeichen]))
 
 
 @treasury_view()
