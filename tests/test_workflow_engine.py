@@ -94,3 +94,15 @@ def test_xml_entities_are_not_resolved():
     except engine.WorkflowError:
         return
     assert "root:" not in p.user_tasks[0]["title"]
+
+
+def test_process_data_survives_a_restore_whatever_the_order_of_the_stored_tasks(parsed):
+    """PostgreSQL's jsonb sorts object keys; SpiffWorkflow stores task data as deltas to the parent and
+    rebuilds them in mapping order: the restore must put parents first, or the data is lost."""
+    p, spec_state = parsed
+    r = engine.start_workflow(("t", 2), spec_state, {"application": {"name": "Erika"}})
+    shuffled = dict(r.state)
+    shuffled["tasks"] = dict(sorted(r.state["tasks"].items(), reverse=True))  # children before parents
+    wf = engine.restore_workflow(("t", 2), spec_state, shuffled)
+    ready = [t for t in wf.get_tasks() if t.task_spec.name == "u"][0]
+    assert ready.data.get("application") == {"name": "Erika"}

@@ -184,10 +184,35 @@ def _deepcopy_json(obj):
     return json.loads(json.dumps(obj))
 
 
+def _parents_first(tasks: dict, root: str | None) -> dict:
+    """The task mapping in tree order (every parent before its children).
+
+    SpiffWorkflow stores a task's data as a delta to its parent's and rebuilds it while restoring the
+    tasks one by one in mapping order; PostgreSQL's jsonb does not keep the order of object keys (it
+    sorts them), so without this a child could come before its parent and lose the process data."""
+    ordered: dict = {}
+    queue = [root] if root else []
+    while queue:
+        tid = queue.pop(0)
+        task = tasks.get(tid)
+        if task is None or tid in ordered:
+            continue
+        ordered[tid] = task
+        queue.extend(task.get("children") or [])
+    for tid, task in tasks.items():  # anything not reachable from the root keeps its place after the tree
+        ordered.setdefault(tid, task)
+    return ordered
+
+
 def restore_workflow(cache_key, spec_state: dict, state: dict) -> BpmnWorkflow:
     spec, subs = specs_for(cache_key, spec_state)
     dct = _deepcopy_json(state)
     dct.pop(serializer.VERSION_KEY, None)
+    if isinstance(dct.get("tasks"), dict):
+        dct["tasks"] = _parents_first(dct["tasks"], dct.get("root"))
+    for sub in (dct.get("subprocesses") or {}).values():
+        if isinstance(sub, dict) and isinstance(sub.get("tasks"), dict):
+            sub["tasks"] = _parents_first(sub["tasks"], sub.get("root"))
     dct["spec"] = spec
     dct["subprocess_specs"] = subs
     wf = _registry.restore(dct)
