@@ -65,5 +65,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  Leistungen und Anträge:  {base}/")
         self.stdout.write(f"  Antragsstatus:           {base}/status/")
         self.stdout.write(f"  Sachbearbeitung:         {base}/sachbearbeitung/  (Anmeldung: {base}/anmelden/)")
+        self.stdout.write(f"  Stadtkasse:              {base}/kasse/  (z. B. als kasse)")
+        self.stdout.write(f"  Haushalt (Kämmerei):     {base}/haushalt/  (als kaemmerei)")
+        self.stdout.write(f"  Rechnungseingang:        {base}/rechnungen/")
         self.stdout.write(f"  API-Dokumentation:       {base}/api/v1/docs")
         App().run()
