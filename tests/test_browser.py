@@ -141,7 +141,130 @@ def login(page, username: str):
     assert "/anmelden/" not in page.url, page.content()
 
 
-def test_probe(page):
+
+# --- applicant ------------------------------------------------------------------------------------------
+
+def _active(page) -> dict:
+    return page.evaluate("""() => { const e = document.activeElement;
+        return {id: e.id, tag: e.tagName.toLowerCase(), type: e.type || '', value: e.value || '',
+                checked: !!e.checked}; }""")
+
+
+# what a person types into the Gewerbeanmeldung, field by field (the schema's first example, required fields)
+TYPING = {
+    "f-person-nachname": "Musterfrau", "f-person-vorname": "Erika", "f-person-geburtsort": "München",
+    "f-person-staatsangehoerigkeit": "deutsch", "f-person-anschrift-strasse": "Heidestraße",
+    "f-person-anschrift-hausnummer": "17", "f-person-anschrift-plz": "51147", "f-person-anschrift-ort": "Musterstadt",
+    "f-person-email": "erika.musterfrau@example.org", "f-betrieb-geschaeftsbezeichnung": "Erikas Strickwerk",
+    "f-betrieb-betriebsstaette-strasse": "Heidestraße", "f-betrieb-betriebsstaette-hausnummer": "17",
+    "f-betrieb-betriebsstaette-plz": "51147",
+    "f-betrieb-taetigkeit": "Online-Einzelhandel mit handgefertigten Strickwaren und Wolle",
+    "f-betrieb-beschaeftigte-vollzeit": "0", "f-betrieb-beschaeftigte-teilzeit": "0",
+}
+DATES = {"f-person-geburtsdatum": "1988-08-12", "f-betrieb-beginn": "2026-03-01"}
+RADIOS = {"/person/geschlecht": "weiblich", "/betrieb/niederlassung": "hauptniederlassung",
+          "/betrieb/art": "handel", "/betrieb/anmeldegrund": "neuerrichtung"}
+CHECKBOXES = {"f-erklaerung-richtigkeit"}
+SELECTS = {"f-betriebsinhaber-rechtsform": "einzelunternehmen"}
+
+
+def _fill_with_keyboard(page):
+    """Tab through the whole form from the top of the page, typing, arrowing and pressing space only."""
+    kb = page.keyboard
+    done: set[str] = set()
+    for _ in range(200):
+        kb.press("Tab")
+        el = _active(page)
+        key = el["id"]
+        if key and key in done:
+            continue
+        if key in TYPING:
+            kb.press("Control+A")
+            kb.type(TYPING[key])
+        elif key in DATES:
+            y, m, d = DATES[key].split("-")
+            kb.type(f"{d}{m}{y}")  # German order of the date segments
+            if _active(page)["value"] != DATES[key]:  # Chromium without German locale data: month first
+                kb.press("Shift+Tab")
+                kb.press("Shift+Tab")
+                kb.type(f"{m}{d}{y}")
+            assert _active(page)["value"] == DATES[key], (key, _active(page))
+        elif key in SELECTS:
+            for _ in range(20):
+                if _active(page)["value"] == SELECTS[key]:
+                    break
+                kb.press("ArrowDown")
+            assert _active(page)["value"] == SELECTS[key]
+        elif key in CHECKBOXES:
+            kb.press("Space")
+            assert _active(page)["checked"]
+        elif el["type"] == "radio":
+            name = page.evaluate("() => document.activeElement.name")
+            want = RADIOS.get(name)
+            if want:
+                if el["value"] != want or not el["checked"]:
+                    kb.press("Space")  # selects the first one; arrows move on and select
+                    for _ in range(10):
+                        if _active(page)["value"] == want:
+                            break
+                        kb.press("ArrowDown")
+                assert _active(page)["value"] == want and _active(page)["checked"]
+                done.add(name)
+        elif el["tag"] == "button" and el["type"] == "submit":
+            return
+        done.add(key)
+    raise AssertionError("never reached the submit button by tabbing")
+
+
+def test_keyboard_only_application_and_status_lookup(page, seeded):
+    from rathaus.cases.models import Case
+
     page.goto("/antrag/gewerbeanmeldung/")
-    Path("/tmp/form.html").write_text(page.content())
-    shot(page, "probe")
+    assert page.locator("h1").count() == 1
+    _fill_with_keyboard(page)
+    shot(page, "antrag-ausgefuellt")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # on the submit button
+    assert page.locator("h1").inner_text() == "Ihr Antrag ist eingegangen", page.content()
+    shot(page, "bestaetigung")
+    reference = page.locator(".panel .big").inner_text().strip()
+    code = page.locator(".code").inner_text().strip()
+    assert re.fullmatch(r"\S+", reference) and len(code) >= 8
+
+    case = Case.objects.get(reference=reference)
+    assert case.data["person"]["nachname"] == "Musterfrau"
+    assert case.data["person"]["geburtsdatum"] == "1988-08-12"
+    assert case.data["betrieb"]["art"] == "handel" and case.data["erklaerung"]["richtigkeit"] is True
+
+    # the status lookup, by keyboard too
+    page.goto("/status/")
+    page.get_by_label("Aktenzeichen").fill(reference)
+    page.get_by_label("Zugangscode").fill(code)
+    with page.expect_navigation():
+        page.get_by_label("Zugangscode").press("Enter")
+    body = page.locator("main").inner_text()
+    assert reference in body and "Gewerbeanmeldung" in body, body
+    shot(page, "status")
+
+
+def test_error_summary_links_move_focus_to_the_fields(page):
+    page.goto("/antrag/gewerbeanmeldung/")
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("senden|Absenden|Antrag", re.I)).click()
+    summary = page.locator(".error-summary")
+    assert summary.is_visible()
+    # the summary comes first and takes the focus, so a screen reader reads it out
+    assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
+    links = summary.locator("a")
+    assert links.count() >= 10
+    invalid = page.locator("[aria-invalid=true]")
+    assert invalid.count() >= 10
+    shot(page, "fehler")
+    for i in (0, 3):
+        link = links.nth(i)
+        target = link.get_attribute("href").lstrip("#")
+        link.click()
+        focused = page.evaluate("() => document.activeElement.id")
+        assert focused == target, (target, focused)
+        assert page.locator(f"#{target}").get_attribute("aria-invalid") == "true" or \
+            page.locator(f"[name='{page.locator('#' + target).get_attribute('name')}']").count() > 1
