@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -268,3 +267,134 @@ def test_error_summary_links_move_focus_to_the_fields(page):
         assert focused == target, (target, focused)
         assert page.locator(f"#{target}").get_attribute("aria-invalid") == "true" or \
             page.locator(f"[name='{page.locator('#' + target).get_attribute('name')}']").count() > 1
+
+
+# --- staff ----------------------------------------------------------------------------------------------
+
+def _gewerbe_example() -> dict:
+    import json
+
+    from rathaus.catalog.services import DEMO_SERVICES_DIR
+
+    return json.loads((DEMO_SERVICES_DIR / "gewerbeanmeldung" / "form.schema.json").read_text(
+        encoding="utf-8"))["examples"][0]
+
+
+@pytest.fixture
+def application(seeded):
+    from rathaus.cases.services import submit_application
+
+    return submit_application(seeded["musterstadt"], "gewerbeanmeldung", _gewerbe_example(), channel="web")
+
+
+def test_clerk_approves_and_applicant_downloads_the_notice(page, application):
+    reference = application.case.reference
+    login(page, "sachbearbeitung")
+    page.goto("/sachbearbeitung/")
+    shot(page, "posteingang")
+    with page.expect_navigation():
+        page.get_by_role("link", name=reference).first.click()
+    assert page.locator("h1").count() == 1 and reference in page.locator("h1").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Aufgabe übernehmen").click()
+    page.locator("input[name='/decision'][value='approve']").check()
+    shot(page, "vorgang")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Aufgabe abschließen").click()
+    assert "Erledigt" in page.locator(".messages").inner_text(), page.locator("main").inner_text()
+
+    application.case.refresh_from_db()
+    assert application.case.status == "approved"
+
+    # the applicant, in a browser of their own: the notice is on the status page and downloads as a PDF
+    applicant = page.context.browser.new_context(base_url=page.url.split("/sachbearbeitung")[0],
+                                                 locale="de-DE")
+    applicant.set_default_timeout(10_000)
+    try:
+        ap = applicant.new_page()
+        ap.goto("/status/")
+        ap.get_by_label("Aktenzeichen").fill(reference)
+        ap.get_by_label("Zugangscode").fill(application.access_code)
+        with ap.expect_navigation():
+            ap.get_by_role("button", name="Status anzeigen").click()
+        shot(ap, "status-bescheid")
+        notice = ap.get_by_role("link", name=re.compile("Bescheid"))
+        assert notice.count() >= 1, ap.locator("main").inner_text()
+        # fetched with the applicant's session cookie (Chromium would show an inline PDF, not download it)
+        resp = ap.request.get(notice.first.get_attribute("href"))
+        assert resp.status == 200 and resp.headers["content-type"] == "application/pdf", resp.headers
+        assert resp.body().startswith(b"%PDF"), resp.body()[:40]
+        # without that session (another browser) the document is not handed out
+        other = page.context.browser.new_context(base_url=ap.url.split("/status")[0])
+        try:
+            assert not other.request.get(notice.first.get_attribute("href")).body().startswith(b"%PDF")
+        finally:
+            other.close()
+    finally:
+        applicant.close()
+
+
+def test_treasury_sees_the_receivable_and_the_invoices(page, application):
+    from rathaus.cases.models import Task, TaskState
+    from rathaus.cases.services import complete_task
+    from rathaus.einvoice.demo import seed_demo_invoices
+    from rathaus.finance.models import Receivable
+    from rathaus.tenants.models import Membership
+
+    # the decision through the service layer (the web path is tested above), then the demo invoices
+    case = application.case
+    clerk = Membership.objects.get(user__username="sachbearbeitung", tenant=case.tenant)
+    task = Task.objects.get(case=case, state=TaskState.OPEN)
+    complete_task(clerk, task.pk, {"decision": "approve"})
+    rec = Receivable.objects.get(case=case)
+    seed_demo_invoices(application.case.tenant)
+
+    login(page, "kasse")
+    page.goto("/kasse/")
+    assert page.locator("h1").inner_text() == "Stadtkasse: Forderungen"
+    row = page.locator("tbody tr", has_text=rec.kassenzeichen_display)
+    assert row.count() == 1, page.locator("main").inner_text()
+    assert "26,00" in row.inner_text()
+    shot(page, "kasse")
+
+    page.goto("/rechnungen/")
+    assert page.locator("h1").inner_text() == "Rechnungseingang (E-Rechnungen)"
+    assert page.locator("tbody tr").count() >= 4, page.locator("main").inner_text()
+    shot(page, "rechnungen")
+
+
+# --- basic accessibility (axe-core is not available offline) ------------------------------------------
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+    .filter(e => e.type !== 'hidden' && e.type !== 'submit' && e.type !== 'button')
+    .filter(e => !(e.id && document.querySelector(`label[for="${CSS.escape(e.id)}"]`))
+                 && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') && !e.closest('label'))
+    .map(e => e.name || e.id || e.outerHTML)"""
+
+
+def _check_page(page, path: str):
+    page.goto(path)
+    assert page.locator("html").get_attribute("lang") == "de", path
+    assert page.locator("h1").count() == 1, (path, page.locator("h1").all_inner_texts())
+    assert page.evaluate(UNLABELLED) == [], path
+    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(e => e.id)")
+    assert len(ids) == len(set(ids)), (path, sorted({i for i in ids if ids.count(i) > 1}))
+    # the skip link is the first stop of the keyboard and lands on the main content
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == "Zum Inhalt springen", path
+    assert page.evaluate("() => document.activeElement.getBoundingClientRect().height") > 0, path
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "inhalt", path
+
+
+@pytest.mark.parametrize("who,paths", [
+    (None, ["/", "/antrag/gewerbeanmeldung/", "/antrag/hundesteuer/", "/status/", "/anmelden/"]),
+    ("sachbearbeitung", ["/sachbearbeitung/", "/sachbearbeitung/vorgaenge/"]),
+    ("kasse", ["/kasse/", "/rechnungen/"]),
+], ids=["public", "clerk", "treasury"])
+def test_basic_accessibility(page, application, who, paths):
+    if who:
+        login(page, who)
+        paths = [*paths, f"/sachbearbeitung/vorgaenge/{application.case.pk}/"] if who == "sachbearbeitung" else paths
+    for path in paths:
+        _check_page(page, path)
