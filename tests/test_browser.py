@@ -106,6 +106,10 @@ def browser():
         with sync_api.sync_playwright() as pw:
             b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield b
+            # While Playwright's loop runs in this thread, asgiref keeps Django's connections in a separate
+            # (context-local) store: the tests' connections live there. Close them before the loop goes, or
+            # PostgreSQL's test database could not be dropped at the end ("accessed by other users").
+            connections.close_all()
             b.close()
     finally:
         if old is None:
