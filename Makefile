@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export DJANGO_SETTINGS_MODULE := rathaus.settings
 
-.PHONY: demo test lint venv venv-dev serve clean
+.PHONY: demo test lint venv venv-dev chromium serve clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
@@ -17,8 +17,15 @@ $(BIN)/python:
 venv: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-venv-dev: $(BIN)/python
+venv-dev: $(BIN)/python chromium
 	$(BIN)/pip install --quiet -e '.[dev]'
+
+# Browser tests drive Debian's Chromium; without apt they skip with a reason instead of failing.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "chromium fehlt; installiere es mit apt-get (Browser-Tests)"; \
+	  apt-get update -qq && apt-get install -y -qq chromium || \
+	  echo "chromium konnte nicht installiert werden: Browser-Tests werden übersprungen"; }
 
 demo: venv
 	mkdir -p var
