@@ -210,3 +210,12 @@ def test_payment_file_is_for_finance_roles_only(seeded, api):
     r = api("sachbearbeitung").get(url)
     assert r.status_code == 403 and r["Content-Type"] == "application/problem+json"
     assert api("bh-kasse").get(url).status_code == 404
+
+
+def test_json_bodies_must_be_objects(seeded, api):
+    _payable(seeded["musterstadt"])
+    r = api("kasse").post("/api/v1/payment-runs", [1])
+    assert r.status_code in (400, 422) and r["Content-Type"] == "application/problem+json"
+    assert not Payable.objects.filter(status=PayableStatus.SCHEDULED).exists()  # nothing was paid
+    ok = api("kasse").post("/api/v1/payment-runs", {})
+    assert ok.status_code == 201 and ok.json()["format"] == "pain.001.001.09"

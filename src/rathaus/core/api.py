@@ -97,7 +97,10 @@ class ProblemParser(Parser):
     def parse_body(self, request):
         if not is_json_content_type(request.content_type):
             raise UnsupportedMediaType("Erwartet wird Content-Type: application/json.")
-        return parse_json_body(request.body)
+        value = parse_json_body(request.body)
+        if not isinstance(value, dict):  # every JSON body of this API is an object
+            raise Invalid("Erwartet wird ein JSON-Objekt.", errors=[{"pointer": "", "message": "Kein JSON-Objekt."}])
+        return value
 
 
 api = NinjaAPI(

@@ -286,7 +286,7 @@ class PaymentRunOut(Schema):
     execution_date: str
     count: int
     total: str
-    schema_: str = Field(alias="schema")
+    format: str  # the SEPA message version, e.g. pain.001.001.09
     message_id: str
     file: str
     payables: list[str]
@@ -294,7 +294,7 @@ class PaymentRunOut(Schema):
 
 def run_out(run) -> dict:
     return {"id": run.pk, "number": run.number, "execution_date": run.execution_date.isoformat(),
-            "count": run.count, "total": str(run.total), "schema": run.schema, "message_id": run.message_id,
+            "count": run.count, "total": str(run.total), "format": run.schema, "message_id": run.message_id,
             "file": f"/api/v1/documents/{run.document_id}/content" if run.document_id else "",
             "payables": [p.number for p in run.payables.order_by("id")]}
 
