@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rathaus.catalog.services import DEMO_SERVICES_DIR
+from rathaus.catalog.services import DEMO_SERVICES_DIR, demo_package_dirs, package_is_public
 
-SERVICES = sorted(p.name for p in DEMO_SERVICES_DIR.iterdir() if (p / "service.yaml").exists()
-                  and "audience: internal" not in (p / "service.yaml").read_text(encoding="utf-8"))
-INTERNAL = sorted(p.name for p in DEMO_SERVICES_DIR.iterdir() if (p / "service.yaml").exists()
-                  and "audience: internal" in (p / "service.yaml").read_text(encoding="utf-8"))
+SERVICES = sorted(p.name for p in demo_package_dirs() if package_is_public(p))
+INTERNAL = sorted(p.name for p in demo_package_dirs() if not package_is_public(p))
 STAFF = ["sachbearbeitung", "tiefbau", "leitung", "stellvertretung"]
 
 

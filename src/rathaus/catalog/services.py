@@ -341,6 +341,15 @@ def demo_package_dirs() -> list[Path]:
     return sorted(p for p in DEMO_SERVICES_DIR.iterdir() if (p / "service.yaml").exists())
 
 
+def package_is_public(path: Path) -> bool:
+    """`is_public` for a package folder (before publication), from its service.yaml."""
+    try:
+        definition = yaml.safe_load((Path(path) / "service.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    return definition.get("audience", "public") != "internal"
+
+
 def is_public(sv) -> bool:
     """Public services are offered to applicants; `audience: internal` ones (e.g. the approval of an
     inbound invoice) are started by rathaus itself and never appear in the intake."""

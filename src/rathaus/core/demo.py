@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from rathaus.catalog.services import demo_package_dirs, publish_package
+from rathaus.catalog.services import demo_package_dirs, package_is_public, publish_package
 from rathaus.tenants.models import Membership, OrgUnit, Tenant
 from rathaus.tenants.services import invalidate_org_cache
 
@@ -162,7 +162,7 @@ def seed_demo(with_cases: bool = True, stdout=None) -> dict:
             for d in demo_package_dirs():
                 import json
 
-                if "audience: internal" in (d / "service.yaml").read_text(encoding="utf-8"):
+                if not package_is_public(d):
                     continue  # started by rathaus itself (e.g. inbound invoices), not by applicants
                 examples = json.loads((d / "form.schema.json").read_text(encoding="utf-8")).get("examples") or []
                 for i, ex in enumerate(examples[:2]):

@@ -25,13 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from rathaus.core.bulk import insert_rows
@@ -253,15 +253,28 @@ def cancel_receivable(tenant, kassenzeichen: str, *, reason: str, actor: str,
     return r
 
 
-def receivables_for(tenant, *, status: str | None = None, case_id: int | None = None):
+OPEN_STATES = (ReceivableStatus.OPEN, ReceivableStatus.PARTIALLY_PAID)
+
+
+def receivables_for(tenant, *, status: str | None = None, case_id: int | None = None, open_only: bool = False,
+                    search: str = ""):
+    """The tenant's receivables, newest first; `open_only`: open and partially paid (Offene Posten, by due
+    date); `search`: Kassenzeichen (any notation, prefix), debtor or purpose."""
     qs = Receivable.objects.filter(tenant=tenant).select_related("case")
     if status:
         if status not in ReceivableStatus.values:
             raise Invalid(f"Unbekannter Status {status!r}; erlaubt: {', '.join(ReceivableStatus.values)}.")
         qs = qs.filter(status=status)
+    if open_only:
+        qs = qs.filter(status__in=OPEN_STATES)
     if case_id is not None:
         qs = qs.filter(case_id=case_id)
-    return qs.order_by("-created_at", "-id")
+    if search:
+        cond = Q(debtor_name__icontains=search) | Q(purpose__icontains=search)
+        if digits := kzlib.normalise(search):
+            cond |= Q(kassenzeichen__startswith=digits)
+        qs = qs.filter(cond)
+    return qs.order_by("due_date", "id") if open_only else qs.order_by("-created_at", "-id")
 
 
 def get_receivable(tenant, kassenzeichen: str) -> Receivable:
@@ -416,7 +429,8 @@ class _Importer:
         if e2e:
             from .models import PaymentRunItem
 
-            for it in (PaymentRunItem.objects.select_for_update().select_related("payable")
+            for it in (PaymentRunItem.objects.select_for_update(of=("self",)).select_related("payable")
+                       .prefetch_related("payable__lines")
                        .filter(run__tenant=self.tenant, paid=False, end_to_end_id__in=sorted(e2e)).order_by("id")):
                 run_items[it.end_to_end_id] = it
         all_kz = sorted({k for ks in cands.values() for k in ks})
@@ -570,9 +584,7 @@ class _Importer:
         rest = btx.amount
         for (r, _a), settle in zip(p.allocations, p.settles, strict=True):
             if settle > 0:
-                lines.append(ledger.Line(account=r.receivable_account, credit=settle, product=r.product,
-                                         cost_centre=r.cost_centre, cash_account=r.cash_account,
-                                         text=f"KZ {r.kassenzeichen_display}"))
+                lines.append(_settle_line(r, settle))
                 rest -= settle
         if rest > 0:
             role = Account.Role.OVERPAYMENTS if p.allocations else Account.Role.SUSPENSE
@@ -582,6 +594,12 @@ class _Importer:
         kind = "Zahlung" if p.allocations else "Eingang (Klärfall)"
         return ledger.EntrySpec(date=btx.booking_date, text=f"{kind} {text_ref}"[:300],
                                 source_ref=f"banktx:{btx.pk}", source_type="bank_transaction", lines=lines)
+
+
+def _settle_line(r: Receivable, amount: Decimal) -> ledger.Line:
+    """The credit line that reduces a Forderung, with its Einzahlungskonto for the Finanzrechnung."""
+    return ledger.Line(account=r.receivable_account, credit=amount, product=r.product, cost_centre=r.cost_centre,
+                       cash_account=r.cash_account, text=f"KZ {r.kassenzeichen_display}")
 
 
 def _update_receivable_amounts(receivables) -> None:
@@ -774,9 +792,7 @@ def assign_transaction(tenant, tx_id: int, *, kassenzeichen: str, amount: Decima
         lines = [ledger.Line(account=suspense, debit=amount,
                              cash_account=ledger.account_for_role(tenant, Account.Role.SUSPENSE_CASH_OUT).number)]
         if settle > 0:
-            lines.append(ledger.Line(account=r.receivable_account, credit=settle, product=r.product,
-                                     cost_centre=r.cost_centre, cash_account=r.cash_account,
-                                     text=f"KZ {r.kassenzeichen_display}"))
+            lines.append(_settle_line(r, settle))
         if amount - settle > 0:
             lines.append(ledger.Line(account=ledger.account_for_role(tenant, Account.Role.OVERPAYMENTS).number,
                                      credit=amount - settle,
@@ -814,12 +830,6 @@ def resolve_transaction(tenant, tx_id: int, *, actor: str, note: str, now: dt.da
         record_change(tenant=tenant, actor=actor, action="bank_transaction.resolved", object_type="bank_transaction",
                       object_id=btx.pk, data={"note": note[:300]}, event_type=None)
     return btx
-
-
-def open_items(tenant) -> Iterable[Receivable]:
-    return (Receivable.objects.filter(tenant=tenant, status__in=[ReceivableStatus.OPEN,
-                                                                  ReceivableStatus.PARTIALLY_PAID])
-            .select_related("case").order_by("due_date", "id"))
 
 
 

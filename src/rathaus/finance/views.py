@@ -20,9 +20,8 @@ from rathaus.cases.views import staff_view
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.ledger.models import JournalEntry
 
-from . import kassenzeichen as kzlib
 from . import services
-from .models import BankStatement, Receivable, ReceivableStatus
+from .models import BankStatement, ReceivableStatus
 
 PAGE_SIZE = 50
 READ_ROLES = ("treasury", "accounting", "admin")
@@ -47,20 +46,10 @@ def treasury_view(write: bool = False):
 def open_items(request, membership):
     status = request.GET.get("status", "offen")
     q = (request.GET.get("q") or "").strip()[:100]
-    qs = Receivable.objects.filter(tenant=membership.tenant).select_related("case")
-    if status == "offen":
-        qs = qs.filter(status__in=[ReceivableStatus.OPEN, ReceivableStatus.PARTIALLY_PAID])
-    elif status in ReceivableStatus.values:
-        qs = qs.filter(status=status)
-    else:
+    if status not in ReceivableStatus.values and status != "offen":
         status = ""
-    if q:
-        digits = kzlib.normalise(q)
-        cond = Q(debtor_name__icontains=q) | Q(purpose__icontains=q)
-        if digits:
-            cond |= Q(kassenzeichen__startswith=digits)
-        qs = qs.filter(cond)
-    qs = qs.order_by("due_date", "id")
+    qs = services.receivables_for(membership.tenant, open_only=status == "offen",
+                                  status=status if status in ReceivableStatus.values else None, search=q)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
     today = timezone.localdate()
     params = {k: v for k, v in {"status": status, "q": q}.items() if v}
@@ -80,7 +69,7 @@ def receivable(request, membership, kassenzeichen: str):
     except NotFound as e:
         raise Http404(str(e)) from e
     allocations = list(r.allocations.select_related("transaction"))
-    from django.db.models import Prefetch, Q
+    from django.db.models import Prefetch
 
     from rathaus.ledger.models import JournalLine
 

@@ -29,8 +29,9 @@ def _demo_examples() -> dict:
             ex = (json.loads(f.read_text(encoding="utf-8")).get("examples") or [None])[0]
         except (OSError, ValueError):
             continue
-        internal = "audience: internal" in (f.parent / "service.yaml").read_text(encoding="utf-8")
-        if ex is not None and not internal:
+        from rathaus.catalog.services import package_is_public
+
+        if ex is not None and package_is_public(f.parent):
             key = f.parent.name
             out[key] = {"summary": key, "value": {"service": key, "data": ex}}
     return out
