@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from rathaus.catalog.services import get_active_service, is_public
 from rathaus.core import schema as schemas
+from rathaus.core.bulk import insert_new
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.events.services import record_change
 from rathaus.tenants.models import Membership, Tenant
@@ -94,6 +95,9 @@ def case_for_applicant(tenant: Tenant, reference: str, access_code: str) -> Case
 
 
 # --------------------------------------------------------------------------- submission
+
+_SET_REFERENCE = f"UPDATE {Case._meta.db_table} SET reference = %s WHERE id = %s"
+
 
 @dataclass
 class SubmissionResult:
@@ -188,15 +192,16 @@ def submit_application(
     now = now or timezone.now()
     local_now = timezone.localtime(now)
     applicant_name, applicant_email = applicant_of(sv.form_schema, data)
+    salt = secrets.token_hex(16)
     try:
         with transaction.atomic():
-            number = next_reference_number(tenant.pk, sv.reference_prefix, local_now.year)
-            reference = format_reference(sv.reference_prefix, local_now.year, number)
+            # Rows of this case first; the tenant's two hot rows (reference counter, audit chain head)
+            # last, so they stay locked only for the few statements before COMMIT.
             case = Case(
                 tenant=tenant,
                 service_version=sv,
-                reference=reference,
-                access_salt=secrets.token_hex(16),
+                reference=f"~{salt}",  # placeholder until the counter is taken below
+                access_salt=salt,
                 status=CaseStatus.RECEIVED,
                 data=data,
                 applicant_name=applicant_name,
@@ -217,15 +222,19 @@ def submit_application(
                 events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
                                         message=f"Prozessfehler beim Start: {workflow_error}"))
             _apply_effects_in_memory(case, result.effects, events, now, actor="Prozess")
-            case.save(force_insert=True)
+            insert_new([case])
             for e in events:
                 e.case = case
-            CaseEvent.objects.bulk_create(events)
+            insert_new(events)
             _sync_tasks(case, result, now, existing_open=[])
             if attachments:
                 from rathaus.documents.services import store_attachments
 
                 store_attachments(case, attachments, actor="Antragsteller")
+            number = next_reference_number(tenant.pk, sv.reference_prefix, local_now.year)
+            case.reference = reference = format_reference(sv.reference_prefix, local_now.year, number)
+            with connection.cursor() as cur:
+                cur.execute(_SET_REFERENCE, [reference, case.pk])
             record_change(
                 tenant=tenant, actor="Antragsteller" if channel == "web" else "api",
                 action="case.submitted", object_type="case", object_id=case.pk,
@@ -296,8 +305,7 @@ def _sync_tasks(case: Case, result: engine.RunResult, now, existing_open: list[T
             form_schema=sv.task_schemas.get(form_rel) or {"type": "object"},
             four_eyes=props.get("four_eyes", ""), due_at=due_at, created_at=now,
         ))
-    if new:
-        Task.objects.bulk_create(new)
+    insert_new(new)
     return new
 
 

@@ -99,3 +99,87 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000) -> list[int]
                     copy.write_row(values)
             ids.extend(chunk_ids)
     return ids
+
+
+# --------------------------------------------------------------------------- hot-path inserts
+
+class Insert:
+    """A prepared multi-row ``INSERT … RETURNING id`` for one model and a fixed list of columns.
+
+    For the hot paths (every submission, every audit entry): the SQL is built once per row count and
+    connection vendor, and each value goes through its field's own `get_db_prep_save` (JSON, aware
+    datetimes, dates), so rows are stored exactly as the ORM would store them, without the ORM's
+    per-call query compilation. PostgreSQL and SQLite (≥ 3.35) both support ``RETURNING``.
+    ``sql(n)`` gives the statement alone, e.g. to put it into a PostgreSQL writable CTE.
+    """
+
+    def __init__(self, model, attnames: Sequence[str]):
+        meta = model._meta
+        self.model = model
+        self.fields = [meta.get_field(a) for a in attnames]
+        self.attnames = [f.attname for f in self.fields]
+        self.table = meta.db_table
+        self.pk_column = meta.pk.column
+        self._sql: dict[tuple, str] = {}
+
+    def sql(self, rows: int, conn, returning: bool = True) -> str:
+        key = (rows, conn.vendor, returning)
+        s = self._sql.get(key)
+        if s is None:
+            qn = conn.ops.quote_name
+            cols = ", ".join(qn(f.column) for f in self.fields)
+            one = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+            s = f"INSERT INTO {qn(self.table)} ({cols}) VALUES " + ", ".join([one] * rows)
+            if returning:
+                s += f" RETURNING {qn(self.pk_column)}"
+            self._sql[key] = s
+        return s
+
+    def params(self, rows: Sequence[dict], conn) -> list:
+        out = []
+        for row in rows:
+            for f in self.fields:
+                out.append(f.get_db_prep_save(row[f.attname], conn))
+        return out
+
+    def execute(self, rows: Sequence[dict], *, using: str = "default") -> list[int]:
+        """Insert the rows (dicts keyed by attname, every column given); their new ids in order."""
+        if not rows:
+            return []
+        conn = connections[using]
+        with conn.cursor() as cur:
+            cur.execute(self.sql(len(rows), conn), self.params(rows, conn))
+            return [r[0] for r in cur.fetchall()]
+
+    @classmethod
+    def for_model(cls, model) -> Insert:
+        """The insert of every concrete column but the primary key (cached per model)."""
+        ins = _model_inserts.get(model)
+        if ins is None:
+            pk = model._meta.pk
+            ins = _model_inserts[model] = cls(model, [f.attname for f in model._meta.concrete_fields if f is not pk])
+        return ins
+
+    def save_new(self, objs: Sequence, *, using: str = "default") -> Sequence:
+        """Insert unsaved instances (as `bulk_create` would: `pre_save` for auto_now fields) and set their pks."""
+        if not objs:
+            return objs
+        conn = connections[using]
+        rows = [{f.attname: f.pre_save(obj, True) for f in self.fields} for obj in objs]
+        ids = self.execute(rows, using=using)
+        pk_attname = self.model._meta.pk.attname
+        for obj, pk in zip(objs, ids, strict=True):
+            setattr(obj, pk_attname, pk)
+            obj._state.adding = False
+            obj._state.db = conn.alias
+        return objs
+
+
+_model_inserts: dict = {}
+
+
+def insert_new(objs: Sequence, *, using: str = "default") -> Sequence:
+    """Insert unsaved model instances of one model in one statement (hot paths); sets their pks."""
+    if not objs:
+        return objs
+    return Insert.for_model(type(objs[0])).save_new(objs, using=using)

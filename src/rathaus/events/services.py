@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from rathaus.core.bulk import Insert
+
 from .models import AuditEntry, AuditHead, OutboxEvent
 
 GENESIS = "0" * 64
@@ -36,6 +38,13 @@ def compute_hash(prev_hash: str, *, seq, at, actor, action, object_type, object_
     return hashlib.sha256(prev_hash.encode() + body).hexdigest()
 
 
+_AUDIT_INSERT = Insert(AuditEntry, ["tenant_id", "seq", "at", "actor", "action", "object_type", "object_id", "data",
+                                     "prev_hash", "hash"])
+_OUTBOX_INSERT = Insert(OutboxEvent, ["tenant_id", "type", "aggregate_type", "aggregate_id", "payload", "created_at",
+                                      "published_at"])
+_HEAD = AuditHead._meta.db_table
+
+
 def record_change(
     *,
     tenant,
@@ -47,31 +56,58 @@ def record_change(
     event_type: str | None = None,
     event_payload: dict | None = None,
 ) -> AuditEntry:
-    """Append an audit entry and (if event_type is given) an outbox event. Needs a transaction."""
+    """Append an audit entry and (if event_type is given) an outbox event. Needs a transaction.
+
+    Every audited change of a tenant passes the tenant's chain head, so this is kept short: the head
+    row is locked (`FOR UPDATE`; SQLite's write transactions are serialised anyway), then on PostgreSQL
+    the entry, the new head and the outbox event are written in one statement (writable CTE), on other
+    databases in three. Call it last in the transaction, so the head stays locked only until `COMMIT`.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("record_change() must run inside transaction.atomic()")
     data = data or {}
-    head = AuditHead.objects.select_for_update().filter(tenant_id=tenant.pk).first()
-    if head is None:
-        AuditHead.objects.get_or_create(tenant_id=tenant.pk)
-        head = AuditHead.objects.select_for_update().get(tenant_id=tenant.pk)
-    seq = head.seq + 1
-    at = timezone.now()
-    h = compute_hash(
-        head.hash, seq=seq, at=at, actor=actor, action=action, object_type=object_type,
-        object_id=object_id, data=data,
-    )
-    entry = AuditEntry.objects.create(
-        tenant_id=tenant.pk, seq=seq, at=at, actor=actor, action=action, object_type=object_type,
-        object_id=str(object_id), data=data, prev_hash=head.hash, hash=h,
-    )
-    AuditHead.objects.filter(tenant_id=tenant.pk).update(seq=seq, hash=h)
-    if event_type:
-        OutboxEvent.objects.create(
-            tenant_id=tenant.pk, type=event_type, aggregate_type=object_type, aggregate_id=str(object_id),
-            payload=event_payload if event_payload is not None else data,
-        )
-    return entry
+    tid = tenant.pk
+    pg = connection.vendor == "postgresql"
+    with connection.cursor() as cur:
+        lock = f"SELECT seq, hash FROM {_HEAD} WHERE tenant_id = %s" + (" FOR UPDATE" if pg else "")
+        cur.execute(lock, [tid])
+        row = cur.fetchone()
+        if row is None:
+            AuditHead.objects.get_or_create(tenant_id=tid)
+            cur.execute(lock, [tid])
+            row = cur.fetchone()
+        prev_seq, prev_hash = row
+        seq = prev_seq + 1
+        at = timezone.now()
+        h = compute_hash(prev_hash, seq=seq, at=at, actor=actor, action=action, object_type=object_type,
+                         object_id=object_id, data=data)
+        entry = {"tenant_id": tid, "seq": seq, "at": at, "actor": actor, "action": action,
+                 "object_type": object_type, "object_id": str(object_id), "data": data, "prev_hash": prev_hash,
+                 "hash": h}
+        event = None
+        if event_type:
+            event = {"tenant_id": tid, "type": event_type, "aggregate_type": object_type,
+                     "aggregate_id": str(object_id), "payload": event_payload if event_payload is not None else data,
+                     "created_at": at, "published_at": None}
+        update_head = f"UPDATE {_HEAD} SET seq = %s, hash = %s WHERE tenant_id = %s"
+        if pg:
+            sql = f"WITH e AS ({_AUDIT_INSERT.sql(1, connection)}), h AS ({update_head} RETURNING 1)"
+            params = [*_AUDIT_INSERT.params([entry], connection), seq, h, tid]
+            if event:
+                sql += f", o AS ({_OUTBOX_INSERT.sql(1, connection, returning=False)})"
+                params += _OUTBOX_INSERT.params([event], connection)
+            cur.execute(sql + " SELECT id FROM e", params)
+            entry_id = cur.fetchone()[0]
+        else:
+            cur.execute(_AUDIT_INSERT.sql(1, connection), _AUDIT_INSERT.params([entry], connection))
+            entry_id = cur.fetchone()[0]
+            cur.execute(update_head, [seq, h, tid])
+            if event:
+                cur.execute(_OUTBOX_INSERT.sql(1, connection, returning=False),
+                            _OUTBOX_INSERT.params([event], connection))
+    obj = AuditEntry(id=entry_id, **entry)
+    obj._state.adding = False
+    return obj
 
 
 @dataclass
