@@ -126,8 +126,21 @@ def _to_date(value: str | None, fmt: str | None = None) -> date | None:
         return None
 
 
+# compiled XPath per (syntax, expression), built on first use; lxml serialises calls into one evaluator
+_XPATHS: dict[tuple[str, str], etree.XPath] = {}
+_string = etree.XPath("string()")
+
+
+def _compiled(key: str, ns: dict, path: str) -> etree.XPath:
+    xp = _XPATHS.get((key, path))
+    if xp is None:
+        xp = _XPATHS[(key, path)] = etree.XPath(path, namespaces=ns)
+    return xp
+
+
 class _Base:
     NS: dict[str, str] = {}
+    KEY = ""
 
     def __init__(self, root, max_attachment_bytes: int):
         self.root = root
@@ -136,7 +149,8 @@ class _Base:
     def all(self, el, path: str) -> list:
         if el is None:
             return []
-        return el.xpath(path, namespaces=self.NS)
+        xp = _XPATHS.get((self.KEY, path)) or _compiled(self.KEY, self.NS, path)
+        return xp(el)
 
     def first(self, el, path: str):
         nodes = self.all(el, path)
@@ -147,13 +161,13 @@ class _Base:
         if node is None:
             return None
         if isinstance(node, etree._Element):
-            return _clean(node.xpath("string()"))
+            return _clean(_string(node))
         return _clean(str(node))
 
     def texts(self, el, path: str) -> list[str]:
         out = []
         for node in self.all(el, path):
-            value = _clean(node.xpath("string()") if isinstance(node, etree._Element) else str(node))
+            value = _clean(_string(node) if isinstance(node, etree._Element) else str(node))
             if value:
                 out.append(value)
         return out
@@ -163,7 +177,7 @@ class _Base:
 
     def ident(self, el, path: str, scheme_attr: str = "schemeID") -> Identifier | None:
         node = self.first(el, path)
-        value = _clean(node.xpath("string()")) if node is not None else None
+        value = _clean(_string(node)) if node is not None else None
         if not value:
             return None
         return Identifier(value, _clean(node.get(scheme_attr)))
@@ -171,7 +185,7 @@ class _Base:
     def idents(self, el, path: str, scheme_attr: str = "schemeID") -> list[Identifier]:
         out = []
         for node in self.all(el, path):
-            value = _clean(node.xpath("string()"))
+            value = _clean(_string(node))
             if value:
                 out.append(Identifier(value, _clean(node.get(scheme_attr))))
         return out
@@ -198,6 +212,7 @@ class _Base:
 
 class _Ubl(_Base):
     NS = NS_UBL
+    KEY = "ubl"
 
     def invoice(self) -> Invoice:
         r = self.root
@@ -389,12 +404,13 @@ class _Ubl(_Base):
 
 class _Cii(_Base):
     NS = NS_CII
+    KEY = "cii"
 
     def dt(self, el, path: str) -> date | None:
         node = self.first(el, path)
         if node is None:
             return None
-        return _to_date(node.xpath("string()"), node.get("format"))
+        return _to_date(_string(node), node.get("format"))
 
     def invoice(self) -> Invoice:
         r = self.root

@@ -80,6 +80,9 @@ class NativeFinding:
 # ---------------------------------------------------------------- XPath helpers (XPath 2.0 semantics)
 
 _WS = re.compile(r"[ \t\r\n]+")
+_string = etree.XPath("string()")
+# compiled XPath per (syntax, expression), built on first use; lxml serialises calls into one evaluator
+_XPATHS: dict[tuple[str, str], etree.XPath] = {}
 
 
 def nsp(value) -> str:
@@ -96,7 +99,7 @@ def sv(node) -> str:
     if node is None:
         return ""
     if isinstance(node, etree._Element):
-        return node.xpath("string()")
+        return _string(node)
     return str(node)
 
 
@@ -199,7 +202,10 @@ class Ctx:
         self.ns = NS_UBL if syntax == "ubl" else NS_CII
 
     def x(self, el, path: str) -> list:
-        return el.xpath(path, namespaces=self.ns)
+        xp = _XPATHS.get((self.syntax, path))
+        if xp is None:
+            xp = _XPATHS[(self.syntax, path)] = etree.XPath(path, namespaces=self.ns)
+        return xp(el)
 
     def has(self, el, path: str) -> bool:
         return bool(self.x(el, path))
