@@ -207,3 +207,36 @@ def test_batch_import_command(seeded, tmp_path):
         call_command("einvoice", "import", str(good), str(bad), "--tenant", "musterstadt", stdout=out, stderr=err)
     assert "in Prüfung" in out.getvalue() and "abgewiesen" in err.getvalue()
     assert set(EInvoice.objects.values_list("status", flat=True)) == {"in_review", "refused"}
+
+
+def test_booking_proposal_defaults_to_the_units_cost_centre_then_follows_the_sellers_last_booking(seeded, api):
+    """The proposal read on receipt (route, duplicate check and proposal in one query) is the same as
+    `booking_proposal` on its own: first the unit's default cost centre, after a booking the last line."""
+    from rathaus.cases.models import Case
+    from rathaus.einvoice import services
+    from rathaus.ledger.models import CostCentre
+
+    t = seeded["musterstadt"]
+    first = post_xml(api("kasse"), demo_invoice_for(t, "R-PROP-1")).json()
+    inv = EInvoice.objects.get(pk=first["id"])
+    cc = CostCentre.objects.filter(tenant=t, org_unit=inv.org_unit).order_by("code").first()
+    default = {"produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000",
+               **({"kostenstelle": cc.code} if cc else {})}
+    assert Case.objects.get(pk=first["case"]["id"]).data["buchung"] == default
+    assert services.booking_proposal(inv) == default
+    other = CostCentre.objects.filter(tenant=t).exclude(code=cc.code if cc else "").order_by("code").first()
+    booked = dict(BOOKING, kostenstelle=other.code)
+    case_id = first["case"]["id"]
+    _work(api, case_id, "kasse", "formale_pruefung", {"decision": "approve"})
+    _work(api, case_id, "sachbearbeitung", "sachlich_richtig", {"decision": "approve", "buchung": booked})
+    _work(api, case_id, "leitung", "rechnerisch_richtig", {"decision": "approve", "buchung": booked})
+    _work(api, case_id, "stellvertretung", "anordnung", {"decision": "approve", "buchung": booked})
+    inv.refresh_from_db()
+    assert inv.payable_id
+    second = post_xml(api("kasse"), demo_invoice_for(t, "R-PROP-2")).json()
+    assert second["status"] == "in_review"
+    assert Case.objects.get(pk=second["case"]["id"]).data["buchung"] == booked
+    assert services.booking_proposal(EInvoice.objects.get(pk=second["id"])) == booked
+    # a duplicate of the booked invoice is found by the same query
+    again = post_xml(api("kasse"), demo_invoice_for(t, "R-PROP-1")).json()
+    assert again["status"] == "duplicate" and again["duplicate_of"] == first["id"]

@@ -14,12 +14,15 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from rathaus.core.bulk import insert_new
 from rathaus.core.errors import DomainError, Invalid, NotFound, PayloadTooLarge
 from rathaus.events.services import record_change
 
@@ -41,9 +44,6 @@ def receive_invoice(tenant, content: bytes, *, actor: str, channel: str = "api",
     """Store the file unchanged, then validate and process it. Returns the EInvoice in its new state.
 
     Hostile or non-XML content is stored and logged too, then answered with the XML error (4xx)."""
-    from rathaus.documents.models import Document
-    from rathaus.documents.services import store_document
-
     now = now or timezone.now()
     sha = hashlib.sha256(content).hexdigest()
     if len(content) > max_bytes():
@@ -53,15 +53,34 @@ def receive_invoice(tenant, content: bytes, *, actor: str, channel: str = "api",
                           event_type=None)
         raise PayloadTooLarge(f"Die Rechnung ist zu groß (höchstens {max_bytes() // (1024 * 1024)} MB).")
     with transaction.atomic():
-        doc = store_document(tenant=tenant, case=None, kind=Document.Kind.INVOICE, title="E-Rechnung (Eingang)",
-                             filename=filename or "rechnung.xml", content_type="application/xml", content=content,
-                             actor=actor)
-        inv = EInvoice.objects.create(tenant=tenant, document=doc, sha256=sha, size=len(content),
-                                      filename=doc.filename, channel=channel, received_at=now, received_by=actor)
+        doc = _store_received(tenant, content, sha, filename=filename or "rechnung.xml", actor=actor)
+        inv = EInvoice(tenant=tenant, document=doc, sha256=sha, size=len(content), filename=doc.filename,
+                       channel=channel, received_at=now, received_by=actor)
+        insert_new([inv])
         record_change(tenant=tenant, actor=actor, action="einvoice.received", object_type="einvoice",
                       object_id=inv.pk, data={"sha256": sha, "size": len(content), "channel": channel},
                       event_type="einvoice.received", event_payload={"id": inv.pk, "sha256": sha})
     return process_invoice(inv, content, actor=actor)
+
+
+def _store_received(tenant, content: bytes, sha: str, *, filename: str, actor: str):
+    """The received file, unchanged, in the E-Akte (write-once, as `documents.services.store_document`
+    stores it) and its `Document` row, inserted without the ORM's query compilation (hot path)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from rathaus.documents.models import Document
+    from rathaus.documents.services import _safe_filename
+
+    safe = _safe_filename(filename)
+    path = f"{tenant.slug}/{dt.date.today():%Y/%m}/{uuid.uuid4().hex}-{safe}"
+    saved = default_storage.save(path, ContentFile(content))
+    doc = Document(tenant=tenant, case=None, kind=Document.Kind.INVOICE, title="E-Rechnung (Eingang)",
+                   filename=safe, content_type="application/xml", size=len(content), sha256=sha, version=1,
+                   previous=None, file=saved, created_by=actor, retention_until=None, released_to_applicant=False,
+                   meta={})
+    insert_new([doc])
+    return doc
 
 
 def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) -> EInvoice:
@@ -97,18 +116,14 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
         inv.rejection_message = rejection_message(inv)
         _set_status(inv, InvoiceStatus.INVALID, note=f"{len(inv.errors)} Fehler", actor=actor)
         return inv
-    route = route_for(inv.tenant, inv.leitweg_id)
-    if route is None:
+    found = _lookups(inv)  # route, open original, booking proposal: one statement
+    if found is None:
         inv.rejection_message = rejection_message(inv, extra=[
             f"Die Leitweg-ID (BT-10) „{inv.leitweg_id or '(fehlt)'}“ gehört nicht zu {inv.tenant.name}."])
         _set_status(inv, InvoiceStatus.MISROUTED, note="Leitweg-ID unbekannt", actor=actor)
         return inv
-    inv.org_unit = route.org_unit
-    original = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key,
-                                        invoice_number=inv.invoice_number, duplicate_of__isnull=True,
-                                        status__in=OPEN_STATES).exclude(pk=inv.pk)
-                .values_list("pk", flat=True).first()
-                if inv.invoice_number else None)
+    inv.org_unit = found.org_unit
+    original = found.original
     if original is not None:
         inv.duplicate_of_id = original
         _set_status(inv, InvoiceStatus.DUPLICATE, actor=actor,
@@ -118,7 +133,7 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
     # renders it once, at the Anordnung or when somebody first asks for it.
     try:
         with transaction.atomic():
-            case = _start_approval(inv, model, actor=actor)
+            case = _start_approval(inv, model, actor=actor, proposal=found.booking)
             inv.case = case
             _set_status(inv, InvoiceStatus.IN_REVIEW, note=f"Vorgang {case.reference}", actor=actor)
     except IntegrityError:  # a parallel upload of the same invoice won the race: this one is the duplicate
@@ -141,12 +156,34 @@ def _set_status(inv: EInvoice, status: str, *, note: str = "", actor: str) -> No
     inv.status_note = note
     # no savepoint of its own inside an outer transaction: an error there rolls the outer one back anyway
     with transaction.atomic(savepoint=False):
-        inv.save()
+        _save(inv)
         record_change(tenant=inv.tenant, actor=actor, action=f"einvoice.{status}", object_type="einvoice",
                       object_id=inv.pk, data={"status": status, "note": note[:500], "number": inv.invoice_number},
                       event_type=f"einvoice.{status}",
                       event_payload={"id": inv.pk, "status": status, "number": inv.invoice_number,
                                      "seller": inv.seller_name})
+
+
+_SAVE_SQL: dict[str, tuple[str, list]] = {}
+
+
+def _save(inv: EInvoice) -> None:
+    """`inv.save()` of an existing row (every column, as the ORM writes them), without the ORM's per-call
+    query compilation: one prepared UPDATE."""
+    plan = _SAVE_SQL.get(connection.vendor)
+    if plan is None:
+        qn = connection.ops.quote_name
+        fields = [f for f in EInvoice._meta.concrete_fields if not f.primary_key]
+        sql = (f"UPDATE {qn(EInvoice._meta.db_table)} SET " + ", ".join(f"{qn(f.column)} = %s" for f in fields)
+               + f" WHERE {qn(EInvoice._meta.pk.column)} = %s")
+        plan = _SAVE_SQL[connection.vendor] = (sql, fields)
+    sql, fields = plan
+    params = [f.get_db_prep_save(f.pre_save(inv, False), connection) for f in fields]
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, inv.pk])
+        updated = cur.rowcount
+    if not updated:  # as the ORM does when the row is gone
+        inv.save()
 
 
 def seller_key(name: str, vat_id: str) -> str:
@@ -193,6 +230,90 @@ def route_for(tenant, leitweg_id: str) -> LeitwegRoute | None:
     return route
 
 
+@dataclass
+class _Found:
+    org_unit: object             # tenants.OrgUnit of the route
+    original: int | None         # id of the open original with the same seller and number (duplicate check)
+    booking: dict                # booking proposal (`booking_proposal`)
+
+
+_LOOKUP_SQL: dict[str, str] = {}
+
+
+def _booking_sql(line_alias: str = "b") -> str:
+    # the seller's last invoice with a payable (index einvoice_seller_booked), the first line of its payable
+    return (f"(SELECT l.product AS product, l.account AS account, l.cash_account AS cash_account, "
+            f"l.cost_centre AS cost_centre FROM {_t('finance.PayableLine')} l WHERE l.payable_id = ("
+            f"SELECT e.payable_id FROM {_t('einvoice.EInvoice')} e WHERE e.tenant_id = %s AND e.seller_key = %s "
+            f"AND e.payable_id IS NOT NULL AND e.id <> %s ORDER BY e.received_at DESC LIMIT 1) "
+            f"ORDER BY l.position LIMIT 1) {line_alias}")
+
+
+def _t(label: str) -> str:
+    from django.apps import apps
+
+    return apps.get_model(label)._meta.db_table
+
+
+def _org_unit_fields() -> list[str]:
+    from rathaus.tenants.models import OrgUnit
+
+    return [f.attname for f in OrgUnit._meta.concrete_fields]
+
+
+def _lookup_sql() -> str:
+    sql = _LOOKUP_SQL.get(connection.vendor)
+    if sql is None:
+        open_states = ", ".join(f"'{s}'" for s in OPEN_STATES)
+        unit_cols = ", ".join(f"o.{c}" for c in _org_unit_fields())
+        sql = _LOOKUP_SQL[connection.vendor] = (
+            f"SELECT {unit_cols}, "
+            # duplicate check: an open original of the same seller and invoice number (never for an empty one)
+            f"(SELECT e.id FROM {_t('einvoice.EInvoice')} e WHERE e.tenant_id = r.tenant_id AND e.seller_key = %s "
+            f"AND e.invoice_number = %s AND e.invoice_number <> '' AND e.duplicate_of_id IS NULL "
+            f"AND e.status IN ({open_states}) AND e.id <> %s ORDER BY e.received_at DESC, e.id DESC LIMIT 1), "
+            # the org unit's cost centre, for the default booking
+            f"(SELECT c.code FROM {_t('ledger.CostCentre')} c WHERE c.tenant_id = r.tenant_id "
+            f"AND c.org_unit_id = r.org_unit_id ORDER BY c.code LIMIT 1), "
+            f"b.product, b.account, b.cash_account, b.cost_centre "
+            f"FROM {_t('einvoice.LeitwegRoute')} r JOIN {_t('tenants.OrgUnit')} o ON o.id = r.org_unit_id "
+            f"LEFT JOIN {_booking_sql()} ON 1 = 1 "
+            f"WHERE r.tenant_id = %s AND UPPER(r.leitweg_id) = UPPER(%s) ORDER BY r.id LIMIT 1")
+    return sql
+
+
+def _lookups(inv: EInvoice) -> _Found | None:
+    """In one statement (instead of four ORM queries): the route of the invoice's Leitweg-ID (as `route_for`),
+    the open original of a duplicate (same seller and invoice number) and the booking proposal (as
+    `booking_proposal`). None if the Leitweg-ID has no route for this tenant."""
+    from rathaus.tenants.models import OrgUnit
+
+    lid = (inv.leitweg_id or "").strip().upper()
+    if not lid:
+        return None
+    with connection.cursor() as cur:
+        cur.execute(_lookup_sql(), [inv.seller_key, inv.invoice_number, inv.pk or 0,
+                                    inv.tenant_id, inv.seller_key, inv.pk or 0, inv.tenant_id, lid])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    names = _org_unit_fields()
+    n = len(names)
+    unit = OrgUnit.from_db(connection.alias, names, row[:n])
+    original, cost_centre, *line = row[n:]
+    return _Found(org_unit=unit, original=original, booking=_proposal(line, cost_centre))
+
+
+def _proposal(line, cost_centre: str | None) -> dict:
+    product, account, cash_account, line_cc = line
+    if account is not None:  # a line of the seller's last booked invoice
+        return {"produkt": product, "konto": account, "finanzkonto": cash_account,
+                **({"kostenstelle": line_cc} if line_cc else {})}
+    defaults = getattr(settings, "RATHAUS_EINVOICE_DEFAULT_BOOKING", None) or {
+        "produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000"}
+    return {**defaults, **({"kostenstelle": cost_centre} if cost_centre else {})}
+
+
 def rejection_message(inv: EInvoice, extra: list[str] | None = None) -> str:
     """The German message to the supplier (Zurückweisung) listing the failed rules."""
     lines = [
@@ -219,10 +340,11 @@ def rejection_message(inv: EInvoice, extra: list[str] | None = None) -> str:
 
 # --------------------------------------------------------------------------- approval process
 
-def _start_approval(inv: EInvoice, model, *, actor: str):
+def _start_approval(inv: EInvoice, model, *, actor: str, proposal: dict | None = None):
     from rathaus.cases.services import submit_application
 
-    proposal = booking_proposal(inv)
+    if proposal is None:
+        proposal = booking_proposal(inv)
     data = {
         "rechnung": {k: v for k, v in {
             "einvoice_id": inv.pk, "nummer": inv.invoice_number or "?", "datum": (inv.issue_date or
@@ -252,7 +374,9 @@ def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
     from rathaus.documents.services import sniff_content_type, store_document
 
     if inv.document_id:
-        Document.objects.filter(pk=inv.document_id, case__isnull=True).update(case=case)
+        with connection.cursor() as cur:
+            cur.execute(f"UPDATE {Document._meta.db_table} SET case_id = %s WHERE id = %s AND case_id IS NULL",
+                        [case.pk, inv.document_id])
     label = "Gutschrift" if model.is_credit_note else "Rechnung"
     number = model.number or "ohne Nummer"
     for i, att in enumerate(model.embedded_files(), start=1):
@@ -293,23 +417,17 @@ def _s(d: Decimal | None) -> str | None:
 
 
 def booking_proposal(inv: EInvoice) -> dict:
-    """Kontierung proposal: the last approved booking of the same seller, else the unit's default."""
+    """Kontierung proposal: the last approved booking of the same seller, else the unit's default.
+
+    (On receipt `_lookups` reads it together with the route; this is the same query on its own.)"""
     # index einvoice_seller_booked; without it this scanned every invoice of the tenant
-    last_payable = (EInvoice.objects.filter(tenant=inv.tenant, seller_key=inv.seller_key, payable__isnull=False)
-                    .exclude(pk=inv.pk).order_by("-received_at").values_list("payable_id", flat=True).first())
-    if last_payable is not None:
-        from rathaus.finance.models import PayableLine
-
-        line = PayableLine.objects.filter(payable_id=last_payable).order_by("position").first()
-        if line is not None:
-            return {"produkt": line.product, "konto": line.account, "finanzkonto": line.cash_account,
-                    **({"kostenstelle": line.cost_centre} if line.cost_centre else {})}
-    from rathaus.ledger.models import CostCentre
-
-    cc = CostCentre.objects.filter(tenant=inv.tenant, org_unit=inv.org_unit).values_list("code", flat=True).first()
-    defaults = getattr(settings, "RATHAUS_EINVOICE_DEFAULT_BOOKING", None) or {
-        "produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000"}
-    return {**defaults, **({"kostenstelle": cc} if cc else {})}
+    sql = (f"SELECT b.product, b.account, b.cash_account, b.cost_centre, (SELECT c.code FROM "
+           f"{_t('ledger.CostCentre')} c WHERE c.tenant_id = %s AND c.org_unit_id = %s ORDER BY c.code LIMIT 1) "
+           f"FROM (SELECT 1 AS one) x LEFT JOIN {_booking_sql()} ON 1 = 1")
+    with connection.cursor() as cur:
+        cur.execute(sql, [inv.tenant_id, inv.org_unit_id, inv.tenant_id, inv.seller_key, inv.pk or 0])
+        *line, cost_centre = cur.fetchone()
+    return _proposal(line, cost_centre)
 
 
 # --------------------------------------------------------------------------- Skonto (BT-20, XRechnung)
