@@ -240,3 +240,38 @@ def test_booking_proposal_defaults_to_the_units_cost_centre_then_follows_the_sel
     # a duplicate of the booked invoice is found by the same query
     again = post_xml(api("kasse"), demo_invoice_for(t, "R-PROP-1")).json()
     assert again["status"] == "duplicate" and again["duplicate_of"] == first["id"]
+
+
+def test_receive_token_needs_active_user_membership_and_unrevoked_token(seeded, api):
+    """The API token is checked in one query (core.api.token_login), with the same rules as before."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from rathaus.core.api import token_login
+    from rathaus.tenants.models import ApiToken, Membership
+    from rathaus.tenants.services import authenticate_token
+
+    t = seeded["musterstadt"]
+    client = api("kasse")
+    raw = client.headers["HTTP_AUTHORIZATION"].split()[1]
+    user, m = token_login(raw)
+    ref_user, ref_m = authenticate_token(raw)
+    assert (user.pk, m.pk, m.tenant.pk, m.roles, m.org_unit_id) == (ref_user.pk, ref_m.pk, t.pk, ref_m.roles,
+                                                                    ref_m.org_unit_id)
+    assert isinstance(m.roles, list) and m.tenant.hostnames == t.hostnames and user.is_active is True
+    assert m.tenant.created_at == t.created_at and user.get_username() == "kasse"
+    assert token_login(raw[:-1] + ("a" if raw[-1] != "a" else "b")) is None and token_login("") is None
+    assert post_xml(client, demo_invoice_for(t, "R-TOK-1")).status_code == 201
+    # no membership in the token's tenant any more
+    saved = list(Membership.objects.filter(user=user, tenant=t).values())
+    Membership.objects.filter(user=user, tenant=t).delete()
+    assert token_login(raw) is None and post_xml(client, demo_invoice_for(t, "R-TOK-2")).status_code == 401
+    Membership.objects.create(**saved[0])
+    assert post_xml(client, demo_invoice_for(t, "R-TOK-3")).status_code == 201
+    # user deactivated
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert token_login(raw) is None and post_xml(client, demo_invoice_for(t, "R-TOK-4")).status_code == 401
+    get_user_model().objects.filter(pk=user.pk).update(is_active=True)
+    # token revoked
+    ApiToken.objects.filter(user=user).update(revoked_at=timezone.now())
+    assert token_login(raw) is None and post_xml(client, demo_invoice_for(t, "R-TOK-5")).status_code == 401
