@@ -85,6 +85,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RATHAUS_TEST_SQLITE") or None}
+elif os.environ.get("RATHAUS_PG_SERVER_BINDING", "1") == "1":
+    # Server-side parameter binding: psycopg prepares a statement after its 5th execution on a connection,
+    # so the hot paths' statements are parsed and planned once per connection, not per request.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [
