@@ -1032,6 +1032,21 @@ def _message(syntax: str, rule: str, el) -> str:
     return text.replace("{name}", _name(el)).replace("{mimeCode}", el.get("mimeCode") or "")
 
 
+_PATTERNS: dict[str, list[list[Rule]]] = {}
+
+
+def _by_pattern(syntax: str) -> list[list[Rule]]:
+    """The rules of a syntax grouped by pattern (in order of first appearance), each group by descending
+    priority: computed once (the registries are fixed at import)."""
+    groups = _PATTERNS.get(syntax)
+    if groups is None:
+        patterns: dict[str, list[Rule]] = {}
+        for r in UBL_RULES if syntax == "ubl" else CII_RULES:
+            patterns.setdefault(r.pattern, []).append(r)
+        groups = _PATTERNS[syntax] = [sorted(rules, key=lambda r: -r.priority) for rules in patterns.values()]
+    return groups
+
+
 def check(doc, syntax: str) -> list[NativeFinding]:
     """All firings of the XRechnung 3.0.2 rule set on `doc` (lxml element or bytes); syntax "ubl"/"cii"."""
     syntax = syntax.lower()
@@ -1041,14 +1056,10 @@ def check(doc, syntax: str) -> list[NativeFinding]:
     if isinstance(root, etree._ElementTree):
         root = root.getroot()
     ctx = Ctx(root, syntax)
-    rules = UBL_RULES if syntax == "ubl" else CII_RULES
     findings: list[NativeFinding] = []
-    patterns: dict[str, list[Rule]] = {}
-    for r in rules:
-        patterns.setdefault(r.pattern, []).append(r)
-    for pattern_rules in patterns.values():
+    for pattern_rules in _by_pattern(syntax):
         claimed: set = set()
-        for r in sorted(pattern_rules, key=lambda r: -r.priority):
+        for r in pattern_rules:
             if r.when is not None and not r.when(ctx):
                 continue
             for el in ctx.x(root, r.context):
