@@ -128,7 +128,15 @@ def _to_date(value: str | None, fmt: str | None = None) -> date | None:
 
 # compiled XPath per (syntax, expression), built on first use; lxml serialises calls into one evaluator
 _XPATHS: dict[tuple[str, str], etree.XPath] = {}
-_string = etree.XPath("string()")
+_xpath_string = etree.XPath("string()")
+
+
+def _string(el) -> str:
+    """XPath string() of an element: its text if it has no child nodes at all (len() counts elements,
+    comments and processing instructions), else the concatenated descendant text."""
+    if len(el) == 0:
+        return el.text or ""
+    return _xpath_string(el)
 
 
 def _compiled(key: str, ns: dict, path: str) -> etree.XPath:

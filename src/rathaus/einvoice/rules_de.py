@@ -80,7 +80,17 @@ class NativeFinding:
 # ---------------------------------------------------------------- XPath helpers (XPath 2.0 semantics)
 
 _WS = re.compile(r"[ \t\r\n]+")
-_string = etree.XPath("string()")
+_xpath_string = etree.XPath("string()")
+
+
+def _string(el) -> str:
+    """XPath string() of an element: its text if it has no child nodes at all (len() counts elements,
+    comments and processing instructions), else the concatenated descendant text."""
+    if len(el) == 0:
+        return el.text or ""
+    return _xpath_string(el)
+
+
 # compiled XPath per (syntax, expression), built on first use; lxml serialises calls into one evaluator
 _XPATHS: dict[tuple[str, str], etree.XPath] = {}
 
