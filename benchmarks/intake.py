@@ -5,11 +5,11 @@ What it does, in one run:
 
 1. (re)creates the database, runs ``rathaus migrate``, ``rathaus seed-demo --no-cases`` and publishes
    ``tests/fixtures/services/testdienst``;
-2. starts ``rathaus serve`` (gunicorn) on a free port and waits for ``/api/v1/health``;
+2. starts ``rathaus serve`` (granian, or gunicorn with ``--server gunicorn``) on a free port and waits for ``/api/v1/health``;
 3. warms up, then for each concurrency level runs a closed loop for ``--duration`` seconds: every client
    POSTs ``/api/v1/submissions`` with the service's first form example and waits for the answer; only
    ``201`` counts as accepted; per-request latency is recorded;
-4. optionally repeats the highest level with other gunicorn worker counts (``--sweep-workers``) and
+4. optionally repeats the highest level with other worker counts (``--sweep-workers``) and
    records a py-spy profile of the workers (``--py-spy``);
 5. runs pgbench (TPC-B-like) on the same database as the yardstick and reports the ratio;
 6. checks that the database holds exactly the accepted cases (no lost submissions, unique references)
@@ -116,15 +116,15 @@ def find_tool(name: str) -> str | None:
 
 
 class Server:
-    def __init__(self, env: dict, workers: int, threads: int):
-        self.env, self.workers, self.threads = env, workers, threads
+    def __init__(self, env: dict, workers: int, threads: int, server: str = "granian"):
+        self.env, self.workers, self.threads, self.server = env, workers, threads, server
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile("w+", prefix="rathaus-bench-server-", suffix=".log", delete=False)
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "rathaus", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--quiet", "--workers", str(self.workers), "--threads", str(self.threads)]
+               "--quiet", "--workers", str(self.workers), "--threads", str(self.threads), "--server", self.server]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 60
@@ -558,9 +558,12 @@ def main() -> int:
     ap.add_argument("--db-url", default="postgres://postgres@127.0.0.1:5432/rathaus_bench")
     ap.add_argument("--duration", type=float, default=15, help="seconds per concurrency level (and for pgbench)")
     ap.add_argument("--clients", default="1,8,32", help="comma-separated concurrency levels")
-    ap.add_argument("--workers", type=int, default=NCPU + 1,
-                    help="gunicorn workers (default: cores + 1; 2-3 were best in the sweep on 2 cores)")
-    ap.add_argument("--threads", type=int, default=1, help="threads per worker (>1: gthread worker)")
+    ap.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                    help="`rathaus serve --server` (default granian, keep-alive)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="server workers (default as `rathaus serve`: cores for granian, cores + 1 for gunicorn)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per worker (granian: blocking threads; gunicorn: > 1 means gthread worker)")
     ap.add_argument("--service", default="testdienst", help="service key to submit (its first form example)")
     ap.add_argument("--warmup", type=float, default=3, help="seconds of warm-up load")
     ap.add_argument("--sweep-workers", default="", help="e.g. 2,3,4,5: repeat the highest level with these")
@@ -571,6 +574,7 @@ def main() -> int:
     ap.add_argument("--json", default="", help="write all results to this file")
     ap.add_argument("--drop", action="store_true", help="drop the database afterwards")
     args = ap.parse_args()
+    args.workers = args.workers or (NCPU if args.server == "granian" else NCPU + 1)
     levels = [int(x) for x in args.clients.split(",") if x.strip()]
     top = max(levels)
 
@@ -584,7 +588,7 @@ def main() -> int:
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": {"cpus": NCPU, "cpu_model": cpu_model(), "python": platform.python_version(),
                     "postgres": pg_version(parts)},
-        "settings": {"duration_s": args.duration, "clients": levels, "workers": args.workers,
+        "settings": {"duration_s": args.duration, "clients": levels, "server": args.server, "workers": args.workers,
                      "threads": args.threads, "service": args.service},
     }
     log(f"database {parts['dbname']} on {parts['host']}:{parts['port']}: recreate, migrate, seed")
@@ -596,7 +600,7 @@ def main() -> int:
     results["setup_s"] = round(time.monotonic() - t0, 1)
 
     references: list[str] = []
-    server = Server(env, args.workers, args.threads)
+    server = Server(env, args.workers, args.threads, args.server)
     try:
         server.start()
         log(f"server on port {server.port}: {args.workers} workers x {args.threads} threads "
@@ -618,7 +622,7 @@ def main() -> int:
             if not w.accepted:
                 sys.exit(f"no submission accepted during warm-up; server log: {server.log.name}")
 
-        print(f"\nrathaus intake, {args.service}, {args.workers} gunicorn workers, {NCPU} CPUs "
+        print(f"\nrathaus intake, {args.service}, {args.workers} {args.server} workers, {NCPU} CPUs "
               f"(CPU columns: share of the whole machine)\n{HEADER}", flush=True)
         results["levels"] = []
         for c in levels:
@@ -642,7 +646,7 @@ def main() -> int:
         results["worker_sweep"] = []
         print(f"\nworker sweep at {top} clients\n{'workers':>7} {HEADER}", flush=True)
         for n in [int(x) for x in args.sweep_workers.split(",") if x.strip()]:
-            srv = Server(env, n, args.threads)
+            srv = Server(env, n, args.threads, args.server)
             try:
                 srv.start()
                 w = asyncio.run(run_load("127.0.0.1", srv.port, request, min(8, top), max(1.0, args.warmup)))

@@ -1,4 +1,8 @@
-"""Production server: gunicorn (WSGI) with static files through WhiteNoise."""
+"""Production server: granian (WSGI, keep-alive; default) or gunicorn, static files through WhiteNoise.
+
+Measured on 2 cores (docs/benchmarks.md): granian with one blocking thread per worker and cores workers
+serves about 1.5 times the submissions of gunicorn's sync workers (which close every connection), at a
+lower p99; gunicorn stays available with `--server gunicorn`."""
 
 import multiprocessing
 import os
@@ -7,20 +11,14 @@ from django.core.management.base import BaseCommand
 
 
 def warm_up_worker(worker) -> None:
-    """gunicorn `post_worker_init`: compile the e-invoice schemas and stylesheets (saxonche) and create the
-    Typst compiler of the invoice view in each worker after the fork, so the first invoice a worker gets
-    does not wait a second for it. Saxon must not be started before the fork (it runs threads)."""
-    try:
-        from rathaus.einvoice import render, validation
+    """gunicorn `post_worker_init`: per-worker warm-up (see `rathaus.core.serving.warm_up`)."""
+    from rathaus.core.serving import warm_up
 
-        validation.warm_up()
-        render.warm_up()
-    except Exception:  # noqa: BLE001 - a failed warm-up only makes the first request slower
-        worker.log.exception("Vorwärmen der E-Rechnungsprüfung fehlgeschlagen")
+    warm_up()
 
 
 class Command(BaseCommand):
-    help = "Startet den Produktionsserver (gunicorn) für rathaus."
+    help = "Startet den Produktionsserver (granian, wahlweise gunicorn) für rathaus."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -28,14 +26,45 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("RATHAUS_WORKERS", 0)) or None)
         parser.add_argument("--threads", type=int, default=int(os.environ.get("RATHAUS_THREADS", 1)))
         parser.add_argument("--quiet", action="store_true", help="keine Zugriffsprotokolle")
+        parser.add_argument("--server", choices=("granian", "gunicorn"),
+                            default=os.environ.get("RATHAUS_SERVER", "granian"))
 
     def handle(self, *args, **opts):
+        bind = f"{opts['host']}:{opts['port']}"
+        if opts["server"] == "granian":
+            workers = opts["workers"] or multiprocessing.cpu_count()  # measured best, docs/benchmarks.md
+            self._banner(bind, workers)
+            self._granian(opts, workers)
+        else:
+            workers = opts["workers"] or (multiprocessing.cpu_count() + 1)
+            self._banner(bind, workers)
+            self._gunicorn(opts, bind, workers)
+
+    def _granian(self, opts, workers: int) -> None:
+        from django.db import connections
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        connections.close_all()  # the workers open their own
+        Granian(
+            target="rathaus.core.serving:worker_app",
+            factory=True,
+            address=opts["host"],
+            port=opts["port"],
+            interface=Interfaces.WSGI,
+            workers=workers,
+            blocking_threads=opts["threads"],  # Django: one request at a time per thread and connection
+            backlog=2048,
+            log_access=not opts["quiet"],
+            respawn_failed_workers=True,
+            workers_kill_timeout=30,
+        ).serve()
+
+    def _gunicorn(self, opts, bind: str, workers: int) -> None:
         from gunicorn.app.base import BaseApplication
 
         from rathaus.wsgi import application
 
-        workers = opts["workers"] or (multiprocessing.cpu_count() + 1)  # measured best, docs/benchmarks.md
-        bind = f"{opts['host']}:{opts['port']}"
         options = {
             "bind": bind,
             "workers": workers,
@@ -60,6 +89,9 @@ class Command(BaseCommand):
             def load(self):
                 return application
 
+        App().run()
+
+    def _banner(self, bind: str, workers: int) -> None:
         base = f"http://{bind}"
         self.stdout.write(f"rathaus läuft auf {base}/ ({workers} Worker, Strg+C beendet)")
         self.stdout.write(f"  Leistungen und Anträge:  {base}/")
@@ -69,4 +101,4 @@ class Command(BaseCommand):
         self.stdout.write(f"  Haushalt (Kämmerei):     {base}/haushalt/  (als kaemmerei)")
         self.stdout.write(f"  Rechnungseingang:        {base}/rechnungen/")
         self.stdout.write(f"  API-Dokumentation:       {base}/api/v1/docs")
-        App().run()
+        self.stdout.flush()
