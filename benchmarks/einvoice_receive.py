@@ -46,11 +46,13 @@ from intake import (  # noqa: E402
     CpuMeter,
     Server,
     WaitSampler,
+    admin_connect,
     cpu_model,
     db_parts,
     drop_database,
     log,
     pg_version,
+    proc_cpu_seconds,
     read_response,
     recreate_database,
 )
@@ -202,7 +204,7 @@ from rathaus.einvoice.models import EInvoice
 from rathaus.documents import services as doc_services
 from rathaus.tenants.models import Tenant
 
-accepted_file, invoices_file, n_phase = sys.argv[1], sys.argv[2], int(sys.argv[3])
+accepted_file, invoices_file, n_phase, token = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 accepted = set(json.load(open(accepted_file)))
 
 # 1. the database holds exactly the accepted invoices, all in_review, with document and case
@@ -305,22 +307,41 @@ phase = {"invoices": n, "statuses": dict(statuses), "cpu_ms_per_invoice": ms(tot
          "phases_cpu_ms": phases,
          "validation_levels_ms_median": {k: round(statistics.median(v), 2) for k, v in level_ms.items()}}
 
-# 3. the SQL of one invoice
+# 3. the whole request without a server: Django's test client (middleware, token authentication, the API
+# view, the JSON answer), the phase wrappers still in place but cheap
+from django.test import Client
+client = Client(HTTP_HOST="localhost")
+http_cpu, http_status = [], collections.Counter()
+pg0 = pg_cpu()
+for inv in invoices[20 + n_phase:20 + 2 * n_phase]:
+    c0 = time.process_time()
+    resp = client.post("/api/v1/einvoices", data=inv["xml"].encode(), content_type="application/xml",
+                       HTTP_AUTHORIZATION=f"Bearer {token}")
+    http_cpu.append(time.process_time() - c0)
+    http_status[f"{resp.status_code} {resp.json().get('status')}"] += 1
+pg1 = pg_cpu()
+phase["request_in_process"] = {
+    "invoices": len(http_cpu), "statuses": dict(http_status),
+    "cpu_ms_per_invoice": round(sum(http_cpu) * 1000 / max(len(http_cpu), 1), 2),
+    "median_cpu_ms": round(statistics.median(http_cpu) * 1000, 2) if http_cpu else None,
+    "postgres_backend_cpu_ms_per_invoice": round((pg1 - pg0) * 1000 / max(len(http_cpu), 1), 2)}
+
+# 4. the SQL of one invoice
 with CaptureQueriesContext(connection) as ctx:
-    services.receive_invoice(tenant, invoices[20 + n_phase]["xml"].encode(), actor="kasse", channel="api")
+    services.receive_invoice(tenant, invoices[20 + 2 * n_phase]["xml"].encode(), actor="kasse", channel="api")
 queries = [q["sql"][:200] for q in ctx.captured_queries]
 print(json.dumps({"check": check, "phase": phase, "queries": queries}))
 """
 
 
-def probe(env: dict, accepted: list[int], phase_invoices: list[dict], n_phase: int) -> dict:
+def probe(env: dict, accepted: list[int], phase_invoices: list[dict], n_phase: int, token: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as a, \
             tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as b:
         json.dump(accepted, a)
         for inv in phase_invoices:
             b.write(json.dumps(inv) + "\n")
     try:
-        p = subprocess.run([sys.executable, "-c", PROBE, a.name, b.name, str(n_phase)], cwd=ROOT, env=env,
+        p = subprocess.run([sys.executable, "-c", PROBE, a.name, b.name, str(n_phase), token], cwd=ROOT, env=env,
                            capture_output=True, text=True)
     finally:
         os.unlink(a.name)
@@ -334,6 +355,17 @@ def probe(env: dict, accepted: list[int], phase_invoices: list[dict], n_phase: i
 # main
 
 
+def db_backends(parts: dict) -> list[int]:
+    """Process ids of the PostgreSQL backends connected to the benchmark's database (not this query's own)."""
+    try:
+        with admin_connect(parts, "postgres") as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [parts["dbname"]]).fetchall()]
+    except Exception:  # noqa: BLE001
+        return []
+
+
 def rathaus_cmd(env: dict, *args: str) -> str:
     p = subprocess.run([sys.executable, "-m", "rathaus", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if p.returncode != 0:
@@ -342,7 +374,8 @@ def rathaus_cmd(env: dict, *args: str) -> str:
 
 
 HEADER = (f"{'clients':>7} {'sent':>6} {'accepted/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}   "
-          f"{'server':>6} {'pg':>6} {'loadgen':>7} {'other':>6} {'busy':>6} {'CPU ms/inv':>10}   not accepted")
+          f"{'server':>6} {'pg':>6} {'loadgen':>7} {'other':>6} {'busy':>6} {'CPU ms/inv':>10} {'server':>7} {'pg':>5}"
+          "   not accepted")
 
 
 def fmt_row(s: dict, cpu: dict) -> str:
@@ -353,8 +386,8 @@ def fmt_row(s: dict, cpu: dict) -> str:
     return (f"{s['clients']:>7} {s['sent']:>6} {s['accepted_per_s']:>10.1f} {lat['p50'] or 0:>8.1f} "
             f"{lat['p90'] or 0:>8.1f} {lat['p99'] or 0:>8.1f} {lat['max'] or 0:>8.1f}   "
             f"{cpu['server_share']:>6.0%} {cpu['postgres_share']:>6.0%} {cpu['loadgen_share']:>7.0%} "
-            f"{cpu['other_share']:>6.0%} {cpu['machine_busy_share']:>6.0%} {s['cpu_ms_per_invoice']:>10.1f}   "
-            f"{other or '-'}")
+            f"{cpu['other_share']:>6.0%} {cpu['machine_busy_share']:>6.0%} {s['cpu_ms_per_invoice']:>10.1f} "
+            f"{s['server_cpu_ms_per_invoice']:>7.1f} {s['postgres_cpu_ms_per_invoice']:>5.1f}   {other or '-'}")
 
 
 def main() -> int:
@@ -364,7 +397,10 @@ def main() -> int:
     ap.add_argument("--clients", default="1,4,16", help="comma-separated concurrency levels")
     ap.add_argument("--warmup", type=int, default=60, help="invoices sent first (4 clients), not measured")
     ap.add_argument("--cii-share", type=float, default=0.25, help="share of CII invoices (if the builder exists)")
-    ap.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: rathaus serve's)")
+    ap.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                    help="`rathaus serve --server` (default granian, as `rathaus serve`)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="server workers (default as `rathaus serve`: cores for granian, cores + 1 for gunicorn)")
     ap.add_argument("--phase-invoices", type=int, default=200, help="invoices for the in-process phase split")
     ap.add_argument("--kosit", default="", metavar="PATH",
                     help="install KoSIT's XRechnung artefacts from PATH first (`rathaus einvoice rules install`)")
@@ -395,7 +431,7 @@ def main() -> int:
         rathaus_cmd(env, "einvoice", "rules", "install", args.kosit)
         results["settings"]["kosit"] = args.kosit
 
-    extra = 20 + args.phase_invoices + 1
+    extra = 20 + 2 * args.phase_invoices + 1
     log(f"generating {args.invoices + extra} distinct invoices")
     invoices = generate_invoices(env, args.invoices + extra, args.cii_share, args.seed)
     http_invoices, phase_invoices = invoices[:args.invoices], invoices[args.invoices:]
@@ -405,7 +441,9 @@ def main() -> int:
                            "bytes_max": sizes[-1]}
     log(f"invoices: {dict(syntaxes)}, median {sizes[len(sizes) // 2]} bytes")
 
-    server = Server(env, args.workers or NCPU + 1, 1)  # NCPU + 1 is `rathaus serve`'s default
+    workers = args.workers or (NCPU if args.server == "granian" else NCPU + 1)  # `rathaus serve`'s defaults
+    results["settings"].update(server=args.server, workers=workers)
+    server = Server(env, workers, 1, args.server)
     accepted: list[int] = []
     try:
         server.start()
@@ -419,7 +457,8 @@ def main() -> int:
             if not w.accepted_ids:
                 sys.exit(f"nothing accepted during warm-up; server log: {server.log.name}")
         per = len(reqs) // len(levels)
-        print(f"\nrathaus e-invoice receive, {server.workers} gunicorn workers, {NCPU} CPUs (CPU columns: share of "
+        backends = db_backends(parts)
+        print(f"\nrathaus e-invoice receive, {args.server} with {server.workers} workers, {NCPU} CPUs (CPU columns: share of "
               f"the whole machine; CPU ms/inv: server + PostgreSQL CPU per accepted invoice)\n{HEADER}", flush=True)
         results["levels"] = []
         for k, c in enumerate(levels):
@@ -427,16 +466,26 @@ def main() -> int:
             meter = CpuMeter(server)
             sampler = WaitSampler(parts)
             sampler.start()
-            a = meter.snapshot()
+            backends = db_backends(parts) or backends
+            a, pa = meter.snapshot(), {pid: proc_cpu_seconds(pid) for pid in backends}
             res = asyncio.run(run_load(server.port, batch, c))
             b = meter.snapshot()
+            backends_after = db_backends(parts)
+            pb = {pid: proc_cpu_seconds(pid) for pid in backends_after}
             sampler.halt.set()
             sampler.join(timeout=5)
             cpu = CpuMeter.delta(a, b)
             accepted += res.accepted_ids
             s = res.summary()
             cpu_s = (cpu["server_share"] + cpu["postgres_share"]) * cpu["wall_s"] * NCPU
-            s["cpu_ms_per_invoice"] = round(cpu_s * 1000 / max(s["accepted"], 1), 1)
+            s["cpu_ms_per_invoice_all_postgres"] = round(cpu_s * 1000 / max(s["accepted"], 1), 1)
+            # PostgreSQL: only the backends of this database (the machine is shared: other jobs' backends
+            # would count otherwise); backends that disappeared during the run are not counted
+            own_pg = sum(pb[pid] - pa.get(pid, 0.0) for pid in pb if pid in pa)
+            server_s = cpu["server_share"] * cpu["wall_s"] * NCPU
+            s["server_cpu_ms_per_invoice"] = round(server_s * 1000 / max(s["accepted"], 1), 1)
+            s["postgres_cpu_ms_per_invoice"] = round(own_pg * 1000 / max(s["accepted"], 1), 1)
+            s["cpu_ms_per_invoice"] = round((server_s + own_pg) * 1000 / max(s["accepted"], 1), 1)
             s["cpu"], s["postgres_backends"] = cpu, sampler.result()
             results["levels"].append(s)
             print(fmt_row(s, cpu), flush=True)
@@ -445,7 +494,7 @@ def main() -> int:
     results["loadavg_after"] = os.getloadavg()
 
     log("checking the database; CPU per phase in-process (one core, no HTTP)")
-    pr = probe(env, accepted, phase_invoices, args.phase_invoices)
+    pr = probe(env, accepted, phase_invoices, args.phase_invoices, token)
     results["probe"] = pr
     ok = False
     if "error" in pr:
@@ -466,6 +515,11 @@ def main() -> int:
             print(f"  {v:8.2f} ms  {k}")
         print("  validation levels (ValidationReport.timings, median ms): "
               + ", ".join(f"{k} {v}" for k, v in ph["validation_levels_ms_median"].items()))
+        rq = ph["request_in_process"]
+        print(f"whole request in-process (Django test client, no server), {rq['invoices']} invoices {rq['statuses']}: "
+              f"{rq['cpu_ms_per_invoice']} ms CPU (median {rq['median_cpu_ms']}) + PostgreSQL backend "
+              f"{rq['postgres_backend_cpu_ms_per_invoice']} ms = "
+              f"{rq['cpu_ms_per_invoice'] + rq['postgres_backend_cpu_ms_per_invoice']:.1f} ms per invoice")
         kinds = collections.Counter(q.split()[0].upper() for q in pr["queries"] if q.split())
         print(f"SQL statements per invoice: {len(pr['queries'])} {dict(kinds)}")
     results["consistent"] = ok
