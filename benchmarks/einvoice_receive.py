@@ -236,7 +236,9 @@ stack = []
 level_ms = collections.defaultdict(list)
 
 def wrap(mod, name, phase, on_result=None):
-    orig = getattr(mod, name)
+    orig = getattr(mod, name, None)
+    if orig is None:  # an older version of the code (before/after comparisons)
+        return
     def wrapper(*a, **kw):
         now = time.process_time()
         if stack:
@@ -265,7 +267,9 @@ wrap(xmlsafe, "parse", "2 XML parse, hardened (once)")
 wrap(validation, "validate_invoice", "3 validate: XSD, EN 16931 (Saxon), BR-DE", levels)
 wrap(parse_mod, "parse_invoice", "4 parse into the EN 16931 model")
 wrap(services, "_lookups", "5 route by Leitweg-ID + duplicate check + booking proposal (one query)")
+wrap(services, "route_for", "5 route by Leitweg-ID (older code)")
 wrap(services, "_start_approval", "6 start case: data")
+wrap(services, "booking_proposal", "6 start case: booking proposal (older code)")
 wrap(case_services, "submit_application", "6 start case: submit_application (case, workflow, tasks, audit)")
 wrap(services, "file_to_case", "7 case file: link XML, store PDF")
 wrap(render, "render_invoice_pdf", "7 case file: PDF view (Typst)")
@@ -480,8 +484,9 @@ def main() -> int:
             cpu_s = (cpu["server_share"] + cpu["postgres_share"]) * cpu["wall_s"] * NCPU
             s["cpu_ms_per_invoice_all_postgres"] = round(cpu_s * 1000 / max(s["accepted"], 1), 1)
             # PostgreSQL: only the backends of this database (the machine is shared: other jobs' backends
-            # would count otherwise); backends that disappeared during the run are not counted
-            own_pg = sum(pb[pid] - pa.get(pid, 0.0) for pid in pb if pid in pa)
+            # would count otherwise); a backend that started during the run counts whole, one that ended
+            # during the run is missed
+            own_pg = sum(pb[pid] - pa.get(pid, 0.0) for pid in pb)
             server_s = cpu["server_share"] * cpu["wall_s"] * NCPU
             s["server_cpu_ms_per_invoice"] = round(server_s * 1000 / max(s["accepted"], 1), 1)
             s["postgres_cpu_ms_per_invoice"] = round(own_pg * 1000 / max(s["accepted"], 1), 1)
