@@ -55,8 +55,9 @@ def record_change(
     data: dict | None = None,
     event_type: str | None = None,
     event_payload: dict | None = None,
-) -> AuditEntry:
-    """Append an audit entry and (if event_type is given) an outbox event. Needs a transaction.
+) -> int:
+    """Append an audit entry and (if event_type is given) an outbox event; returns the entry's id.
+    Needs a transaction.
 
     Every audited change of a tenant passes the tenant's chain head, so this is kept short: the head
     row is locked (`FOR UPDATE`; SQLite's write transactions are serialised anyway), then on PostgreSQL
@@ -105,9 +106,7 @@ def record_change(
             if event:
                 cur.execute(_OUTBOX_INSERT.sql(1, connection, returning=False),
                             _OUTBOX_INSERT.params([event], connection))
-    obj = AuditEntry(id=entry_id, **entry)
-    obj._state.adding = False
-    return obj
+    return entry_id
 
 
 @dataclass
