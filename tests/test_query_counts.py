@@ -19,10 +19,9 @@ def test_submission_query_count(api):
     client.post("/api/v1/submissions?tenant=musterstadt", body)  # warm the per-process caches
     r, sql = _count(lambda: client.post("/api/v1/submissions?tenant=musterstadt", body))
     assert r.status_code == 201
-    # PostgreSQL: service lookup; case + history + tasks (one writable CTE); reference counter + the case's
-    # reference (one); audit head lock; entry + head + outbox (one). Elsewhere: three inserts, counter,
-    # reference, head, entry, head, outbox.
-    assert len(sql) <= (5 if connection.vendor == "postgresql" else 10), "\n".join(sql)
+    # PostgreSQL: service lookup; reference counter + case + history + tasks (one writable CTE); audit head
+    # lock; entry + head + outbox (one). Elsewhere: three inserts, counter, reference, head, entry, head, outbox.
+    assert len(sql) <= (4 if connection.vendor == "postgresql" else 10), "\n".join(sql)
 
 
 def test_inbox_query_count_does_not_grow_with_tasks(api, submit):

@@ -96,8 +96,13 @@ def case_for_applicant(tenant: Tenant, reference: str, access_code: str) -> Case
 
 # --------------------------------------------------------------------------- submission
 
-def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task]) -> None:
-    """A new case with its history and first tasks; on PostgreSQL in one statement (writable CTE)."""
+def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task], *,
+                 reference: tuple[str, int] | None = None) -> None:
+    """A new case with its history and first tasks; on PostgreSQL in one statement (writable CTE).
+
+    With `reference` (prefix, year) the case gets its Aktenzeichen in the same statement on PostgreSQL
+    (counter upsert; its row stays locked until COMMIT, so call this late in the transaction); otherwise,
+    and on other databases, `_assign_reference` gives it one afterwards."""
     for obj in (*events, *tasks):
         obj.case = case
     if connection.vendor != "postgresql":
@@ -106,23 +111,42 @@ def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task]) -> None
             obj.case_id = case.pk
         insert_new(events)
         insert_new(tasks)
+        if reference:
+            _assign_reference(case, *reference)
         return
     ci, ei, ti = Insert.for_model(Case), Insert.for_model(CaseEvent), Insert.for_model(Task)
     ref = {"case_id": "(SELECT id FROM c)"}
-    sql = f"WITH c AS ({ci.sql(1, connection)})"
-    params = ci.params(ci.rows_of([case]), connection)
+    sql, params, case_exprs = "WITH ", [], {}
+    if reference:
+        prefix, year = reference
+        sql += f"n AS ({_COUNTER_UPSERT}), "
+        params += [case.tenant_id, prefix, year, f"{prefix}-{year}-"]
+        case_exprs = {"reference": "(SELECT reference FROM n)"}
+    sql += f"c AS ({ci.sql(1, connection, exprs=case_exprs)})"
+    params += ci.params(ci.rows_of([case]), connection, skip=case_exprs)
     for name, ins, objs in (("e", ei, events), ("t", ti, tasks)):
         if objs:
             sql += f", {name} AS ({ins.sql(len(objs), connection, returning=False, exprs=ref)})"
             params += ins.params(ins.rows_of(objs), connection, skip=ref)
+    sql += " SELECT c.id, n.value FROM c, n" if reference else " SELECT id, NULL FROM c"
     with connection.cursor() as cur:
-        cur.execute(sql + " SELECT id FROM c", params)
-        ci.adopt([case], [cur.fetchone()[0]], connection)
+        cur.execute(sql, params)
+        case_id, number = cur.fetchone()
+    ci.adopt([case], [case_id], connection)
     for obj in (*events, *tasks):
         obj.case_id = case.pk
+    if reference:
+        case.reference = format_reference(prefix, year, int(number))
 
 
 _COUNTER = ReferenceCounter._meta.db_table
+# the next number of (tenant, prefix, year), creating the year's counter on its first case, and the
+# Aktenzeichen formatted as format_reference() does (at least six digits)
+_COUNTER_UPSERT = (
+    f"INSERT INTO {_COUNTER} AS r (tenant_id, prefix, year, value) VALUES (%s, %s, %s, 1) "
+    "ON CONFLICT (tenant_id, prefix, year) DO UPDATE SET value = r.value + 1 "
+    "RETURNING r.value, %s::text || lpad(r.value::text, greatest(6, length(r.value::text)), '0') AS reference"
+)
 _ASSIGN_REFERENCE_PG = (
     f"WITH n AS (UPDATE {_COUNTER} SET value = value + 1 WHERE tenant_id = %s AND prefix = %s AND year = %s "
     f"RETURNING value) UPDATE {Case._meta.db_table} SET reference = %s || lpad(n.value::text, "
@@ -270,12 +294,16 @@ def submit_application(
                 events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
                                         message=f"Prozessfehler beim Start: {workflow_error}"))
             _apply_effects_in_memory(case, result.effects, events, now, actor="Prozess")
-            _insert_case(case, events, _new_tasks(case, result, now))
-            if attachments:
+            reference_key = (sv.reference_prefix, local_now.year)
+            if attachments:  # files first, the tenant's reference counter last
                 from rathaus.documents.services import store_attachments
 
+                _insert_case(case, events, _new_tasks(case, result, now))
                 store_attachments(case, attachments, actor="Antragsteller")
-            reference = _assign_reference(case, sv.reference_prefix, local_now.year)
+                _assign_reference(case, *reference_key)
+            else:
+                _insert_case(case, events, _new_tasks(case, result, now), reference=reference_key)
+            reference = case.reference
             record_change(
                 tenant=tenant, actor="Antragsteller" if channel == "web" else "api",
                 action="case.submitted", object_type="case", object_id=case.pk,
