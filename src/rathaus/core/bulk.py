@@ -140,6 +140,23 @@ class Insert:
             self._sql[key] = s
         return s
 
+    def sql_select(self, conn, source: str, exprs: dict[str, str] | None = None, returning: bool = True) -> str:
+        """``INSERT … SELECT <one row of parameters> FROM source``: inserts one row per row of `source`
+        (none if it is empty), e.g. a CTE; parameters carry casts to their column types, since PostgreSQL
+        cannot infer them in a select list. `exprs` as in `sql`."""
+        key = ("select", conn.vendor, source, returning, tuple(sorted((exprs or {}).items())))
+        s = self._sql.get(key)
+        if s is None:
+            qn = conn.ops.quote_name
+            cols = ", ".join(qn(f.column) for f in self.fields)
+            values = ", ".join((exprs or {}).get(f.attname) or f"%s::{f.cast_db_type(conn) or f.db_type(conn)}"
+                               for f in self.fields)
+            s = f"INSERT INTO {qn(self.table)} ({cols}) SELECT {values} FROM {source}"
+            if returning:
+                s += f" RETURNING {qn(self.pk_column)}"
+            self._sql[key] = s
+        return s
+
     def params(self, rows: Sequence[dict], conn, skip: Collection[str] = ()) -> list:
         preps = self._preparers(conn)
         if skip:
