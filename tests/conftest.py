@@ -18,6 +18,9 @@ TESTDIENST_EXAMPLE = {"vorname": "Erika", "nachname": "Mustermann", "email": "er
 
 @pytest.fixture(autouse=True)
 def _fast_hashers(settings, tmp_path):
+    from rathaus.catalog.services import forget_current_versions
+
+    forget_current_versions()  # per-process cache; the database is rolled back between tests
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,

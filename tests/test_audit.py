@@ -156,3 +156,30 @@ def test_deleted_last_entry_breaks_the_chain(flow, seeded):
     AuditEntry.objects.filter(pk=entries(ms)[-1].pk).delete()
     result = verify_chain(ms)
     assert not result.ok and "Kettenende" in result.error
+
+
+def test_chain_hash_is_the_same_whoever_computes_it(seeded):
+    """On PostgreSQL the database computes the new head's SHA-256 (one statement per entry); it must be
+    byte for byte compute_hash(): umlauts, nested data, numbers, a tenant's very first entry."""
+    from rathaus.events.services import record_change
+    from rathaus.tenants.models import Tenant
+
+    fresh = Tenant.objects.create(name="Neustadt", slug="neustadt", ags="05111000")
+    AuditHead.objects.filter(tenant=fresh).delete()  # no head yet: created on the first entry
+    payloads = [{}, {"grund": "Prüfung ergab Mängel – „Zaun“ zu hoch", "betrag": "12.50"},
+                {"liste": [1, 2.5, None, True], "verschachtelt": {"z": 1, "a": {"ß": "€"}}}]
+    with transaction.atomic():
+        for i, data in enumerate(payloads):
+            record_change(tenant=fresh, actor="Jürgen Müller", action="test.geändert", object_type="case",
+                          object_id=1000 + i, data=data, event_type="test.geändert")
+    entries = list(AuditEntry.objects.filter(tenant=fresh).order_by("seq"))
+    assert [e.seq for e in entries] == [1, 2, 3]
+    prev = GENESIS
+    for e in entries:
+        assert e.prev_hash == prev
+        assert e.hash == compute_hash(prev, seq=e.seq, at=e.at, actor=e.actor, action=e.action,
+                                      object_type=e.object_type, object_id=e.object_id, data=e.data)
+        prev = e.hash
+    head = AuditHead.objects.get(tenant=fresh)
+    assert (head.seq, head.hash) == (3, prev)
+    assert verify_chain(fresh).ok

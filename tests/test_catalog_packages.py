@@ -291,3 +291,27 @@ def test_running_case_keeps_its_version(pkg, api, submit, seeded):
     out, err, failure = run("load", v1, "--tenant", "musterstadt")
     assert failure is None and "unverändert" in out
     assert api().get("/api/v1/services/testdienst", tenant="musterstadt").json()["version"] == "1.0.0"
+
+
+def test_current_version_is_remembered_briefly_and_forgotten_on_save(submit, api, monkeypatch):
+    """get_active_service remembers which version is current for CURRENT_VERSION_TTL seconds per process;
+    saving the service (admin, publishing) takes effect at once, other changes after the TTL."""
+    from rathaus.catalog import services as catalog
+    from rathaus.catalog.models import Service
+
+    submit()  # remembered now
+    Service.objects.filter(tenant__slug="musterstadt", key="testdienst").update(active=False)  # no signal
+    assert api().post("/api/v1/submissions?tenant=musterstadt",
+                      {"service": "testdienst", "data": {}}).status_code == 422  # still known: validated
+    monkeypatch.setattr(catalog, "CURRENT_VERSION_TTL", 0.0)
+    assert api().post("/api/v1/submissions?tenant=musterstadt",
+                      {"service": "testdienst", "data": {}}).status_code == 404  # TTL over: gone
+    monkeypatch.setattr(catalog, "CURRENT_VERSION_TTL", 60.0)
+    s = Service.objects.get(tenant__slug="musterstadt", key="testdienst")
+    s.active = True
+    s.save(update_fields=["active"])
+    submit()  # saved: seen at once despite the long TTL
+    s.active = False
+    s.save(update_fields=["active"])
+    assert api().post("/api/v1/submissions?tenant=musterstadt",
+                      {"service": "testdienst", "data": {}}).status_code == 404

@@ -52,3 +52,21 @@ def test_four_eyes_refuses_same_person(api, submit):
         assert r.status_code == 403, r.content
         assert r["Content-Type"] == "application/problem+json"
         assert "Vier-Augen" in r.json()["detail"]
+
+
+def test_reference_numbers_keep_counting_past_six_digits(submit, seeded):
+    """The Aktenzeichen is written by the database (PostgreSQL) and formatted in Python: both agree,
+    also when the number outgrows its six zero-padded digits; the first case of a year creates the counter."""
+    from django.utils import timezone
+
+    from rathaus.cases.models import Case, ReferenceCounter
+
+    first = submit()
+    year = timezone.localtime().year
+    assert first["reference"].startswith(f"TST-{year}-")
+    counter = ReferenceCounter.objects.get(prefix="TST", year=year, tenant__slug="musterstadt")
+    ReferenceCounter.objects.filter(pk=counter.pk).update(value=999_998)
+    refs = [submit()["reference"] for _ in range(3)]
+    assert refs == [f"TST-{year}-999999", f"TST-{year}-1000000", f"TST-{year}-1000001"]
+    assert sorted(Case.objects.filter(reference__in=refs).values_list("reference", flat=True)) == sorted(refs)
+    assert not Case.objects.filter(reference__startswith="~").exists()  # no placeholder left behind

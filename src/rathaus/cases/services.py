@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from rathaus.catalog.services import get_active_service, is_public
 from rathaus.core import schema as schemas
-from rathaus.core.bulk import insert_new
+from rathaus.core.bulk import Insert, insert_new
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.events.services import record_change
 from rathaus.tenants.models import Membership, Tenant
@@ -96,7 +96,79 @@ def case_for_applicant(tenant: Tenant, reference: str, access_code: str) -> Case
 
 # --------------------------------------------------------------------------- submission
 
-_SET_REFERENCE = f"UPDATE {Case._meta.db_table} SET reference = %s WHERE id = %s"
+def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task], *,
+                 reference: tuple[str, int] | None = None) -> None:
+    """A new case with its history and first tasks; on PostgreSQL in one statement (writable CTE).
+
+    With `reference` (prefix, year) the case gets its Aktenzeichen in the same statement on PostgreSQL
+    (counter upsert; its row stays locked until COMMIT, so call this late in the transaction); otherwise,
+    and on other databases, `_assign_reference` gives it one afterwards."""
+    for obj in (*events, *tasks):
+        obj.case = case
+    if connection.vendor != "postgresql":
+        insert_new([case])
+        for obj in (*events, *tasks):
+            obj.case_id = case.pk
+        insert_new(events)
+        insert_new(tasks)
+        if reference:
+            _assign_reference(case, *reference)
+        return
+    ci, ei, ti = Insert.for_model(Case), Insert.for_model(CaseEvent), Insert.for_model(Task)
+    ref = {"case_id": "(SELECT id FROM c)"}
+    sql, params, case_exprs = "WITH ", [], {}
+    if reference:
+        prefix, year = reference
+        sql += f"n AS ({_COUNTER_UPSERT}), "
+        params += [case.tenant_id, prefix, year, f"{prefix}-{year}-"]
+        case_exprs = {"reference": "(SELECT reference FROM n)"}
+    sql += f"c AS ({ci.sql(1, connection, exprs=case_exprs)})"
+    params += ci.params(ci.rows_of([case]), connection, skip=case_exprs)
+    for name, ins, objs in (("e", ei, events), ("t", ti, tasks)):
+        if objs:
+            sql += f", {name} AS ({ins.sql(len(objs), connection, returning=False, exprs=ref)})"
+            params += ins.params(ins.rows_of(objs), connection, skip=ref)
+    sql += " SELECT c.id, n.value FROM c, n" if reference else " SELECT id, NULL FROM c"
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        case_id, number = cur.fetchone()
+    ci.adopt([case], [case_id], connection)
+    for obj in (*events, *tasks):
+        obj.case_id = case.pk
+    if reference:
+        case.reference = format_reference(prefix, year, int(number))
+
+
+_COUNTER = ReferenceCounter._meta.db_table
+# the next number of (tenant, prefix, year), creating the year's counter on its first case, and the
+# Aktenzeichen formatted as format_reference() does (at least six digits)
+_COUNTER_UPSERT = (
+    f"INSERT INTO {_COUNTER} AS r (tenant_id, prefix, year, value) VALUES (%s, %s, %s, 1) "
+    "ON CONFLICT (tenant_id, prefix, year) DO UPDATE SET value = r.value + 1 "
+    "RETURNING r.value, %s::text || lpad(r.value::text, greatest(6, length(r.value::text)), '0') AS reference"
+)
+_ASSIGN_REFERENCE_PG = (
+    f"WITH n AS (UPDATE {_COUNTER} SET value = value + 1 WHERE tenant_id = %s AND prefix = %s AND year = %s "
+    f"RETURNING value) UPDATE {Case._meta.db_table} SET reference = %s || lpad(n.value::text, "
+    "greatest(6, length(n.value::text)), '0') FROM n WHERE id = %s RETURNING n.value"
+)
+
+
+def _assign_reference(case: Case, prefix: str, year: int) -> str:
+    """Take the next Aktenzeichen for a case inserted in this transaction: the per-tenant counter row stays
+    locked until COMMIT, so this comes last. On PostgreSQL counter and case row in one statement."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_ASSIGN_REFERENCE_PG, [case.tenant_id, prefix, year, f"{prefix}-{year}-", case.pk])
+            row = cur.fetchone()
+        if row is not None:
+            case.reference = format_reference(prefix, year, int(row[0]))
+            return case.reference
+    number = next_reference_number(case.tenant_id, prefix, year)  # also creates the year's counter
+    case.reference = format_reference(prefix, year, number)
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {Case._meta.db_table} SET reference = %s WHERE id = %s", [case.reference, case.pk])
+    return case.reference
 
 
 @dataclass
@@ -222,19 +294,16 @@ def submit_application(
                 events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
                                         message=f"Prozessfehler beim Start: {workflow_error}"))
             _apply_effects_in_memory(case, result.effects, events, now, actor="Prozess")
-            insert_new([case])
-            for e in events:
-                e.case = case
-            insert_new(events)
-            _sync_tasks(case, result, now, existing_open=[])
-            if attachments:
+            reference_key = (sv.reference_prefix, local_now.year)
+            if attachments:  # files first, the tenant's reference counter last
                 from rathaus.documents.services import store_attachments
 
+                _insert_case(case, events, _new_tasks(case, result, now))
                 store_attachments(case, attachments, actor="Antragsteller")
-            number = next_reference_number(tenant.pk, sv.reference_prefix, local_now.year)
-            case.reference = reference = format_reference(sv.reference_prefix, local_now.year, number)
-            with connection.cursor() as cur:
-                cur.execute(_SET_REFERENCE, [reference, case.pk])
+                _assign_reference(case, *reference_key)
+            else:
+                _insert_case(case, events, _new_tasks(case, result, now), reference=reference_key)
+            reference = case.reference
             record_change(
                 tenant=tenant, actor="Antragsteller" if channel == "web" else "api",
                 action="case.submitted", object_type="case", object_id=case.pk,
@@ -279,11 +348,16 @@ def _apply_effects_in_memory(case: Case, effects, events: list[CaseEvent], now, 
 def _sync_tasks(case: Case, result: engine.RunResult, now, existing_open: list[Task]) -> list[Task]:
     """Create Task rows for newly ready user tasks; cancel open rows whose Spiff task is gone."""
     ready_ids = {r.id for r in result.ready}
-    open_by_spiff = {t.spiff_id: t for t in existing_open}
     for t in existing_open:
         if t.spiff_id not in ready_ids:
             t.state = TaskState.CANCELLED
             t.save(update_fields=["state"])
+    return insert_new(_new_tasks(case, result, now, existing_open))
+
+
+def _new_tasks(case: Case, result: engine.RunResult, now, existing_open: list[Task] = ()) -> list[Task]:
+    """Unsaved Task rows for the process's ready user tasks that have none yet."""
+    open_by_spiff = {t.spiff_id: t for t in existing_open}
     sv = case.service_version
     new = []
     for r in result.ready:
@@ -305,7 +379,6 @@ def _sync_tasks(case: Case, result: engine.RunResult, now, existing_open: list[T
             form_schema=sv.task_schemas.get(form_rel) or {"type": "object"},
             four_eyes=props.get("four_eyes", ""), due_at=due_at, created_at=now,
         ))
-    insert_new(new)
     return new
 
 

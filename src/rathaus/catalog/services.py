@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -373,15 +374,35 @@ _CURRENT_VERSION_SQL = (
 _version_lock = threading.Lock()
 
 
+# Which version of a service is current is remembered per process for CURRENT_VERSION_TTL seconds (the
+# intake's hot path asks on every submission); saving a service or version in this process forgets it at
+# once, other processes see a newly published version or a deactivated service within the TTL.
+CURRENT_VERSION_TTL = 2.0
+_current_cache: dict[tuple, tuple] = {}
+
+
+def forget_current_versions(**_kwargs) -> None:
+    _current_cache.clear()
+
+
 def get_active_service(tenant: Tenant, key: str) -> Service | None:
     """The service with its current version.
 
-    One light query per call (which version is current); the heavy version row (schemas, process
-    spec) is cached per process by (id, checksum): published versions never change.
+    The current version's id comes from a light query (remembered for a moment, see above); the heavy
+    version row (schemas, process spec) is cached per process by (id, checksum): published versions
+    never change.
     """
-    with connection.cursor() as cur:  # hot path of every submission: plain SQL, no ORM query compilation
-        cur.execute(_CURRENT_VERSION_SQL, [tenant.pk, key])
-        row = cur.fetchone()
+    now = time.monotonic()
+    hit = _current_cache.get((tenant.pk, key))
+    if hit is not None and now - hit[0] < CURRENT_VERSION_TTL:
+        row = hit[1]
+    else:
+        with connection.cursor() as cur:  # hot path of every submission: plain SQL, no ORM query compilation
+            cur.execute(_CURRENT_VERSION_SQL, [tenant.pk, key])
+            row = cur.fetchone()
+        if len(_current_cache) > 2000:
+            _current_cache.clear()
+        _current_cache[(tenant.pk, key)] = (now, row)
     if row is None:
         return None
     service_id, version_id, checksum = row

@@ -8,7 +8,8 @@ aware datetimes are stored exactly as the ORM would store them. Other databases 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Collection, Sequence
 
 from django.db import connections, router
 
@@ -121,26 +122,86 @@ class Insert:
         self.table = meta.db_table
         self.pk_column = meta.pk.column
         self._sql: dict[tuple, str] = {}
+        self._preps: dict[str, list] = {}
 
-    def sql(self, rows: int, conn, returning: bool = True) -> str:
-        key = (rows, conn.vendor, returning)
+    def sql(self, rows: int, conn, returning: bool = True, exprs: dict[str, str] | None = None) -> str:
+        """The statement; `exprs` gives SQL expressions for some columns (attname -> SQL) instead of
+        parameters, e.g. ``{"case_id": "(SELECT id FROM c)"}`` inside a writable CTE (call `params` with
+        the same `skip`)."""
+        key = (rows, conn.vendor, returning, tuple(sorted((exprs or {}).items())))
         s = self._sql.get(key)
         if s is None:
             qn = conn.ops.quote_name
             cols = ", ".join(qn(f.column) for f in self.fields)
-            one = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+            one = "(" + ", ".join((exprs or {}).get(f.attname, "%s") for f in self.fields) + ")"
             s = f"INSERT INTO {qn(self.table)} ({cols}) VALUES " + ", ".join([one] * rows)
             if returning:
                 s += f" RETURNING {qn(self.pk_column)}"
             self._sql[key] = s
         return s
 
-    def params(self, rows: Sequence[dict], conn) -> list:
+    def sql_select(self, conn, source: str, exprs: dict[str, str] | None = None, returning: bool = True) -> str:
+        """``INSERT … SELECT <one row of parameters> FROM source``: inserts one row per row of `source`
+        (none if it is empty), e.g. a CTE; parameters carry casts to their column types, since PostgreSQL
+        cannot infer them in a select list. `exprs` as in `sql`."""
+        key = ("select", conn.vendor, source, returning, tuple(sorted((exprs or {}).items())))
+        s = self._sql.get(key)
+        if s is None:
+            qn = conn.ops.quote_name
+            cols = ", ".join(qn(f.column) for f in self.fields)
+            values = ", ".join((exprs or {}).get(f.attname) or f"%s::{f.cast_db_type(conn) or f.db_type(conn)}"
+                               for f in self.fields)
+            s = f"INSERT INTO {qn(self.table)} ({cols}) SELECT {values} FROM {source}"
+            if returning:
+                s += f" RETURNING {qn(self.pk_column)}"
+            self._sql[key] = s
+        return s
+
+    def params(self, rows: Sequence[dict], conn, skip: Collection[str] = ()) -> list:
+        preps = self._preparers(conn)
+        if skip:
+            preps = [p for p in preps if p[0] not in skip]
         out = []
         for row in rows:
-            for f in self.fields:
-                out.append(f.get_db_prep_save(row[f.attname], conn))
+            for attname, prep in preps:
+                v = row[attname]
+                out.append(v if v is None else prep(v))
         return out
+
+    def rows_of(self, objs: Sequence) -> list[dict]:
+        """Column values of unsaved instances, as `bulk_create` takes them (`pre_save` for auto_now)."""
+        return [{f.attname: f.pre_save(obj, True) for f in self.fields} for obj in objs]
+
+    def adopt(self, objs: Sequence, ids: Sequence[int], conn) -> None:
+        """Mark instances as saved with their new primary keys."""
+        pk_attname = self.model._meta.pk.attname
+        for obj, pk in zip(objs, ids, strict=True):
+            setattr(obj, pk_attname, pk)
+            obj._state.adding = False
+            obj._state.db = conn.alias
+
+    def _preparers(self, conn) -> list[tuple]:
+        """Per column (attname, prepare). On PostgreSQL psycopg adapts str, int, bool, Decimal, date
+        and aware datetimes itself exactly as Django would pass them, so only JSON needs wrapping (as
+        Django's `adapt_json_value` does); other databases use each field's `get_db_prep_save`."""
+        key = conn.vendor
+        preps = self._preps.get(key)
+        if preps is None:
+            from django.db import models
+
+            preps = []
+            for f in self.fields:
+                if conn.vendor == "postgresql" and isinstance(f, models.JSONField) and f.encoder is None:
+                    from psycopg.types.json import Jsonb
+
+                    preps.append((f.attname, Jsonb))
+                elif conn.vendor == "postgresql" and type(f) in _PG_NATIVE:
+                    preps.append((f.attname, lambda v, f=f, conn=conn: v if type(v) in _PLAIN else
+                                  f.get_db_prep_save(v, conn)))
+                else:
+                    preps.append((f.attname, lambda v, f=f, conn=conn: f.get_db_prep_save(v, conn)))
+            self._preps[key] = preps
+        return preps
 
     def execute(self, rows: Sequence[dict], *, using: str = "default") -> list[int]:
         """Insert the rows (dicts keyed by attname, every column given); their new ids in order."""
@@ -164,18 +225,25 @@ class Insert:
         """Insert unsaved instances (as `bulk_create` would: `pre_save` for auto_now fields) and set their pks."""
         if not objs:
             return objs
-        conn = connections[using]
-        rows = [{f.attname: f.pre_save(obj, True) for f in self.fields} for obj in objs]
-        ids = self.execute(rows, using=using)
-        pk_attname = self.model._meta.pk.attname
-        for obj, pk in zip(objs, ids, strict=True):
-            setattr(obj, pk_attname, pk)
-            obj._state.adding = False
-            obj._state.db = conn.alias
+        ids = self.execute(self.rows_of(objs), using=using)
+        self.adopt(objs, ids, connections[using])
         return objs
 
 
 _model_inserts: dict = {}
+
+
+def _pg_native_fields() -> tuple:
+    from django.db import models
+
+    return (models.CharField, models.TextField, models.SlugField, models.EmailField, models.IntegerField,
+            models.BigIntegerField, models.PositiveIntegerField, models.PositiveBigIntegerField,
+            models.SmallIntegerField, models.PositiveSmallIntegerField, models.BooleanField, models.ForeignKey,
+            models.BigAutoField, models.AutoField, models.DateField)
+
+
+_PG_NATIVE = _pg_native_fields()
+_PLAIN = (str, int, bool, dt.date)  # values these fields pass to the driver unchanged
 
 
 def insert_new(objs: Sequence, *, using: str = "default") -> Sequence:

@@ -10,7 +10,7 @@ Threads: saxonche (SaxonC 13, a GraalVM native image) must have exactly one `PyS
 process. A processor per thread crashes the whole process when such a thread ends (StackOverflowError
 while detaching the thread from the isolate; e.g. Django's threaded development server, which uses a
 thread per request). So there is one processor, and every call into Saxon holds one lock: validations
-in threads of one process run their XSLT one after the other (sync gunicorn workers are not affected).
+in threads of one process run their XSLT one after the other (`rathaus serve` runs one request thread per worker process).
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ class AuditHead(models.Model):
     tenant = models.OneToOneField(Tenant, on_delete=models.PROTECT, primary_key=True, related_name="audit_head")
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+    # the hash before the last append: lets PostgreSQL advance the head and hand back both hashes in one
+    # UPDATE (see events.services.record_change)
+    prev_hash = models.CharField(max_length=64, default="0" * 64)
 
     def __str__(self):
         return f"{self.tenant_id}: {self.seq}"

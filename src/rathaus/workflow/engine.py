@@ -348,7 +348,8 @@ class _StartTemplate:
         for tid, t in state["tasks"].items():
             if t["internal_data"] not in ({}, {"event_fired": True}) or t.get("triggered"):
                 return None
-            if tid != state["root"] and (t.get("data") or (t.get("delta") or {}).get("updates")):
+            delta = t.get("delta") or {}
+            if tid != state["root"] and (t.get("data") or delta.get("updates") or set(delta) - {"updates", "deletions"}):
                 return None  # a task holds data of its own: not a pure copy of the start variables
         tpl = cls(_deepcopy_json(state), result.ready, result.effects, result.completed, set(variables))
         tpl.state["tasks"][tpl.root]["data"] = None  # filled per case
@@ -370,8 +371,8 @@ class _StartTemplate:
             n["last_state_change"] = now
             if old == self.root:
                 n["data"] = _deepcopy_json(variables)
-            else:
-                n["delta"] = _deepcopy_json(t["delta"])
+            elif t["delta"]:  # never has updates (see build): only the names of dropped variables
+                n["delta"] = {"updates": {}, "deletions": list(t["delta"]["deletions"])}
             n["internal_data"] = dict(t["internal_data"])
             tasks[new] = n
         state = dict(self.state)
