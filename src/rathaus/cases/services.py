@@ -8,6 +8,7 @@ audit head are locked only for the few inserts that follow.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -25,7 +26,7 @@ from rathaus.catalog.services import get_active_service, is_public
 from rathaus.core import schema as schemas
 from rathaus.core.bulk import Insert, insert_new
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
-from rathaus.events.services import record_change
+from rathaus.events.services import change_rows, pg_append_ctes, placeholder, record_change
 from rathaus.tenants.models import Membership, Tenant
 from rathaus.tenants.services import covers_unit, org_unit_id, units_within
 from rathaus.workflow import engine
@@ -96,13 +97,9 @@ def case_for_applicant(tenant: Tenant, reference: str, access_code: str) -> Case
 
 # --------------------------------------------------------------------------- submission
 
-def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task], *,
-                 reference: tuple[str, int] | None = None) -> None:
-    """A new case with its history and first tasks; on PostgreSQL in one statement (writable CTE).
-
-    With `reference` (prefix, year) the case gets its Aktenzeichen in the same statement on PostgreSQL
-    (counter upsert; its row stays locked until COMMIT, so call this late in the transaction); otherwise,
-    and on other databases, `_assign_reference` gives it one afterwards."""
+def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task]) -> None:
+    """A new case (with a placeholder reference, see `_assign_reference`), its history and first tasks; on
+    PostgreSQL in one statement (writable CTE)."""
     for obj in (*events, *tasks):
         obj.case = case
     if connection.vendor != "postgresql":
@@ -111,32 +108,51 @@ def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task], *,
             obj.case_id = case.pk
         insert_new(events)
         insert_new(tasks)
-        if reference:
-            _assign_reference(case, *reference)
         return
     ci, ei, ti = Insert.for_model(Case), Insert.for_model(CaseEvent), Insert.for_model(Task)
     ref = {"case_id": "(SELECT id FROM c)"}
-    sql, params, case_exprs = "WITH ", [], {}
-    if reference:
-        prefix, year = reference
-        sql += f"n AS ({_COUNTER_UPSERT}), "
-        params += [case.tenant_id, prefix, year, f"{prefix}-{year}-"]
-        case_exprs = {"reference": "(SELECT reference FROM n)"}
-    sql += f"c AS ({ci.sql(1, connection, exprs=case_exprs)})"
-    params += ci.params(ci.rows_of([case]), connection, skip=case_exprs)
+    sql = f"WITH c AS ({ci.sql(1, connection)})"
+    params = ci.params(ci.rows_of([case]), connection)
     for name, ins, objs in (("e", ei, events), ("t", ti, tasks)):
         if objs:
             sql += f", {name} AS ({ins.sql(len(objs), connection, returning=False, exprs=ref)})"
             params += ins.params(ins.rows_of(objs), connection, skip=ref)
-    sql += " SELECT c.id, n.value FROM c, n" if reference else " SELECT id, NULL FROM c"
     with connection.cursor() as cur:
-        cur.execute(sql, params)
-        case_id, number = cur.fetchone()
-    ci.adopt([case], [case_id], connection)
+        cur.execute(sql + " SELECT id FROM c", params)
+        ci.adopt([case], [cur.fetchone()[0]], connection)
     for obj in (*events, *tasks):
         obj.case_id = case.pk
-    if reference:
-        case.reference = format_reference(prefix, year, int(number))
+
+
+def _insert_submission_pg(case: Case, events: list[CaseEvent], tasks: list[Task], prefix: str, year: int, *,
+                          actor: str, audit_data: dict, service_key: str) -> None:
+    """PostgreSQL, one statement: the next Aktenzeichen (counter upsert), the case with its history and first
+    tasks, the audit entry (the database computes its chain hash, see events.services.pg_append_ctes) and the
+    outbox event; the entry and the event name the case id and Aktenzeichen produced in the same statement."""
+    ci, ei, ti = Insert.for_model(Case), Insert.for_model(CaseEvent), Insert.for_model(Task)
+    ref = {"case_id": "(SELECT id FROM c)"}
+    case_exprs = {"reference": "(SELECT reference FROM n)"}
+    sql = f"WITH n AS ({_COUNTER_UPSERT}), c AS ({ci.sql(1, connection, exprs=case_exprs)})"
+    params = [case.tenant_id, prefix, year, f"{prefix}-{year}-"]
+    params += ci.params(ci.rows_of([case]), connection, skip=case_exprs)
+    for name, ins, objs in (("case_events", ei, events), ("case_tasks", ti, tasks)):  # h, e, o: the audit's
+        if objs:
+            sql += f", {name} AS ({ins.sql(len(objs), connection, returning=False, exprs=ref)})"
+            params += ins.params(ins.rows_of(objs), connection, skip=ref)
+    fields, event = change_rows(
+        case.tenant_id, actor=actor, action="case.submitted", object_type="case", object_id=placeholder("case_id"),
+        data={"reference": placeholder("reference"), **audit_data}, event_type="case.submitted",
+        event_payload={"case": placeholder("case"), "reference": placeholder("reference"), "service": service_key,
+                       "status": case.status})
+    audit_sql, audit_params = pg_append_ctes(case.tenant_id, fields, event, splices={
+        "reference": "(SELECT reference FROM n)", "case": "(SELECT id FROM c)", "case_id": "(SELECT id::text FROM c)"})
+    with connection.cursor() as cur:
+        cur.execute(f"{sql}, {audit_sql} SELECT c.id, n.value FROM c, n", params + audit_params)
+        case_id, number = cur.fetchone()
+    ci.adopt([case], [case_id], connection)
+    case.reference = format_reference(prefix, year, int(number))
+    for obj in (*events, *tasks):
+        obj.case = case
 
 
 _COUNTER = ReferenceCounter._meta.db_table
@@ -148,22 +164,21 @@ _COUNTER_UPSERT = (
     "RETURNING r.value, %s::text || lpad(r.value::text, greatest(6, length(r.value::text)), '0') AS reference"
 )
 _ASSIGN_REFERENCE_PG = (
-    f"WITH n AS (UPDATE {_COUNTER} SET value = value + 1 WHERE tenant_id = %s AND prefix = %s AND year = %s "
-    f"RETURNING value) UPDATE {Case._meta.db_table} SET reference = %s || lpad(n.value::text, "
-    "greatest(6, length(n.value::text)), '0') FROM n WHERE id = %s RETURNING n.value"
+    f"WITH n AS ({_COUNTER_UPSERT}) UPDATE {Case._meta.db_table} SET reference = n.reference FROM n "
+    "WHERE id = %s RETURNING n.value"
 )
 
 
 def _assign_reference(case: Case, prefix: str, year: int) -> str:
     """Take the next Aktenzeichen for a case inserted in this transaction: the per-tenant counter row stays
-    locked until COMMIT, so this comes last. On PostgreSQL counter and case row in one statement."""
+    locked until COMMIT, so this comes last (the case row is written a second time for it, which is cheaper
+    than holding the lock through the case's insert). On PostgreSQL counter (upsert: the year's first case
+    creates it) and case row in one statement."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(_ASSIGN_REFERENCE_PG, [case.tenant_id, prefix, year, f"{prefix}-{year}-", case.pk])
-            row = cur.fetchone()
-        if row is not None:
-            case.reference = format_reference(prefix, year, int(row[0]))
-            return case.reference
+            case.reference = format_reference(prefix, year, int(cur.fetchone()[0]))
+        return case.reference
     number = next_reference_number(case.tenant_id, prefix, year)  # also creates the year's counter
     case.reference = format_reference(prefix, year, number)
     with connection.cursor() as cur:
@@ -265,52 +280,58 @@ def submit_application(
     local_now = timezone.localtime(now)
     applicant_name, applicant_email = applicant_of(sv.form_schema, data)
     salt = secrets.token_hex(16)
+    case = Case(
+        tenant=tenant,
+        service_version=sv,
+        reference=f"~{salt}",  # placeholder until the counter is taken (_assign_reference)
+        access_salt=salt,
+        status=CaseStatus.RECEIVED,
+        data=data,
+        applicant_name=applicant_name,
+        applicant_email=applicant_email,
+        channel=channel,
+        due_date=local_now.date() + dt.timedelta(days=sv.processing_days),
+        workflow_state=result.state,
+        workflow_completed=result.completed,
+        workflow_error=workflow_error,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+        created_at=now,
+        updated_at=now,
+    )
+    events = [CaseEvent(at=now, kind="status", status=CaseStatus.RECEIVED, public=True,
+                        message="Ihr Antrag ist eingegangen.", actor="Antragsteller")]
+    if workflow_error:
+        events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
+                                message=f"Prozessfehler beim Start: {workflow_error}"))
+    _apply_effects_in_memory(case, result.effects, events, now, actor="Prozess")
+    tasks = _new_tasks(case, result, now)
+    actor = "Antragsteller" if channel == "web" else "api"
+    audit_data = {"service": service_key, "version": sv.version, "channel": channel}
+    one_statement = connection.vendor == "postgresql" and not attachments
     try:
-        with transaction.atomic():
-            # Rows of this case first; the tenant's two hot rows (reference counter, audit chain head)
-            # last, so they stay locked only for the few statements before COMMIT.
-            case = Case(
-                tenant=tenant,
-                service_version=sv,
-                reference=f"~{salt}",  # placeholder until the counter is taken below
-                access_salt=salt,
-                status=CaseStatus.RECEIVED,
-                data=data,
-                applicant_name=applicant_name,
-                applicant_email=applicant_email,
-                channel=channel,
-                due_date=local_now.date() + dt.timedelta(days=sv.processing_days),
-                workflow_state=result.state,
-                workflow_completed=result.completed,
-                workflow_error=workflow_error,
-                idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint,
-                created_at=now,
-                updated_at=now,
-            )
-            events = [CaseEvent(at=now, kind="status", status=CaseStatus.RECEIVED, public=True,
-                                message="Ihr Antrag ist eingegangen.", actor="Antragsteller")]
-            if workflow_error:
-                events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
-                                        message=f"Prozessfehler beim Start: {workflow_error}"))
-            _apply_effects_in_memory(case, result.effects, events, now, actor="Prozess")
-            reference_key = (sv.reference_prefix, local_now.year)
-            if attachments:  # files first, the tenant's reference counter last
-                from rathaus.documents.services import store_attachments
+        if one_statement:
+            # PostgreSQL: the whole submission is one statement, so it needs no transaction block of its own
+            # (a savepoint only inside a caller's transaction): the tenant's hot rows are locked only while it
+            # runs and commits.
+            with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+                _insert_submission_pg(case, events, tasks, sv.reference_prefix, local_now.year, actor=actor,
+                                      audit_data=audit_data, service_key=service_key)
+        else:
+            with transaction.atomic():
+                _insert_case(case, events, tasks)
+                if attachments:
+                    from rathaus.documents.services import store_attachments
 
-                _insert_case(case, events, _new_tasks(case, result, now))
-                store_attachments(case, attachments, actor="Antragsteller")
-                _assign_reference(case, *reference_key)
-            else:
-                _insert_case(case, events, _new_tasks(case, result, now), reference=reference_key)
-            reference = case.reference
-            record_change(
-                tenant=tenant, actor="Antragsteller" if channel == "web" else "api",
-                action="case.submitted", object_type="case", object_id=case.pk,
-                data={"reference": reference, "service": service_key, "version": sv.version, "channel": channel},
-                event_type="case.submitted",
-                event_payload={"case": case.pk, "reference": reference, "service": service_key, "status": case.status},
-            )
+                    store_attachments(case, attachments, actor="Antragsteller")
+                # The tenant's two hot rows last: from here to COMMIT every other submission of the tenant waits.
+                reference = _assign_reference(case, sv.reference_prefix, local_now.year)
+                record_change(
+                    tenant=tenant, actor=actor, action="case.submitted", object_type="case", object_id=case.pk,
+                    data={"reference": reference, **audit_data}, event_type="case.submitted",
+                    event_payload={"case": case.pk, "reference": reference, "service": service_key,
+                                   "status": case.status},
+                )
     except IntegrityError:
         if idempotency_key:
             replay = _replay(tenant, idempotency_key, fingerprint)

@@ -157,13 +157,17 @@ class Insert:
             self._sql[key] = s
         return s
 
-    def params(self, rows: Sequence[dict], conn, skip: Collection[str] = ()) -> list:
+    def params(self, rows: Sequence[dict], conn, skip: Collection[str] = (),
+               expr_params: dict[str, list] | None = None) -> list:
+        """Parameters in column order; columns in `skip` are given as SQL expressions instead, whose own
+        parameters (if any) come from `expr_params` (one row only)."""
         preps = self._preparers(conn)
-        if skip:
-            preps = [p for p in preps if p[0] not in skip]
         out = []
         for row in rows:
             for attname, prep in preps:
+                if attname in skip:
+                    out.extend((expr_params or {}).get(attname, ()))
+                    continue
                 v = row[attname]
                 out.append(v if v is None else prep(v))
         return out

@@ -7,6 +7,7 @@ verify`. The head row is locked (SELECT ... FOR UPDATE) so concurrent writers ap
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -72,20 +73,10 @@ def record_change(
         raise RuntimeError("record_change() must run inside transaction.atomic()")
     data = data or {}
     tid = tenant.pk
-    at = timezone.now()
-    event = None
-    if event_type:
-        event = {"tenant_id": tid, "type": event_type, "aggregate_type": object_type,
-                 "aggregate_id": str(object_id), "payload": event_payload if event_payload is not None else data,
-                 "created_at": at, "published_at": None}
-    fields = {"at": at, "actor": actor, "action": action, "object_type": object_type, "object_id": object_id,
-              "data": data}
+    fields, event = change_rows(tid, actor=actor, action=action, object_type=object_type, object_id=object_id,
+                                data=data, event_type=event_type, event_payload=event_payload)
     if connection.vendor == "postgresql":
-        entry_id = _append_pg(tid, fields, event)
-        if entry_id is None:  # the tenant's first entry: create the head, then append
-            AuditHead.objects.get_or_create(tenant_id=tid)
-            entry_id = _append_pg(tid, fields, event)
-        return entry_id
+        return _append_pg(tid, fields, event)
 
     with connection.cursor() as cur:
         lock = f"SELECT seq, hash FROM {_HEAD} WHERE tenant_id = %s"  # SQLite serialises write transactions
@@ -110,27 +101,85 @@ def record_change(
     return entry_id
 
 
-def _append_pg(tid: int, fields: dict, event: dict | None) -> int | None:
-    """One statement: advance the head (its row lock orders concurrent writers; SET sees the old row, so
-    prev_hash and the new hash both come from the hash before), insert the entry with both, and the outbox
-    event. The hash is the same SHA-256 as compute_hash(): the canonical body is built here up to "seq"
-    (the last key), PostgreSQL appends the number. None if the tenant has no head yet."""
+def change_rows(tid: int, *, actor: str, action: str, object_type: str, object_id, data: dict,
+                event_type: str | None, event_payload: dict | None) -> tuple[dict, dict | None]:
+    """The audit entry's fields and the outbox event's row of one change (see record_change)."""
+    at = timezone.now()
+    event = None
+    if event_type:
+        event = {"tenant_id": tid, "type": event_type, "aggregate_type": object_type,
+                 "aggregate_id": str(object_id), "payload": event_payload if event_payload is not None else data,
+                 "created_at": at, "published_at": None}
+    fields = {"at": at, "actor": actor, "action": action, "object_type": object_type, "object_id": object_id,
+              "data": data}
+    return fields, event
+
+
+def _append_pg(tid: int, fields: dict, event: dict | None) -> int:
+    sql, params = pg_append_ctes(tid, fields, event)
+    with connection.cursor() as cur:
+        cur.execute(f"WITH {sql} SELECT id FROM e", params)
+        return cur.fetchone()[0]
+
+
+def placeholder(name: str) -> str:
+    """A value known only inside the statement that appends the entry (see `pg_append_ctes`)."""
+    return f"@@rathaus:{name}@@"
+
+
+_PLACEHOLDER = re.compile(r'"(@@rathaus:[a-z_]+@@)"')
+
+
+def pg_append_ctes(tid: int, fields: dict, event: dict | None, splices: dict[str, str] | None = None
+                   ) -> tuple[str, list]:
+    """The CTEs ``h`` (advance the tenant's chain head), ``e`` (the entry, RETURNING id) and ``o`` (the outbox
+    event) of a PostgreSQL writable CTE, with their parameters; the caller adds WITH and the final SELECT.
+
+    The head is an upsert: the tenant's first entry creates it (prev = genesis). Its row lock orders
+    concurrent writers; SET sees the old row, so prev_hash and the new hash both come from the hash before.
+    The hash is compute_hash()'s SHA-256: the canonical body is built here up to "seq" (the last key), the
+    database appends the number. `splices` name values that other CTEs of the same statement produce
+    (e.g. the new case's id and Aktenzeichen): they appear in `fields`/`event` as `placeholder(name)` and
+    are replaced in the hashed body (as JSON), in the stored JSON and in text columns."""
+    splices = splices or {}
     conn = connection
-    ins = _AUDIT_INSERT
-    sql = (f"WITH h AS (UPDATE {_HEAD} SET seq = seq + 1, prev_hash = hash, "
-           "hash = encode(sha256(convert_to(hash || %s || (seq + 1)::text || '}', 'UTF8')), 'hex') "
-           "WHERE tenant_id = %s RETURNING seq, hash, prev_hash), "
-           f"e AS ({ins.sql_select(conn, 'h', exprs=_FROM_HEAD)})")
+    body = _canonical_before_seq(**fields)
+    parts, body_params = [], []
+    for i, piece in enumerate(_PLACEHOLDER.split(body)):
+        if i % 2:
+            parts.append(f"to_json({splices[piece.removeprefix('@@rathaus:').removesuffix('@@')]})::text")
+        else:
+            parts.append("%s")
+            body_params.append(piece)
+    body_sql = " || ".join(parts)
+    genesis_hash = f"encode(sha256(convert_to(%s || {body_sql} || '1}}', 'UTF8')), 'hex')"
+    next_hash = f"encode(sha256(convert_to(x.hash || {body_sql} || (x.seq + 1)::text || '}}', 'UTF8')), 'hex')"
+    sql = (f"h AS (INSERT INTO {_HEAD} AS x (tenant_id, seq, hash, prev_hash) VALUES (%s, 1, {genesis_hash}, %s) "
+           f"ON CONFLICT (tenant_id) DO UPDATE SET seq = x.seq + 1, prev_hash = x.hash, hash = {next_hash} "
+           "RETURNING seq, hash, prev_hash)")
+    params = [tid, GENESIS, *body_params, GENESIS, *body_params]
     entry = {"tenant_id": tid, "at": fields["at"], "actor": fields["actor"], "action": fields["action"],
              "object_type": fields["object_type"], "object_id": str(fields["object_id"]), "data": fields["data"]}
-    params = [_canonical_before_seq(**fields), tid, *ins.params([entry], conn, skip=_FROM_HEAD)]
-    if event:  # also only with a head: the statement writes all or nothing
-        sql += f", o AS ({_OUTBOX_INSERT.sql_select(conn, 'h', returning=False)})"
-        params += _OUTBOX_INSERT.params([event], conn)
-    with conn.cursor() as cur:
-        cur.execute(sql + " SELECT id FROM e", params)
-        row = cur.fetchone()
-    return row[0] if row else None
+    for ins, row, name, extra in ((_AUDIT_INSERT, entry, "e", dict(_FROM_HEAD)), (_OUTBOX_INSERT, event, "o", {})):
+        if row is None:
+            continue
+        exprs, expr_params = extra, {}
+        for attname, value in row.items():
+            if isinstance(value, str) and _PLACEHOLDER.fullmatch(f'"{value}"'):
+                exprs[attname] = f"({splices[value.removeprefix('@@rathaus:').removesuffix('@@')]})"
+            elif isinstance(value, dict | list) and splices:
+                text = json.dumps(value)
+                found = _PLACEHOLDER.findall(text)
+                if found:
+                    expr = "%s::text"
+                    for ph in dict.fromkeys(found):
+                        key = ph.removeprefix("@@rathaus:").removesuffix("@@")
+                        expr = f"replace({expr}, '\"{ph}\"', to_json({splices[key]})::text)"
+                    exprs[attname] = f"({expr})::jsonb"
+                    expr_params[attname] = [text]
+        sql += (f", {name} AS ({ins.sql_select(conn, 'h', exprs=exprs, returning=name == 'e')})")
+        params += ins.params([row], conn, skip=exprs, expr_params=expr_params)
+    return sql, params
 
 
 @dataclass
