@@ -440,6 +440,11 @@ marks = {}
 def wrapper(execute, sql, params, many, context):
     if counter_table in sql and "lock" not in marks:  # the first statement that takes the counter row
         marks["lock"], marks["lock_cpu"] = time.perf_counter(), time.process_time()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if connection.get_autocommit() and not connection.in_atomic_block:  # one statement, its own commit
+                marks["commit"], marks["commit_cpu"] = time.perf_counter(), time.process_time()
     return execute(sql, params, many, context)
 orig_commit = connection.commit
 def commit():
