@@ -55,3 +55,26 @@ def test_complete_task_query_count(api, submit):
     r, sql = _count(lambda: clerk.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"decision": "approve"}}))
     assert r.status_code == 200
     assert len(sql) <= 18, "\n".join(sql)
+
+
+def test_batch_jobs_ask_for_custom_plans_in_their_transaction_only(transactional_db):
+    """With prepared statements (server-side binding), batch jobs set plan_cache_mode for their transaction
+    (core.bulk.custom_plans); the setting does not leak to the connection's next transaction."""
+    import pytest
+    from django.db import transaction
+
+    from rathaus.core.bulk import custom_plans
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL setting")
+
+    def mode():
+        with connection.cursor() as cur:
+            cur.execute("SELECT current_setting('plan_cache_mode')")
+            return cur.fetchone()[0]
+
+    with transaction.atomic():
+        before = mode()
+        custom_plans()
+        assert mode() == "force_custom_plan"
+    assert mode() == before

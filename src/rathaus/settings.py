@@ -88,6 +88,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif os.environ.get("RATHAUS_PG_SERVER_BINDING", "1") == "1":
     # Server-side parameter binding: psycopg prepares a statement after its 5th execution on a connection,
     # so the hot paths' statements are parsed and planned once per connection, not per request.
+    # Batch jobs whose statements take arrays of thousands of values ask for custom plans in their
+    # transaction (core.bulk.custom_plans): PostgreSQL's generic plans for them can be far worse.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -14,6 +14,18 @@ from collections.abc import Collection, Sequence
 from django.db import connections, router
 
 
+def custom_plans(using: str = "default") -> None:
+    """In the current transaction, let PostgreSQL plan every execution of a prepared statement for its
+    parameters (`plan_cache_mode = force_custom_plan`). For batch jobs: with server-side binding, psycopg
+    prepares repeated statements, and after five executions PostgreSQL may switch to a generic plan, which
+    for set-based statements over large arrays can be far slower (camt import of 50,000 entries: 22 s ->
+    73 s). The hot request paths keep the cached plans."""
+    conn = connections[using]
+    if conn.vendor == "postgresql" and conn.in_atomic_block:
+        with conn.cursor() as cur:
+            cur.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 def bulk_insert(objs: Sequence, *, batch_size: int = 5000) -> Sequence:
     """Insert unsaved model instances of one model; sets their primary keys."""
     if not objs:

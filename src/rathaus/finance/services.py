@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rathaus.core.bulk import insert_rows
+from rathaus.core.bulk import custom_plans, insert_rows
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.models import OutboxEvent
 from rathaus.events.services import record_change
@@ -656,6 +656,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         sha = h.hexdigest()
     try:
         with transaction.atomic():
+            custom_plans()
             importer = _Importer(tenant, actor, sha, None, now)
             for entry in _prefetched(parse_camt053(source, max_bytes=settings.RATHAUS_MAX_STATEMENT_BYTES)):
                 importer.add(entry)

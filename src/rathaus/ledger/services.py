@@ -182,6 +182,10 @@ def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool 
     if len(set(refs)) != len(refs):
         raise Invalid("Eine Quellreferenz kommt in derselben Buchungsanforderung mehrfach vor.")
     with transaction.atomic():
+        if len(specs) >= 100:  # a batch: plans for its large IN lists, not cached generic ones
+            from rathaus.core.bulk import custom_plans
+
+            custom_plans()
         existing = {e.source_ref: e for e in JournalEntry.objects.filter(tenant=tenant, source_ref__in=refs)}
         checked = []
         for spec in specs:
