@@ -41,7 +41,11 @@ from .model import (
     Totals,
     VatBreakdown,
 )
-from .rules_de import NS_CII, NS_UBL
+from .rules_de import (
+    NS_CII,
+    NS_UBL,
+    _string,  # XPath string() with the leaf fast path
+)
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_XML_BYTES = 50 * 1024 * 1024
@@ -128,17 +132,6 @@ def _to_date(value: str | None, fmt: str | None = None) -> date | None:
 
 # compiled XPath per (syntax, expression), built on first use; lxml serialises calls into one evaluator
 _XPATHS: dict[tuple[str, str], etree.XPath] = {}
-_xpath_string = etree.XPath("string()")
-
-
-def _string(el) -> str:
-    """XPath string() of an element: its text if it has no child nodes at all (len() counts elements,
-    comments and processing instructions), else the concatenated descendant text."""
-    if len(el) == 0:
-        return el.text or ""
-    return _xpath_string(el)
-
-
 def _compiled(key: str, ns: dict, path: str) -> etree.XPath:
     xp = _XPATHS.get((key, path))
     if xp is None:
