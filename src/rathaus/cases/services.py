@@ -135,7 +135,8 @@ def _insert_submission_pg(case: Case, events: list[CaseEvent], tasks: list[Task]
     sql = f"WITH n AS ({_COUNTER_UPSERT}), c AS ({ci.sql(1, connection, exprs=case_exprs)})"
     params = [case.tenant_id, prefix, year, f"{prefix}-{year}-"]
     params += ci.params(ci.rows_of([case]), connection, skip=case_exprs)
-    for name, ins, objs in (("case_events", ei, events), ("case_tasks", ti, tasks)):  # h, e, o: the audit's
+    # (the CTE names h, e and o belong to the audit entry, see pg_append_ctes)
+    for name, ins, objs in (("case_events", ei, events), ("case_tasks", ti, tasks)):
         if objs:
             sql += f", {name} AS ({ins.sql(len(objs), connection, returning=False, exprs=ref)})"
             params += ins.params(ins.rows_of(objs), connection, skip=ref)
@@ -157,7 +158,8 @@ def _insert_submission_pg(case: Case, events: list[CaseEvent], tasks: list[Task]
 
 _COUNTER = ReferenceCounter._meta.db_table
 # the next number of (tenant, prefix, year), creating the year's counter on its first case, and the
-# Aktenzeichen formatted as format_reference() does (at least six digits)
+# Aktenzeichen formatted as format_reference() does (at least six digits); the upsert draws a value of the
+# counter table's id sequence each time, which is harmless (ids of counters are not numbers of anything)
 _COUNTER_UPSERT = (
     f"INSERT INTO {_COUNTER} AS r (tenant_id, prefix, year, value) VALUES (%s, %s, %s, 1) "
     "ON CONFLICT (tenant_id, prefix, year) DO UPDATE SET value = r.value + 1 "
