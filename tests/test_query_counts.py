@@ -1,5 +1,6 @@
 """Query counts on the hot paths (Zulip style): an N+1 regression fails loudly here."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -57,16 +58,13 @@ def test_complete_task_query_count(api, submit):
     assert len(sql) <= 18, "\n".join(sql)
 
 
-def test_batch_jobs_ask_for_custom_plans_in_their_transaction_only(transactional_db):
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL setting")  # skip before the fixture:
+def test_batch_jobs_ask_for_custom_plans_in_their_transaction_only(transactional_db):  # its flush needs TRUNCATE
     """With prepared statements (server-side binding), batch jobs set plan_cache_mode for their transaction
     (core.bulk.custom_plans); the setting does not leak to the connection's next transaction."""
-    import pytest
     from django.db import transaction
 
     from rathaus.core.bulk import custom_plans
-
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL setting")
 
     def mode():
         with connection.cursor() as cur:
