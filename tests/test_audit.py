@@ -167,13 +167,16 @@ def test_chain_hash_is_the_same_whoever_computes_it(seeded):
     fresh = Tenant.objects.create(name="Neustadt", slug="neustadt", ags="05111000")
     AuditHead.objects.filter(tenant=fresh).delete()  # no head yet: created on the first entry
     payloads = [{}, {"grund": "Prüfung ergab Mängel – „Zaun“ zu hoch", "betrag": "12.50"},
-                {"liste": [1, 2.5, None, True], "verschachtelt": {"z": 1, "a": {"ß": "€"}}}]
+                {"liste": [1, 2.5, None, True], "verschachtelt": {"z": 1, "a": {"ß": "€"}}},
+                # text that looks like the submission statement's placeholders is kept as it is
+                {"grund": "@@rathaus:reference@@", "x": ["@@rathaus:case@@", "@@rathaus:unbekannt@@"]}]
     with transaction.atomic():
         for i, data in enumerate(payloads):
             record_change(tenant=fresh, actor="Jürgen Müller", action="test.geändert", object_type="case",
                           object_id=1000 + i, data=data, event_type="test.geändert")
     entries = list(AuditEntry.objects.filter(tenant=fresh).order_by("seq"))
-    assert [e.seq for e in entries] == [1, 2, 3]
+    assert [e.seq for e in entries] == [1, 2, 3, 4]
+    assert [e.data for e in entries] == payloads
     prev = GENESIS
     for e in entries:
         assert e.prev_hash == prev
@@ -181,5 +184,5 @@ def test_chain_hash_is_the_same_whoever_computes_it(seeded):
                                       object_type=e.object_type, object_id=e.object_id, data=e.data)
         prev = e.hash
     head = AuditHead.objects.get(tenant=fresh)
-    assert (head.seq, head.hash) == (3, prev)
+    assert (head.seq, head.hash) == (4, prev)
     assert verify_chain(fresh).ok

@@ -140,17 +140,24 @@ def pg_append_ctes(tid: int, fields: dict, event: dict | None, splices: dict[str
     The hash is compute_hash()'s SHA-256: the canonical body is built here up to "seq" (the last key), the
     database appends the number. `splices` name values that other CTEs of the same statement produce
     (e.g. the new case's id and Aktenzeichen): they appear in `fields`/`event` as `placeholder(name)` and
-    are replaced in the hashed body (as JSON), in the stored JSON and in text columns."""
+    are replaced in the hashed body (as JSON), in the stored JSON and in text columns. Only the names given
+    are replaced; any other text, also text that looks like a placeholder, is stored and hashed as it is."""
     splices = splices or {}
     conn = connection
+
+    def spliced(match) -> str | None:  # the splice's name, only for names the caller gave
+        name = match.group(1).removeprefix("@@rathaus:").removesuffix("@@")
+        return name if name in splices else None
+
     body = _canonical_before_seq(**fields)
-    parts, body_params = [], []
-    for i, piece in enumerate(_PLACEHOLDER.split(body)):
-        if i % 2:
-            parts.append(f"to_json({splices[piece.removeprefix('@@rathaus:').removesuffix('@@')]})::text")
-        else:
-            parts.append("%s")
-            body_params.append(piece)
+    parts, body_params, pos = [], [], 0
+    for m in _PLACEHOLDER.finditer(body):
+        if (key := spliced(m)) is not None:
+            parts += ["%s", f"to_json({splices[key]})::text"]
+            body_params.append(body[pos:m.start()])
+            pos = m.end()
+    parts.append("%s")
+    body_params.append(body[pos:])
     body_sql = " || ".join(parts)
     genesis_hash = f"encode(sha256(convert_to(%s || {body_sql} || '1}}', 'UTF8')), 'hex')"
     next_hash = f"encode(sha256(convert_to(x.hash || {body_sql} || (x.seq + 1)::text || '}}', 'UTF8')), 'hex')"
@@ -165,16 +172,17 @@ def pg_append_ctes(tid: int, fields: dict, event: dict | None, splices: dict[str
             continue
         exprs, expr_params = extra, {}
         for attname, value in row.items():
-            if isinstance(value, str) and _PLACEHOLDER.fullmatch(f'"{value}"'):
-                exprs[attname] = f"({splices[value.removeprefix('@@rathaus:').removesuffix('@@')]})"
-            elif isinstance(value, dict | list) and splices:
+            if not splices:
+                break
+            if isinstance(value, str) and (m := _PLACEHOLDER.fullmatch(f'"{value}"')) and spliced(m):
+                exprs[attname] = f"({splices[spliced(m)]})"
+            elif isinstance(value, dict | list):
                 text = json.dumps(value)
-                found = _PLACEHOLDER.findall(text)
-                if found:
+                keys = dict.fromkeys(k for m in _PLACEHOLDER.finditer(text) if (k := spliced(m)) is not None)
+                if keys:
                     expr = "%s::text"
-                    for ph in dict.fromkeys(found):
-                        key = ph.removeprefix("@@rathaus:").removesuffix("@@")
-                        expr = f"replace({expr}, '\"{ph}\"', to_json({splices[key]})::text)"
+                    for key in keys:
+                        expr = f"replace({expr}, '\"{placeholder(key)}\"', to_json({splices[key]})::text)"
                     exprs[attname] = f"({expr})::jsonb"
                     expr_params[attname] = [text]
         sql += (f", {name} AS ({ins.sql_select(conn, 'h', exprs=exprs, returning=name == 'e')})")
