@@ -120,10 +120,10 @@ class Insert:
     """A prepared multi-row ``INSERT … RETURNING id`` for one model and a fixed list of columns.
 
     For the hot paths (every submission, every audit entry): the SQL is built once per row count and
-    connection vendor, and each value goes through its field's own `get_db_prep_save` (JSON, aware
-    datetimes, dates), so rows are stored exactly as the ORM would store them, without the ORM's
-    per-call query compilation. PostgreSQL and SQLite (≥ 3.35) both support ``RETURNING``.
-    ``sql(n)`` gives the statement alone, e.g. to put it into a PostgreSQL writable CTE.
+    connection vendor, and values are prepared as the ORM would prepare them (see `_preparers`), so rows
+    are stored exactly as with the ORM, without its per-call query compilation. PostgreSQL and SQLite
+    (≥ 3.35) both support ``RETURNING``. ``sql(n)`` and ``sql_select`` give the statement alone, e.g. to
+    put it into a PostgreSQL writable CTE.
     """
 
     def __init__(self, model, attnames: Sequence[str]):
