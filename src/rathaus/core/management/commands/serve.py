@@ -52,6 +52,7 @@ class Command(BaseCommand):
             address=opts["host"],
             port=opts["port"],
             interface=Interfaces.WSGI,
+            websockets=False,
             workers=workers,
             blocking_threads=opts["threads"],  # Django: one request at a time per thread and connection
             backlog=2048,
