@@ -116,3 +116,15 @@ def test_cancel_from_the_receivable_page(seeded, kasse):
     r.refresh_from_db()
     assert r.status == "cancelled"
     assert "Forderung stornieren" not in kasse.get(f"/kasse/forderungen/{r.kassenzeichen}/").content.decode()
+
+
+def test_open_items_search_and_filter_take_any_input(seeded, kasse):
+    """Search text is the clerk's: NUL bytes, quotes, very long text, an unknown status or page answer
+    with the page (the search cleaned), never a 500."""
+    r = _receivable(seeded["musterstadt"])
+    for params in ({"q": "Muster\x00mann"}, {"q": "'\"<script>%_"}, {"q": "x" * 5000}, {"status": "bogus"},
+                   {"status": "offen", "seite": "999"}, {"seite": "-1"}, {"status": "paid", "q": "\x00"}):
+        resp = kasse.get("/kasse/", params)
+        assert resp.status_code == 200, params
+    assert "Erika Mustermann" in kasse.get("/kasse/", {"q": "Muster\x00mann"}).content.decode()
+    assert kz.display(r.kassenzeichen) not in kasse.get("/kasse/", {"status": "paid"}).content.decode()

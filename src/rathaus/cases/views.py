@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from rathaus.catalog.models import ServiceVersion
 from rathaus.catalog.services import active_services
+from rathaus.core.api import clean_key
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.documents.api import document_response
 from rathaus.documents.models import Document
@@ -124,7 +125,7 @@ def inbox(request, membership):
 @staff_view
 def case_list(request, membership):
     status = request.GET.get("status", "")
-    service = request.GET.get("leistung", "")
+    service = clean_key(request.GET.get("leistung", ""), 60) or ""  # a key with NUL names no service
     if status not in CaseStatus.values:
         status = ""
     qs = services.cases_for(membership, status=status or None, service=service or None)

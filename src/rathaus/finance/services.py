@@ -269,6 +269,7 @@ def receivables_for(tenant, *, status: str | None = None, case_id: int | None = 
         qs = qs.filter(status__in=OPEN_STATES)
     if case_id is not None:
         qs = qs.filter(case_id=case_id)
+    search = search.replace("\x00", "")  # typed or pasted; no database column can hold a NUL
     if search:
         cond = Q(debtor_name__icontains=search) | Q(purpose__icontains=search)
         if digits := kzlib.normalise(search):

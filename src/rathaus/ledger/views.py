@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from rathaus.cases.views import staff_view
+from rathaus.core.api import clean_key
 from rathaus.core.errors import DomainError
 
 from . import reports, services
@@ -100,7 +101,7 @@ def cash(request, membership):
 @accounting_view
 def journal(request, membership):
     year = _year(request)
-    account = (request.GET.get("konto") or "").strip()[:12]
+    account = clean_key((request.GET.get("konto") or "").strip()[:12]) or ""
     qs = entries_qs(membership.tenant_id).filter(year=year)
     if account:
         qs = qs.filter(Exists(JournalLine.objects.filter(entry=OuterRef("pk"), account__number=account)))
