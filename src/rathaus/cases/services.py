@@ -97,31 +97,40 @@ def case_for_applicant(tenant: Tenant, reference: str, access_code: str) -> Case
 
 # --------------------------------------------------------------------------- submission
 
-def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task]) -> None:
-    """A new case (with a placeholder reference, see `_assign_reference`), its history and first tasks; on
-    PostgreSQL in one statement (writable CTE)."""
-    for obj in (*events, *tasks):
-        obj.case = case
-    if connection.vendor != "postgresql":
-        insert_new([case])
-        for obj in (*events, *tasks):
-            obj.case_id = case.pk
-        insert_new(events)
-        insert_new(tasks)
-        return
+def _case_ctes(case: Case, events: list[CaseEvent], tasks: list[Task], case_exprs: dict | None = None
+               ) -> tuple[str, list]:
+    """PostgreSQL writable CTEs for a new case: ``c`` (the case, RETURNING id; `case_exprs` as in
+    `Insert.sql`), ``case_events`` and ``case_tasks`` (pointing at it), with their parameters."""
     ci, ei, ti = Insert.for_model(Case), Insert.for_model(CaseEvent), Insert.for_model(Task)
     ref = {"case_id": "(SELECT id FROM c)"}
-    sql = f"WITH c AS ({ci.sql(1, connection)})"
-    params = ci.params(ci.rows_of([case]), connection)
-    for name, ins, objs in (("e", ei, events), ("t", ti, tasks)):
+    sql = f"c AS ({ci.sql(1, connection, exprs=case_exprs)})"
+    params = ci.params(ci.rows_of([case]), connection, skip=case_exprs or ())
+    for name, ins, objs in (("case_events", ei, events), ("case_tasks", ti, tasks)):
         if objs:
             sql += f", {name} AS ({ins.sql(len(objs), connection, returning=False, exprs=ref)})"
             params += ins.params(ins.rows_of(objs), connection, skip=ref)
-    with connection.cursor() as cur:
-        cur.execute(sql + " SELECT id FROM c", params)
-        ci.adopt([case], [cur.fetchone()[0]], connection)
+    return sql, params
+
+
+def _adopt_case(case: Case, case_id: int, events: list[CaseEvent], tasks: list[Task]) -> None:
+    Insert.for_model(Case).adopt([case], [case_id], connection)
     for obj in (*events, *tasks):
-        obj.case_id = case.pk
+        obj.case = case
+
+
+def _insert_case(case: Case, events: list[CaseEvent], tasks: list[Task]) -> None:
+    """A new case (with a placeholder reference, see `_assign_reference`), its history and first tasks; on
+    PostgreSQL in one statement (writable CTE)."""
+    if connection.vendor != "postgresql":
+        insert_new([case])
+        _adopt_case(case, case.pk, events, tasks)
+        insert_new(events)
+        insert_new(tasks)
+        return
+    sql, params = _case_ctes(case, events, tasks)
+    with connection.cursor() as cur:
+        cur.execute(f"WITH {sql} SELECT id FROM c", params)
+        _adopt_case(case, cur.fetchone()[0], events, tasks)
 
 
 def _insert_submission_pg(case: Case, events: list[CaseEvent], tasks: list[Task], prefix: str, year: int, *,
@@ -129,17 +138,7 @@ def _insert_submission_pg(case: Case, events: list[CaseEvent], tasks: list[Task]
     """PostgreSQL, one statement: the next Aktenzeichen (counter upsert), the case with its history and first
     tasks, the audit entry (the database computes its chain hash, see events.services.pg_append_ctes) and the
     outbox event; the entry and the event name the case id and Aktenzeichen produced in the same statement."""
-    ci, ei, ti = Insert.for_model(Case), Insert.for_model(CaseEvent), Insert.for_model(Task)
-    ref = {"case_id": "(SELECT id FROM c)"}
-    case_exprs = {"reference": "(SELECT reference FROM n)"}
-    sql = f"WITH n AS ({_COUNTER_UPSERT}), c AS ({ci.sql(1, connection, exprs=case_exprs)})"
-    params = [case.tenant_id, prefix, year, f"{prefix}-{year}-"]
-    params += ci.params(ci.rows_of([case]), connection, skip=case_exprs)
-    # (the CTE names h, e and o belong to the audit entry, see pg_append_ctes)
-    for name, ins, objs in (("case_events", ei, events), ("case_tasks", ti, tasks)):
-        if objs:
-            sql += f", {name} AS ({ins.sql(len(objs), connection, returning=False, exprs=ref)})"
-            params += ins.params(ins.rows_of(objs), connection, skip=ref)
+    case_sql, case_params = _case_ctes(case, events, tasks, case_exprs={"reference": "(SELECT reference FROM n)"})
     fields, event = change_rows(
         case.tenant_id, actor=actor, action="case.submitted", object_type="case", object_id=placeholder("case_id"),
         data={"reference": placeholder("reference"), **audit_data}, event_type="case.submitted",
@@ -148,12 +147,11 @@ def _insert_submission_pg(case: Case, events: list[CaseEvent], tasks: list[Task]
     audit_sql, audit_params = pg_append_ctes(case.tenant_id, fields, event, splices={
         "reference": "(SELECT reference FROM n)", "case": "(SELECT id FROM c)", "case_id": "(SELECT id::text FROM c)"})
     with connection.cursor() as cur:
-        cur.execute(f"{sql}, {audit_sql} SELECT c.id, n.value FROM c, n", params + audit_params)
+        cur.execute(f"WITH n AS ({_COUNTER_UPSERT}), {case_sql}, {audit_sql} SELECT c.id, n.value FROM c, n",
+                    [case.tenant_id, prefix, year, f"{prefix}-{year}-", *case_params, *audit_params])
         case_id, number = cur.fetchone()
-    ci.adopt([case], [case_id], connection)
+    _adopt_case(case, case_id, events, tasks)
     case.reference = format_reference(prefix, year, int(number))
-    for obj in (*events, *tasks):
-        obj.case = case
 
 
 _COUNTER = ReferenceCounter._meta.db_table
