@@ -76,3 +76,42 @@ def test_batch_jobs_ask_for_custom_plans_in_their_transaction_only(transactional
         custom_plans()
         assert mode() == "force_custom_plan"
     assert mode() == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's statement cache (PostgreSQL only)")
+def test_submission_statement_is_converted_from_psycopgs_cache(api, monkeypatch):
+    """psycopg parses a statement's placeholders again on every execution unless it is in its cache, which
+    by default only takes statements of at most 50 parameters; the submission's one statement has more
+    (rathaus.core.apps raises the limit). A submission must not go through the uncached conversion."""
+    from psycopg import _queries
+
+    client = api()
+    body = {"service": "testdienst", "data": TESTDIENST_EXAMPLE}
+    assert client.post("/api/v1/submissions?tenant=musterstadt", body).status_code == 201
+    uncached = []
+    original = _queries._query2pg_nocache
+
+    def spy(query, encoding):
+        uncached.append(query[:80])
+        return original(query, encoding)
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", spy)
+    assert client.post("/api/v1/submissions?tenant=musterstadt", body).status_code == 201
+    assert uncached == []
+
+
+@pytest.mark.django_db
+def test_no_index_of_its_own_where_another_leads_with_the_column():
+    """Indexes dropped for the inserts' sake (cases 0003, events 0004) stay dropped, and their columns stay
+    covered by an index that leads with them."""
+    with connection.cursor() as cur:
+        indexes = {}
+        for table in ("cases_case", "cases_task", "events_auditentry"):
+            constraints = connection.introspection.get_constraints(cur, table)
+            indexes[table] = [tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"]]
+    assert ("tenant_id",) not in indexes["cases_case"]
+    assert ("tenant_id", "reference") in indexes["cases_case"]
+    assert ("tenant_id",) not in indexes["cases_task"]
+    assert ("tenant_id", "state", "role") in indexes["cases_task"]
+    assert ("tenant_id",) not in indexes["events_auditentry"]
+    assert ("tenant_id", "seq") in indexes["events_auditentry"]

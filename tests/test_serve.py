@@ -52,3 +52,18 @@ def test_serve_answers_and_stops(tmp_path, server):
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     assert proc.returncode is not None
+
+
+@pytest.mark.django_db
+def test_settle_heap_freezes_what_the_worker_loaded():
+    """After the warm-up a worker moves its loaded objects out of the cyclic collector's reach (a full
+    collection then scans only what requests allocate)."""
+    import gc
+
+    from rathaus.core.serving import settle_heap
+
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

@@ -35,7 +35,8 @@ class ReferenceCounter(models.Model):
 
 
 class Case(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases")
+    # no index of its own: (tenant, reference) and (tenant, status, created_at) lead with it
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases", db_index=False)
     service_version = models.ForeignKey(ServiceVersion, on_delete=models.PROTECT, related_name="cases")
     reference = models.CharField("Aktenzeichen", max_length=40)
     access_salt = models.CharField(max_length=32)  # access code = HMAC(SECRET_KEY, salt), see services
@@ -105,7 +106,9 @@ class TaskState(models.TextChoices):
 
 
 class Task(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="tasks")
+    # Indexes cost every submission an insert each: the tenant is covered by (tenant, state, role); who
+    # claimed or completed a task is indexed only where set (a new task has neither).
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="tasks", db_index=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="tasks")
     spiff_id = models.CharField(max_length=36)
     name = models.CharField(max_length=100)  # BPMN id
@@ -116,12 +119,12 @@ class Task(models.Model):
     four_eyes = models.CharField(max_length=100, blank=True)
     due_at = models.DateTimeField()
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     state = models.CharField(max_length=20, choices=TaskState.choices, default=TaskState.OPEN)
     data = models.JSONField(null=True, blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
@@ -129,7 +132,12 @@ class Task(models.Model):
     class Meta:
         verbose_name = "Aufgabe"
         verbose_name_plural = "Aufgaben"
-        indexes = [models.Index(fields=["tenant", "state", "role"])]
+        indexes = [
+            models.Index(fields=["tenant", "state", "role"]),
+            models.Index(fields=["assignee"], condition=models.Q(assignee__isnull=False), name="task_assignee_set"),
+            models.Index(fields=["completed_by"], condition=models.Q(completed_by__isnull=False),
+                         name="task_completed_by_set"),
+        ]
         ordering = ["due_at", "id"]
 
     def __str__(self):

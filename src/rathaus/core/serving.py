@@ -35,4 +35,18 @@ def worker_app():
 
     connections.close_all()  # never share a connection inherited from the master
     warm_up()
+    settle_heap()
     return application
+
+
+def settle_heap() -> None:
+    """Move everything a worker has loaded so far (Django, the URL conf, schemas, compiled rules) out of the
+    cyclic garbage collector's reach: a full collection then scans only what requests allocate, not the
+    whole application (seen: one full collection every ~300 e-invoices took ≈ 60 ms, a request's p99)."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - load the URL conf and the API now, not in the first request
+    gc.collect()
+    gc.freeze()

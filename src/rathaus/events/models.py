@@ -20,7 +20,8 @@ class AuditHead(models.Model):
 
 
 class AuditEntry(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="audit_entries")
+    # no index of its own: the unique (tenant, seq) leads with it
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="audit_entries", db_index=False)
     seq = models.BigIntegerField()
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
