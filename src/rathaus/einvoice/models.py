@@ -82,7 +82,7 @@ class EInvoice(models.Model):
     class Meta:
         verbose_name = "E-Rechnung"
         verbose_name_plural = "E-Rechnungen"
-        ordering = ["tenant", "-received_at", "-id"]
+        ordering = ["tenant_id", "-received_at", "-id"]
         constraints = [
             # one original per seller and invoice number; duplicates are kept but point to it
             models.UniqueConstraint(

@@ -18,10 +18,12 @@ class ReceivableStatus(models.TextChoices):
 
 
 class Receivable(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="receivables")
+    # No single-column indexes of their own: every payment rewrites the row (status, amounts), and each index
+    # costs every such update; (tenant, kassenzeichen) and the unique (case) where set cover both lookups.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="receivables", db_index=False)
     kassenzeichen = models.CharField("Kassenzeichen", max_length=12)
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="receivables")
+                             related_name="receivables", db_index=False)
     debtor_name = models.CharField("Schuldner", max_length=200)
     debtor_address = models.JSONField(default=dict, blank=True)
     debtor_email = models.EmailField(blank=True)
@@ -44,7 +46,7 @@ class Receivable(models.Model):
     class Meta:
         verbose_name = "Forderung"
         verbose_name_plural = "Forderungen"
-        ordering = ["tenant", "-created_at", "-id"]
+        ordering = ["tenant_id", "-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "kassenzeichen"], name="receivable_unique_kz"),
             models.UniqueConstraint(fields=["case"], condition=models.Q(case__isnull=False),
@@ -76,7 +78,7 @@ class ReceivableLine(models.Model):
     amount = models.DecimalField(**MONEY)
 
     class Meta:
-        ordering = ["receivable", "position"]
+        ordering = ["receivable_id", "position"]
 
     def __str__(self):
         return f"{self.title}: {self.amount}"
@@ -120,7 +122,7 @@ class BankStatement(models.Model):
     class Meta:
         verbose_name = "Kontoauszug"
         verbose_name_plural = "Kontoauszüge"
-        ordering = ["tenant", "-imported_at"]
+        ordering = ["tenant_id", "-imported_at"]
 
     def __str__(self):
         return f"Kontoauszug {self.statement_id} ({self.imported_at:%d.%m.%Y})"
@@ -164,7 +166,7 @@ class BankTransaction(models.Model):
     class Meta:
         verbose_name = "Kontoumsatz"
         verbose_name_plural = "Kontoumsätze"
-        ordering = ["tenant", "booking_date", "id"]
+        ordering = ["tenant_id", "booking_date", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "bank_account", "fingerprint"], name="banktx_unique_fp"),
         ]
@@ -227,7 +229,7 @@ class Payable(models.Model):
     class Meta:
         verbose_name = "Verbindlichkeit"
         verbose_name_plural = "Verbindlichkeiten"
-        ordering = ["tenant", "due_date", "id"]
+        ordering = ["tenant_id", "due_date", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "number"], name="payable_unique_number"),
             models.UniqueConstraint(fields=["tenant", "source_type", "source_id"],
@@ -252,7 +254,7 @@ class PayableLine(models.Model):
     text = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["payable", "position"]
+        ordering = ["payable_id", "position"]
 
     def __str__(self):
         return f"{self.account} {self.amount}"
@@ -276,7 +278,7 @@ class PaymentRun(models.Model):
     class Meta:
         verbose_name = "Zahlungslauf"
         verbose_name_plural = "Zahlungsläufe"
-        ordering = ["tenant", "-created_at"]
+        ordering = ["tenant_id", "-created_at"]
         constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="paymentrun_unique_number")]
 
     def __str__(self):

@@ -48,7 +48,7 @@ class Account(models.Model):
     class Meta:
         verbose_name = "Sachkonto"
         verbose_name_plural = "Sachkonten"
-        ordering = ["tenant", "number"]
+        ordering = ["tenant_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "number"], name="account_unique_number"),
             models.UniqueConstraint(fields=["tenant", "role"], condition=~models.Q(role=""),
@@ -81,7 +81,7 @@ class ChartGroup(models.Model):
     class Meta:
         verbose_name = "Gliederungsebene"
         verbose_name_plural = "Gliederungsebenen (Konten-/Produktrahmen)"
-        ordering = ["tenant", "kind", "number"]
+        ordering = ["tenant_id", "kind", "number"]
         constraints = [models.UniqueConstraint(fields=["tenant", "kind", "number"], name="chartgroup_unique")]
 
     def __str__(self):
@@ -99,7 +99,7 @@ class Product(models.Model):
     class Meta:
         verbose_name = "Produkt"
         verbose_name_plural = "Produkte"
-        ordering = ["tenant", "number"]
+        ordering = ["tenant_id", "number"]
         constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="product_unique_number")]
 
     def __str__(self):
@@ -121,7 +121,7 @@ class CostCentre(models.Model):
     class Meta:
         verbose_name = "Kostenstelle"
         verbose_name_plural = "Kostenstellen"
-        ordering = ["tenant", "code"]
+        ordering = ["tenant_id", "code"]
         constraints = [models.UniqueConstraint(fields=["tenant", "code"], name="costcentre_unique_code")]
 
     def __str__(self):
@@ -168,7 +168,7 @@ class JournalEntry(models.Model):
     class Meta:
         verbose_name = "Buchung"
         verbose_name_plural = "Journal"
-        ordering = ["tenant", "year", "number"]
+        ordering = ["tenant_id", "year", "number"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "source_ref"], name="journal_unique_source"),
             models.UniqueConstraint(fields=["tenant", "year", "number"], name="journal_unique_number"),
