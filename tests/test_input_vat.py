@@ -293,6 +293,22 @@ def test_reverse_charge_rate_is_a_setting(ms, api, settings):
     assert sums(entry_of(approve(api, inv, BGA)))[UST] == (D("0"), D("21.00"))
 
 
+def test_bga_anordnung_without_vorsteuer_account_is_refused_with_the_reason(ms, api):
+    Account.objects.filter(tenant=ms, role=Account.Role.INPUT_VAT).update(role="")
+    inv = receive(ms, "BGA-NOACC", [DemoLine("Wasseranalyse", D("1"), D("100.00"))])
+    client = api("stellvertretung")
+    for user, name in (("kasse", "formale_pruefung"), ("sachbearbeitung", "sachlich_richtig"),
+                       ("leitung", "rechnerisch_richtig")):
+        task = [x for x in api(user).get("/api/v1/tasks", case=inv.case_id).json() if x["name"] == name][0]
+        data = {"decision": "approve"} if name == "formale_pruefung" else {"decision": "approve", "buchung": BGA}
+        assert api(user).post(f"/api/v1/tasks/{task['id']}/complete", {"data": data}).status_code == 200
+    task = [x for x in client.get("/api/v1/tasks", case=inv.case_id).json() if x["name"] == "anordnung"][0]
+    r = client.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"decision": "approve", "buchung": BGA}})
+    assert r.status_code == 409 and "Vorsteuer" in r.json()["detail"]
+    inv.refresh_from_db()
+    assert inv.status == "in_review" and inv.payable_id is None
+
+
 def test_budget_of_a_bga_is_charged_net(ms, api):
     BudgetLine.objects.create(tenant=ms, year=timezone.localdate().year, product="08.1.02", account=AUFWAND,
                               amount=D("110.00"))

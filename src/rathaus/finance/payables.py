@@ -112,10 +112,14 @@ def create_payable(tenant, *, creditor_name: str, creditor_iban: str, creditor_b
                           "mit Vorsteuerabzug).")
     payable_account = ledger.account_for_role(tenant, Account.Role.PAYABLES).number
     input_vat_account = output_vat_account = ""
-    if any(ln.input_vat or ln.reverse_charge_vat for ln in lines):
-        input_vat_account = ledger.account_for_role(tenant, Account.Role.INPUT_VAT).number
-    if any(ln.reverse_charge_vat for ln in lines):
-        output_vat_account = ledger.account_for_role(tenant, Account.Role.OUTPUT_VAT).number
+    try:
+        if any(ln.input_vat or ln.reverse_charge_vat for ln in lines):
+            input_vat_account = ledger.account_for_role(tenant, Account.Role.INPUT_VAT).number
+        if any(ln.reverse_charge_vat for ln in lines):
+            output_vat_account = ledger.account_for_role(tenant, Account.Role.OUTPUT_VAT).number
+    except NotFound as e:  # a configuration gap, not a missing resource of the request
+        raise Conflict(f"{e.detail} Für den Vorsteuerabzug eines Betriebs gewerblicher Art bitte den Kontenplan "
+                       "ergänzen (rathaus ledger load-chart).") from e
     with transaction.atomic():
         year = timezone.localtime(now).year
         p = Payable.objects.create(
