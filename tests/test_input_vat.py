@@ -309,6 +309,19 @@ def test_bga_anordnung_without_vorsteuer_account_is_refused_with_the_reason(ms, 
     assert inv.status == "in_review" and inv.payable_id is None
 
 
+def test_schlussrechnung_after_a_prepayment_deducts_the_vat_of_the_rest(ms, api):
+    """BT-113: half of 119.00 was paid on an Abschlagsrechnung (and its Vorsteuer deducted there)."""
+    body = demo_invoice_for(ms, "BGA-SCHLUSS", lines=[DemoLine("Sanierung Umkleiden", D("1"), D("100.00"))])
+    body = body.replace(b'<cbc:PayableAmount currencyID="EUR">119.00</cbc:PayableAmount>',
+                        b'<cbc:PrepaidAmount currencyID="EUR">59.50</cbc:PrepaidAmount>'
+                        b'<cbc:PayableAmount currencyID="EUR">59.50</cbc:PayableAmount>')
+    inv = receive_invoice(ms, body, actor="kasse")
+    assert inv.status == "in_review", inv.errors
+    p = approve(api, inv, BGA)
+    assert sums(entry_of(p)) == {AUFWAND: (D("50.00"), D("0")), VORSTEUER: (D("9.50"), D("0")),
+                                 VERBINDLICHKEIT: (D("0"), D("59.50"))}
+
+
 def test_budget_of_a_bga_is_charged_net(ms, api):
     BudgetLine.objects.create(tenant=ms, year=timezone.localdate().year, product="08.1.02", account=AUFWAND,
                               amount=D("110.00"))
