@@ -52,9 +52,9 @@ def payment(tenant, ref="t:pay", amount="26.00", date=DAY):
 def test_chart_is_loaded_with_the_lead_accounts_and_roles(ms):
     roles = dict(Account.objects.filter(tenant=ms).exclude(role="").values_list("number", "role"))
     assert roles == {
-        "1611000": "receivables_fees", "1631000": "receivables_taxes", "1810000": "bank", "3520000": "payables",
-        "3791000": "suspense", "3792000": "overpayments", "6991000": "suspense_cash_in",
-        "7991000": "suspense_cash_out",
+        "1611000": "receivables_fees", "1631000": "receivables_taxes", "1782000": "input_vat", "1810000": "bank",
+        "3520000": "payables", "3711000": "output_vat", "3791000": "suspense", "3792000": "overpayments",
+        "6991000": "suspense_cash_in", "7991000": "suspense_cash_out",
     }
     for n in ("4032000", "4311000", "4321000", "6032000", "6311000", "6321000"):
         assert Account.objects.filter(tenant=ms, number=n).exists()

@@ -27,6 +27,7 @@ from rathaus.intake import forms
 from rathaus.intake.views import public_tenant
 
 from . import services
+from .facts import case_facts
 from .models import CaseStatus, TaskState
 
 PAGE_SIZE = 25
@@ -170,7 +171,7 @@ def _case_page(request, membership, case_id: int, task_states: dict | None = Non
     events = list(case.events.all())
     documents = list(case.documents.all())
     return render(request, "staff/case.html", {
-        "case": case, "sv": sv, "status_label": CaseStatus(case.status).label,
+        "case": case, "sv": sv, "status_label": CaseStatus(case.status).label, "facts": case_facts(case),
         "overdue": case.closed_at is None and case.due_date < timezone.localdate(),
         "data_html": forms.render_data(sv.form_schema, case.data, heading_level=3),
         "events": events, "tasks": tasks, "documents": documents, "summary": summary,

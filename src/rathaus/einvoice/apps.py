@@ -8,4 +8,5 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import effects  # noqa: F401 - registers the BPMN service-task operators and effects
+        # the BPMN service-task operators and effects; the Vorsteuer line of the case page
+        from . import effects, facts  # noqa: F401

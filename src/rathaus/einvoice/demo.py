@@ -21,6 +21,33 @@ class DemoLine:
     unit_price: Decimal
     vat_percent: Decimal = Decimal("19")
     unit: str = "C62"  # piece
+    vat_category: str = "S"  # S, Z, E, AE (reverse charge) or K (intra-community); all but S at 0 %
+
+
+# exemption reasons (BT-120/121) the EN 16931 rules ask for (BR-E-10, BR-AE-10, BR-IC-10)
+EXEMPTION = {"E": ("VATEX-EU-132", "Steuerfrei nach § 4 UStG"),
+             "AE": ("VATEX-EU-AE", "Steuerschuldnerschaft des Leistungsempfängers (§ 13b UStG)"),
+             "K": ("VATEX-EU-IC", "Steuerfreie innergemeinschaftliche Lieferung")}
+
+
+def _vat_groups(lines: list[DemoLine]) -> tuple[list[tuple[str, Decimal, Decimal, Decimal]], Decimal, Decimal]:
+    """The VAT breakdown of the lines: [(category, rate, taxable, tax)], net total, VAT total."""
+    by_key: dict[tuple[str, Decimal], Decimal] = {}
+    for ln in lines:
+        key = (ln.vat_category, _rate(ln))
+        by_key[key] = by_key.get(key, Decimal("0")) + _net(ln)
+    groups = []
+    for (category, rate), base in sorted(by_key.items(), key=lambda kv: (kv[0][0] != "S", kv[0][0], kv[0][1])):
+        groups.append((category, rate, base, (base * rate / 100).quantize(CENT, ROUND_HALF_UP)))
+    return groups, sum(by_key.values(), Decimal("0")), sum((g[3] for g in groups), Decimal("0"))
+
+
+def _rate(ln: DemoLine) -> Decimal:
+    return Decimal(ln.vat_percent) if ln.vat_category == "S" else Decimal("0")
+
+
+def _net(ln: DemoLine) -> Decimal:
+    return (Decimal(ln.quantity) * Decimal(ln.unit_price)).quantize(CENT, ROUND_HALF_UP)
 
 
 @dataclass
@@ -44,16 +71,17 @@ def _m(x: Decimal) -> str:
 def build_ubl(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: str, buyer_postal_code: str,
               buyer_city: str, lines: list[DemoLine], seller: DemoSeller | None = None,
               issue_date: dt.date | None = None, due_date: dt.date | None = None,
-              payment_terms: str = "Zahlbar innerhalb von 30 Tagen ohne Abzug.", order_reference: str = "") -> bytes:
-    """A valid XRechnung 3.0 UBL invoice (standard VAT categories; one VAT breakdown per rate)."""
+              payment_terms: str = "Zahlbar innerhalb von 30 Tagen ohne Abzug.", order_reference: str = "",
+              buyer_vat_id: str = "") -> bytes:
+    """A valid XRechnung 3.0 UBL invoice (one VAT breakdown per category and rate). Lines in category AE
+    or K need the buyer's VAT id (BR-AE-02, BR-IC-02)."""
     s = seller or DemoSeller()
     issue_date = issue_date or dt.date.today()
     due_date = due_date or issue_date + dt.timedelta(days=30)
     e = lambda v: escape(str(v))  # noqa: E731
-    line_xml, by_rate = [], {}
+    line_xml = []
     for i, ln in enumerate(lines, start=1):
-        net = (Decimal(ln.quantity) * Decimal(ln.unit_price)).quantize(CENT, ROUND_HALF_UP)
-        by_rate[Decimal(ln.vat_percent)] = by_rate.get(Decimal(ln.vat_percent), Decimal("0")) + net
+        net = _net(ln)
         line_xml.append(f"""
   <cac:InvoiceLine>
     <cbc:ID>{i}</cbc:ID>
@@ -62,30 +90,43 @@ def build_ubl(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: st
     <cac:Item>
       <cbc:Name>{e(ln.name)}</cbc:Name>
       <cac:ClassifiedTaxCategory>
-        <cbc:ID>S</cbc:ID>
-        <cbc:Percent>{e(ln.vat_percent)}</cbc:Percent>
+        <cbc:ID>{e(ln.vat_category)}</cbc:ID>
+        <cbc:Percent>{e(ln.vat_percent if ln.vat_category == "S" else 0)}</cbc:Percent>
         <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
       </cac:ClassifiedTaxCategory>
     </cac:Item>
     <cac:Price><cbc:PriceAmount currencyID="EUR">{_m(ln.unit_price)}</cbc:PriceAmount></cac:Price>
   </cac:InvoiceLine>""")
-    total_net = sum(by_rate.values(), Decimal("0"))
-    subtotals, total_tax = [], Decimal("0")
-    for rate, base in sorted(by_rate.items()):
-        tax = (base * rate / 100).quantize(CENT, ROUND_HALF_UP)
-        total_tax += tax
+    groups, total_net, total_tax = _vat_groups(lines)
+    subtotals = []
+    for category, rate, base, tax in groups:
+        exemption = ""
+        if category in EXEMPTION:
+            code, reason = EXEMPTION[category]
+            exemption = (f"\n        <cbc:TaxExemptionReasonCode>{code}</cbc:TaxExemptionReasonCode>"
+                         f"\n        <cbc:TaxExemptionReason>{e(reason)}</cbc:TaxExemptionReason>")
         subtotals.append(f"""
     <cac:TaxSubtotal>
       <cbc:TaxableAmount currencyID="EUR">{_m(base)}</cbc:TaxableAmount>
       <cbc:TaxAmount currencyID="EUR">{_m(tax)}</cbc:TaxAmount>
       <cac:TaxCategory>
-        <cbc:ID>S</cbc:ID>
-        <cbc:Percent>{e(rate)}</cbc:Percent>
+        <cbc:ID>{category}</cbc:ID>
+        <cbc:Percent>{e(rate)}</cbc:Percent>{exemption}
         <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
       </cac:TaxCategory>
     </cac:TaxSubtotal>""")
     gross = total_net + total_tax
     order = f"\n  <cac:OrderReference><cbc:ID>{e(order_reference)}</cbc:ID></cac:OrderReference>" if order_reference else ""
+    buyer_tax = (f"""
+      <cac:PartyTaxScheme>
+        <cbc:CompanyID>{e(buyer_vat_id)}</cbc:CompanyID>
+        <cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>
+      </cac:PartyTaxScheme>""" if buyer_vat_id else "")
+    delivery = (f"""
+  <cac:Delivery>
+    <cbc:ActualDeliveryDate>{issue_date.isoformat()}</cbc:ActualDeliveryDate>
+    <cac:DeliveryLocation><cac:Address><cbc:CityName>{e(buyer_city)}</cbc:CityName><cbc:PostalZone>{e(buyer_postal_code)}</cbc:PostalZone><cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country></cac:Address></cac:DeliveryLocation>
+  </cac:Delivery>""" if any(ln.vat_category == "K" for ln in lines) else "")
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>
 <ubl:Invoice xmlns:ubl="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
              xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -128,10 +169,10 @@ def build_ubl(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: st
         <cbc:CityName>{e(buyer_city)}</cbc:CityName>
         <cbc:PostalZone>{e(buyer_postal_code)}</cbc:PostalZone>
         <cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country>
-      </cac:PostalAddress>
+      </cac:PostalAddress>{buyer_tax}
       <cac:PartyLegalEntity><cbc:RegistrationName>{e(buyer_name)}</cbc:RegistrationName></cac:PartyLegalEntity>
     </cac:Party>
-  </cac:AccountingCustomerParty>
+  </cac:AccountingCustomerParty>{delivery}
   <cac:PaymentMeans>
     <cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>
     <cac:PayeeFinancialAccount>
@@ -211,17 +252,17 @@ def seed_demo_invoices(tenant) -> list:
 def build_cii(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: str, buyer_postal_code: str,
               buyer_city: str, lines: list[DemoLine], seller: DemoSeller | None = None,
               issue_date: dt.date | None = None, due_date: dt.date | None = None,
-              payment_terms: str = "Zahlbar innerhalb von 30 Tagen ohne Abzug.", order_reference: str = "") -> bytes:
+              payment_terms: str = "Zahlbar innerhalb von 30 Tagen ohne Abzug.", order_reference: str = "",
+              buyer_vat_id: str = "") -> bytes:
     """The same invoice as `build_ubl`, as XRechnung 3.0 in UN/CEFACT CII D16B syntax."""
     s = seller or DemoSeller()
     issue_date = issue_date or dt.date.today()
     due_date = due_date or issue_date + dt.timedelta(days=30)
     e = lambda v: escape(str(v))  # noqa: E731
     d102 = lambda d: d.strftime("%Y%m%d")  # noqa: E731
-    line_xml, by_rate = [], {}
+    line_xml = []
     for i, ln in enumerate(lines, start=1):
-        net = (Decimal(ln.quantity) * Decimal(ln.unit_price)).quantize(CENT, ROUND_HALF_UP)
-        by_rate[Decimal(ln.vat_percent)] = by_rate.get(Decimal(ln.vat_percent), Decimal("0")) + net
+        net = _net(ln)
         line_xml.append(f"""
     <ram:IncludedSupplyChainTradeLineItem>
       <ram:AssociatedDocumentLineDocument><ram:LineID>{i}</ram:LineID></ram:AssociatedDocumentLineDocument>
@@ -235,28 +276,38 @@ def build_cii(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: st
       <ram:SpecifiedLineTradeSettlement>
         <ram:ApplicableTradeTax>
           <ram:TypeCode>VAT</ram:TypeCode>
-          <ram:CategoryCode>S</ram:CategoryCode>
-          <ram:RateApplicablePercent>{e(ln.vat_percent)}</ram:RateApplicablePercent>
+          <ram:CategoryCode>{e(ln.vat_category)}</ram:CategoryCode>
+          <ram:RateApplicablePercent>{e(ln.vat_percent if ln.vat_category == "S" else 0)}</ram:RateApplicablePercent>
         </ram:ApplicableTradeTax>
         <ram:SpecifiedTradeSettlementLineMonetarySummation>
           <ram:LineTotalAmount>{_m(net)}</ram:LineTotalAmount>
         </ram:SpecifiedTradeSettlementLineMonetarySummation>
       </ram:SpecifiedLineTradeSettlement>
     </ram:IncludedSupplyChainTradeLineItem>""")
-    total_net = sum(by_rate.values(), Decimal("0"))
-    taxes, total_tax = [], Decimal("0")
-    for rate, base in sorted(by_rate.items()):
-        tax = (base * rate / 100).quantize(CENT, ROUND_HALF_UP)
-        total_tax += tax
+    groups, total_net, total_tax = _vat_groups(lines)
+    taxes = []
+    for category, rate, base, tax in groups:
+        reason = code = ""
+        if category in EXEMPTION:
+            code = f"\n        <ram:ExemptionReasonCode>{EXEMPTION[category][0]}</ram:ExemptionReasonCode>"
+            reason = f"\n        <ram:ExemptionReason>{e(EXEMPTION[category][1])}</ram:ExemptionReason>"
         taxes.append(f"""
       <ram:ApplicableTradeTax>
         <ram:CalculatedAmount>{_m(tax)}</ram:CalculatedAmount>
-        <ram:TypeCode>VAT</ram:TypeCode>
+        <ram:TypeCode>VAT</ram:TypeCode>{reason}
         <ram:BasisAmount>{_m(base)}</ram:BasisAmount>
-        <ram:CategoryCode>S</ram:CategoryCode>
+        <ram:CategoryCode>{category}</ram:CategoryCode>{code}
         <ram:RateApplicablePercent>{e(rate)}</ram:RateApplicablePercent>
       </ram:ApplicableTradeTax>""")
     gross = total_net + total_tax
+    buyer_tax = (f"""
+        <ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">{e(buyer_vat_id)}</ram:ID></ram:SpecifiedTaxRegistration>"""
+                 if buyer_vat_id else "")
+    delivery = ("<ram:ApplicableHeaderTradeDelivery/>" if not any(ln.vat_category == "K" for ln in lines) else
+                f"""<ram:ApplicableHeaderTradeDelivery>
+      <ram:ShipToTradeParty><ram:PostalTradeAddress><ram:PostcodeCode>{e(buyer_postal_code)}</ram:PostcodeCode><ram:CityName>{e(buyer_city)}</ram:CityName><ram:CountryID>DE</ram:CountryID></ram:PostalTradeAddress></ram:ShipToTradeParty>
+      <ram:ActualDeliverySupplyChainEvent><ram:OccurrenceDateTime><udt:DateTimeString format="102">{d102(issue_date)}</udt:DateTimeString></ram:OccurrenceDateTime></ram:ActualDeliverySupplyChainEvent>
+    </ram:ApplicableHeaderTradeDelivery>""")
     order = (f"\n      <ram:BuyerOrderReferencedDocument><ram:IssuerAssignedID>{e(order_reference)}"
              f"</ram:IssuerAssignedID></ram:BuyerOrderReferencedDocument>" if order_reference else "")
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -300,10 +351,10 @@ def build_cii(*, number: str, leitweg_id: str, buyer_name: str, buyer_street: st
           <ram:CityName>{e(buyer_city)}</ram:CityName>
           <ram:CountryID>DE</ram:CountryID>
         </ram:PostalTradeAddress>
-        <ram:URIUniversalCommunication><ram:URIID schemeID="0204">{e(leitweg_id)}</ram:URIID></ram:URIUniversalCommunication>
+        <ram:URIUniversalCommunication><ram:URIID schemeID="0204">{e(leitweg_id)}</ram:URIID></ram:URIUniversalCommunication>{buyer_tax}
       </ram:BuyerTradeParty>{order}
     </ram:ApplicableHeaderTradeAgreement>
-    <ram:ApplicableHeaderTradeDelivery/>
+    {delivery}
     <ram:ApplicableHeaderTradeSettlement>
       <ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>
       <ram:SpecifiedTradeSettlementPaymentMeans>

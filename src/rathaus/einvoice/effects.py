@@ -27,12 +27,16 @@ service_operators.register("einvoice_reject", _reject_operator)
 def _book(case, eff, events, now):
     from rathaus.cases.models import CaseEvent
 
-    from .services import book_approved_invoice
+    from .models import EInvoice
+    from .services import book_approved_invoice, input_vat_summary
 
     book_approved_invoice(case, buchung=eff.kwargs["buchung"], override=eff.kwargs.get("override", False),
                           reason=eff.kwargs.get("reason", ""), actor="Prozess", now=now)
+    inv = EInvoice.objects.filter(case=case).select_related("payable").first()
+    vat = input_vat_summary(inv) if inv is not None and inv.payable_id else ""
     events.append(CaseEvent(case=case, at=now, kind="payable", public=False, actor="Prozess",
-                            message="Auszahlung angeordnet: Verbindlichkeit gebucht, Zahlung im nächsten Zahlungslauf."))
+                            message="Auszahlung angeordnet: Verbindlichkeit gebucht, Zahlung im nächsten Zahlungslauf."
+                            + (f" Vorsteuerabzug: {vat}." if vat else "")))
 
 
 @register_effect("einvoice_reject")

@@ -440,9 +440,39 @@ def skonto_terms(payment_terms: str) -> list[tuple[int, Decimal, Decimal | None]
     return [(int(d), Decimal(p), Decimal(b) if b else None) for d, p, b in _SKONTO.findall(payment_terms or "")]
 
 
+def invoice_vat(inv: EInvoice, amount: Decimal) -> list:
+    """The VAT breakdown (BG-23) of the received invoice as `finance.vat.VatItem`s, for the Vorsteuer of a
+    Betrieb gewerblicher Art. If part of the invoice was paid before (BT-113, e.g. a Schlussrechnung after
+    an Abschlagsrechnung), the breakdown is scaled to the amount still to pay. Without a readable file (rows
+    made by hand) the key data stand in: the total VAT (BT-110) as invoiced VAT."""
+    from rathaus.finance.vat import VatItem
+
+    from .parse import parse_invoice
+
+    model = None
+    if inv.document_id:
+        try:
+            with inv.document.file.open("rb") as fh:
+                model = parse_invoice(fh.read(), inv.syntax)
+        except Exception:  # noqa: BLE001 - the file was valid on receipt; a storage problem falls back below
+            log.exception("invoice %s: VAT breakdown not read at the Anordnung", inv.pk)
+    if model is None or not model.vat_breakdown:
+        tax = inv.total_tax or Decimal("0.00")
+        return [VatItem(category="S", taxable=inv.total_net or Decimal("0.00"), tax=tax)] if tax else []
+    items = [VatItem(category=(v.category or "").upper(), taxable=v.taxable_amount or Decimal("0.00"),
+                     tax=v.tax_amount or Decimal("0.00"), rate=v.rate) for v in model.vat_breakdown]
+    gross, prepaid = model.totals.tax_inclusive, model.totals.prepaid
+    if prepaid and gross and gross > 0 and amount != gross:
+        scale = amount / gross
+        items = [VatItem(category=v.category, rate=v.rate, taxable=(v.taxable * scale).quantize(Decimal("0.01")),
+                         tax=(v.tax * scale).quantize(Decimal("0.01"))) for v in items]
+    return items
+
+
 def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, actor: str, now) -> None:
-    """Anordnung: budget check, then the payable (Aufwand an Verbindlichkeit), due date, Skonto."""
-    from rathaus.finance.payables import ExpenseLine, create_payable
+    """Anordnung: Vorsteuer split (Betrieb gewerblicher Art), budget check, then the payable (Aufwand an
+    Verbindlichkeit), due date, Skonto."""
+    from rathaus.finance.payables import ExpenseLine, apply_input_vat, create_payable
 
     inv = EInvoice.objects.select_for_update().filter(case=case).first()
     if inv is None:
@@ -459,9 +489,15 @@ def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, a
     year = timezone.localtime(now).year
     from rathaus.ledger.budget import check_budget
 
-    check = check_budget(inv.tenant, year=year, product=buchung["produkt"], account=buchung["konto"], amount=amount)
+    lines = apply_input_vat(inv.tenant, [ExpenseLine(
+        account=buchung["konto"], amount=amount, cash_account=buchung["finanzkonto"], product=buchung["produkt"],
+        cost_centre=buchung.get("kostenstelle", ""), text=f"{inv.seller_name} {inv.invoice_number}"[:200])],
+        lambda: invoice_vat(inv, amount))
+    # the budget bears the expense: net where the Vorsteuer is deducted
+    needed = sum((ln.expense for ln in lines), Decimal("0.00"))
+    check = check_budget(inv.tenant, year=year, product=buchung["produkt"], account=buchung["konto"], amount=needed)
     if not check.ok and not override:
-        raise Invalid(f"Haushaltsmittel reichen nicht: verfügbar {check.available} €, benötigt {amount} € "
+        raise Invalid(f"Haushaltsmittel reichen nicht: verfügbar {check.available} €, benötigt {needed} € "
                       f"(Produkt {buchung['produkt']}, Konto {buchung['konto']}). Eine überplanmäßige Auszahlung "
                       "kann mit Begründung beantragt werden; ihr muss die Kämmerei zustimmen.",
                       errors=[{"pointer": "/data/ueberschreitung", "message": "Haushaltsmittel reichen nicht",
@@ -475,11 +511,7 @@ def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, a
             discount, until = d, issue + dt.timedelta(days=days)
     p = create_payable(
         inv.tenant, creditor_name=inv.seller_name, creditor_iban=inv.payment_iban,
-        remittance=f"Rechnung {inv.invoice_number}"[:140],
-        lines=[ExpenseLine(account=buchung["konto"], amount=amount, cash_account=buchung["finanzkonto"],
-                           product=buchung["produkt"], cost_centre=buchung.get("kostenstelle", ""),
-                           text=f"{inv.seller_name} {inv.invoice_number}"[:200])],
-        due_date=due, discount_amount=discount, discount_until=until if discount else None,
+        remittance=f"Rechnung {inv.invoice_number}"[:140], lines=lines, due_date=due, discount_amount=discount, discount_until=until if discount else None,
         source_type="einvoice", source_id=str(inv.pk), actor=actor, now=now)
     inv.payable = p
     try:  # the booked invoice's file holds its readable view; a rendering problem must not stop the booking
@@ -489,9 +521,52 @@ def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, a
         log.exception("invoice %s: PDF view not rendered at the Anordnung", inv.pk)
     if not check.ok:
         record_change(tenant=inv.tenant, actor=actor, action="budget.overridden", object_type="einvoice",
-                      object_id=inv.pk, data={"available": str(check.available), "amount": str(amount),
+                      object_id=inv.pk, data={"available": str(check.available), "amount": str(needed),
                                               "reason": reason[:1000], **buchung}, event_type=None)
     _set_status(inv, InvoiceStatus.APPROVED, note=f"Anordnung {p.number}", actor=actor)
+
+
+def current_booking(inv: EInvoice) -> dict:
+    """The Kontierung as it stands: the last one entered in a completed approval task, else the proposal."""
+    if inv.case_id is None:
+        return {}
+    for data in (inv.case.tasks.filter(state="completed", data__isnull=False)
+                 .order_by("-completed_at", "-id").values_list("data", flat=True)):
+        if isinstance(data, dict) and isinstance(data.get("buchung"), dict):
+            return data["buchung"]
+    return (inv.case.data or {}).get("buchung") or {}
+
+
+def input_vat_summary(inv: EInvoice) -> str:
+    """Whether the input VAT of the invoice is deducted, in one German line: from the payable's lines once
+    ordered (what was booked), before that from the current Kontierung ("voraussichtlich")."""
+    from rathaus.core.templatetags.rathaus_format import eur
+    from rathaus.ledger.services import input_vat_deduction
+
+    if inv.payable_id:
+        lines = list(inv.payable.lines.all())
+        areas = list(dict.fromkeys(ln.input_vat_area for ln in lines if ln.input_vat_area))
+        expense = sum((ln.expense for ln in lines), Decimal("0.00"))
+        if not areas:
+            return f"nein – hoheitlicher Bereich, Aufwand brutto {eur(expense)}"
+        vorsteuer = sum((ln.input_vat + ln.reverse_charge_vat for ln in lines), Decimal("0.00"))
+        owed = sum((ln.reverse_charge_vat for ln in lines), Decimal("0.00"))
+        partly = "teilweise" if any(not ln.input_vat_area for ln in lines) else "ja"
+        text = f"{partly} – Betrieb gewerblicher Art ({'; '.join(areas)}): "
+        if not vorsteuer:
+            return f"{text}die Rechnung enthält keine abziehbare Umsatzsteuer, Aufwand {eur(expense)}"
+        text += f"Vorsteuer {eur(vorsteuer)}"
+        if owed:
+            text += f" (davon als Leistungsempfänger geschuldet, § 13b/§ 1a UStG: {eur(owed)})"
+        return f"{text}, Aufwand netto {eur(expense)}"
+    buchung = current_booking(inv)
+    if not buchung.get("produkt"):
+        return ""
+    area = input_vat_deduction(inv.tenant, [(buchung.get("produkt", ""), buchung.get("kostenstelle", ""))])[0]
+    if area:
+        return (f"voraussichtlich ja – Betrieb gewerblicher Art ({area}): Aufwand netto, die Umsatzsteuer der "
+                "Rechnung wird als Vorsteuer gebucht")
+    return "voraussichtlich nein – hoheitlicher Bereich, Aufwand brutto"
 
 
 def reject_invoice_from_case(case, *, actor: str) -> None:

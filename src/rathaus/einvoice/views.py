@@ -92,6 +92,7 @@ def invoice(request, membership, invoice_id: int):
     status = services.invoice_status(inv)
     return render(request, "einvoice/invoice.html", {
         "inv": inv, "status": status, "label": InvoiceStatus(status).label, "view_html": view_html,
+        "input_vat": services.input_vat_summary(inv) if inv.case_id else "",
     })
 
 

@@ -242,7 +242,12 @@ class Payable(models.Model):
 
 
 class PayableLine(models.Model):
-    """Kontierung of a payable: expense account, product, cost centre and the Auszahlungskonto."""
+    """Kontierung of a payable: expense account, product, cost centre and the Auszahlungskonto.
+
+    `amount` is the line's share of the liability (what is paid). For a Kontierung of a Betrieb
+    gewerblicher Art (`input_vat_area` says which, decided at the Anordnung) `input_vat` is the invoiced VAT
+    in it, booked as Vorsteuer, and `reverse_charge_vat` the VAT the municipality owes as the recipient
+    (§ 13b / § 1a UStG), booked as Vorsteuer and Umsatzsteuer; the expense is `amount - input_vat`."""
 
     payable = models.ForeignKey(Payable, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveSmallIntegerField()
@@ -252,12 +257,23 @@ class PayableLine(models.Model):
     cash_account = models.CharField("Auszahlungskonto", max_length=12)
     amount = models.DecimalField(**MONEY)
     text = models.CharField(max_length=200, blank=True)
+    input_vat_area = models.CharField("Vorsteuerabzug wegen", max_length=250, blank=True,
+                                      help_text="Produkt oder Kostenstelle des Betriebs gewerblicher Art; leer: "
+                                                "hoheitlicher Bereich (Aufwand brutto)")
+    input_vat = models.DecimalField("Vorsteuer (im Betrag enthalten)", default=0, **MONEY)
+    reverse_charge_vat = models.DecimalField("Steuer des Leistungsempfängers (§ 13b, § 1a UStG)", default=0,
+                                             **MONEY)
 
     class Meta:
         ordering = ["payable_id", "position"]
 
     def __str__(self):
         return f"{self.account} {self.amount}"
+
+    @property
+    def expense(self):
+        """The amount posted to the expense account: net for a Betrieb gewerblicher Art, else gross."""
+        return self.amount - self.input_vat
 
 
 class PaymentRun(models.Model):

@@ -2,20 +2,22 @@
 
 - `create_payable` (the Anordnung of an approved invoice): Aufwand an Verbindlichkeit, one line per
   Kontierung (expense account, product, cost centre); the Auszahlungskonto of each line is kept for
-  the payment.
+  the payment. For a Kontierung of a Betrieb gewerblicher Art (`apply_input_vat`, rules in `vat.py`) the
+  expense is net and the VAT goes to Vorsteuer (and, for reverse charge, to Umsatzsteuer as well).
 - `create_payment_run`: collects the open payables that are due by the execution date (or whose
   Skonto period is still running: then the amount less Skonto is paid), writes one SEPA credit
   transfer file (pain.001.001.09, the version of the German banks' DFÜ-Abkommen Anlage 3 / GBIC_4,
   by `sepaxml` with `clean=False` so umlauts are kept), validates it, stores it in the E-Akte.
 - When the bank statement shows the debit (matched by end-to-end id in `services._Importer`),
   `book_run_item_payment` books Verbindlichkeit an Bank (Auszahlung on the lines' cash accounts) and,
-  for Skonto, the reduction of the expense.
+  for Skonto, the reduction of the expense and of the Vorsteuer in it (§ 17 UStG).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -28,6 +30,7 @@ from rathaus.ledger import services as ledger
 from rathaus.ledger.models import Account
 
 from .models import Payable, PayableLine, PayableStatus, PaymentRun, PaymentRunItem
+from .vat import VatItem, skonto_correction, split_input_vat
 
 ZERO = Decimal("0.00")
 PAIN_SCHEMA = "pain.001.001.09"
@@ -36,11 +39,35 @@ PAIN_SCHEMA = "pain.001.001.09"
 @dataclass
 class ExpenseLine:
     account: str
-    amount: Decimal
+    amount: Decimal               # share of the liability (gross as invoiced)
     cash_account: str
     product: str = ""
     cost_centre: str = ""
     text: str = ""
+    input_vat: Decimal = ZERO     # Vorsteuer contained in `amount` (Betrieb gewerblicher Art)
+    reverse_charge_vat: Decimal = ZERO  # VAT owed as recipient (§ 13b / § 1a UStG), deducted as well
+    input_vat_area: str = ""      # why the input VAT is deductible ("Produkt 08.1.02 ..."); "" = hoheitlich
+
+    @property
+    def expense(self) -> Decimal:
+        return Decimal(self.amount) - Decimal(self.input_vat)
+
+
+def apply_input_vat(tenant, lines: Sequence[ExpenseLine],
+                    vat: Sequence[VatItem] | Callable[[], Sequence[VatItem]]) -> list[ExpenseLine]:
+    """The Kontierung decides: lines whose product or cost centre belongs to a Betrieb gewerblicher Art
+    get their share of the invoice's Vorsteuer (rules in `vat.py`); the others stay gross. `vat` may be a
+    function, called only when a line deducts (reading the invoice is then not needed for the hoheitlicher
+    Bereich)."""
+    from rathaus.ledger.services import input_vat_deduction
+
+    areas = input_vat_deduction(tenant, [(ln.product, ln.cost_centre) for ln in lines])
+    if not any(areas):
+        return [replace(ln, input_vat=ZERO, reverse_charge_vat=ZERO, input_vat_area="") for ln in lines]
+    items = vat() if callable(vat) else vat
+    shares = split_input_vat([Decimal(ln.amount) for ln in lines], [bool(a) for a in areas], items)
+    return [replace(ln, input_vat=iv, reverse_charge_vat=rc, input_vat_area=area)
+            for ln, area, (iv, rc) in zip(lines, areas, shares, strict=True)]
 
 
 def _next_number(tenant, prefix: str, year: int) -> str:
@@ -77,7 +104,22 @@ def create_payable(tenant, *, creditor_name: str, creditor_iban: str, creditor_b
     discount_amount = Decimal(discount_amount or 0)
     if discount_amount < 0 or discount_amount >= total:
         raise Invalid("Skonto muss zwischen 0 und dem Rechnungsbetrag liegen.")
+    for ln in lines:
+        if not (0 <= Decimal(ln.input_vat) <= Decimal(ln.amount)) or Decimal(ln.reverse_charge_vat) < 0:
+            raise Invalid("Die Vorsteuer einer Kontierungszeile muss zwischen 0 und ihrem Betrag liegen.")
+        if (ln.input_vat or ln.reverse_charge_vat) and not ln.input_vat_area:
+            raise Invalid("Vorsteuer wird nur für einen Betrieb gewerblicher Art abgezogen (Produkt oder Kostenstelle "
+                          "mit Vorsteuerabzug).")
     payable_account = ledger.account_for_role(tenant, Account.Role.PAYABLES).number
+    input_vat_account = output_vat_account = ""
+    try:
+        if any(ln.input_vat or ln.reverse_charge_vat for ln in lines):
+            input_vat_account = ledger.account_for_role(tenant, Account.Role.INPUT_VAT).number
+        if any(ln.reverse_charge_vat for ln in lines):
+            output_vat_account = ledger.account_for_role(tenant, Account.Role.OUTPUT_VAT).number
+    except NotFound as e:  # a configuration gap, not a missing resource of the request
+        raise Conflict(f"{e.detail} Für den Vorsteuerabzug eines Betriebs gewerblicher Art bitte den Kontenplan "
+                       "ergänzen (rathaus ledger load-chart).") from e
     with transaction.atomic():
         year = timezone.localtime(now).year
         p = Payable.objects.create(
@@ -89,11 +131,24 @@ def create_payable(tenant, *, creditor_name: str, creditor_iban: str, creditor_b
         )
         PayableLine.objects.bulk_create([
             PayableLine(payable=p, position=i, account=ln.account, product=ln.product, cost_centre=ln.cost_centre,
-                        cash_account=ln.cash_account, amount=Decimal(ln.amount), text=ln.text[:200])
+                        cash_account=ln.cash_account, amount=Decimal(ln.amount), text=ln.text[:200],
+                        input_vat_area=ln.input_vat_area[:250], input_vat=Decimal(ln.input_vat),
+                        reverse_charge_vat=Decimal(ln.reverse_charge_vat))
             for i, ln in enumerate(lines, start=1)
         ])
-        entry_lines = [ledger.Line(account=ln.account, debit=Decimal(ln.amount), product=ln.product,
-                                   cost_centre=ln.cost_centre, text=ln.text[:300]) for ln in lines]
+        # Aufwand (net for a Betrieb gewerblicher Art) + Vorsteuer [+ Vorsteuer an Umsatzsteuer, § 13b]
+        # an Verbindlichkeit
+        entry_lines = [ledger.Line(account=ln.account, debit=ln.expense, product=ln.product,
+                                   cost_centre=ln.cost_centre, text=ln.text[:300]) for ln in lines if ln.expense > 0]
+        for ln in lines:
+            if ln.input_vat or ln.reverse_charge_vat:
+                entry_lines.append(ledger.Line(
+                    account=input_vat_account, debit=Decimal(ln.input_vat) + Decimal(ln.reverse_charge_vat),
+                    product=ln.product, cost_centre=ln.cost_centre, text=f"Vorsteuer {ln.text}"[:300]))
+            if ln.reverse_charge_vat:
+                entry_lines.append(ledger.Line(
+                    account=output_vat_account, credit=Decimal(ln.reverse_charge_vat), product=ln.product,
+                    cost_centre=ln.cost_centre, text=f"Umsatzsteuer als Leistungsempfänger {ln.text}"[:300]))
         entry_lines.append(ledger.Line(account=payable_account, credit=total, text=creditor_name[:300]))
         ledger.post_entries(tenant, [ledger.EntrySpec(
             date=timezone.localtime(now).date(), text=f"Anordnung {p.number} {creditor_name} {remittance}"[:300],
@@ -218,16 +273,36 @@ def book_run_item_payment(item: PaymentRunItem, *, booking_date: dt.date, bank_l
             entry_lines.append(ledger.Line(account=p.payable_account, debit=share, cash_account=ln.cash_account,
                                            text=f"{p.number} {ln.text}"[:300]))
     if item.discount > 0:
-        # Skonto: the liability is settled in full; the discount reduces the expense (Aufwandsminderung)
+        # Skonto: the liability is settled in full; the discount reduces the expense (Aufwandsminderung) and,
+        # for a Betrieb gewerblicher Art, the Vorsteuer in it (§ 17 Abs. 1 UStG: the tax base is reduced)
         remaining = item.discount
+        roles: dict[str, str] = {}
+
+        def role(r: str) -> str:
+            if r not in roles:
+                roles[r] = ledger.account_for_role(p.tenant, r).number
+            return roles[r]
+
         for i, ln in enumerate(lines_in):
             share = remaining if i == len(lines_in) - 1 else (item.discount * ln.amount / p.amount).quantize(
                 Decimal("0.01"))
             remaining -= share
-            if share > 0:
-                entry_lines.append(ledger.Line(account=p.payable_account, debit=share, text=f"Skonto {p.number}"))
-                entry_lines.append(ledger.Line(account=ln.account, credit=share, product=ln.product,
-                                               cost_centre=ln.cost_centre, text=f"Skonto {p.number}"))
+            if share <= 0:
+                continue
+            iv, rc = skonto_correction(share, ln.amount, ln.input_vat, ln.reverse_charge_vat)
+            text = f"Skonto {p.number}"
+            entry_lines.append(ledger.Line(account=p.payable_account, debit=share, text=text))
+            if share - iv > 0:
+                entry_lines.append(ledger.Line(account=ln.account, credit=share - iv, product=ln.product,
+                                               cost_centre=ln.cost_centre, text=text))
+            if iv + rc > 0:
+                entry_lines.append(ledger.Line(account=role(Account.Role.INPUT_VAT), credit=iv + rc,
+                                               product=ln.product, cost_centre=ln.cost_centre,
+                                               text=f"Vorsteuerberichtigung (§ 17 UStG) {text}"))
+            if rc > 0:
+                entry_lines.append(ledger.Line(account=role(Account.Role.OUTPUT_VAT), debit=rc, product=ln.product,
+                                               cost_centre=ln.cost_centre,
+                                               text=f"Umsatzsteuerberichtigung (§ 17 UStG) {text}"))
     entry_lines.append(ledger.Line(account=bank_ledger_account, credit=paid, text=p.creditor_name[:300]))
     item.paid = True
     p.status = PayableStatus.PAID

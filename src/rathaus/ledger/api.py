@@ -95,6 +95,7 @@ class ProductOut(Schema):
     number: str
     name: str
     active: bool
+    input_vat_deductible: bool  # Betrieb gewerblicher Art: Vorsteuerabzug, Aufwand netto
 
 
 class LineIn(Schema):
@@ -242,7 +243,8 @@ def accounts(request):
 @router.get("/ledger/products", response=list[ProductOut], summary="Produktplan")
 def products(request):
     m = _member(request)
-    return list(Product.objects.filter(tenant_id=m.tenant_id).order_by("number").values("number", "name", "active"))
+    return list(Product.objects.filter(tenant_id=m.tenant_id).order_by("number")
+                .values("number", "name", "active", "input_vat_deductible"))
 
 
 # --------------------------------------------------------------------------- journal

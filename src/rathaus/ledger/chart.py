@@ -5,6 +5,10 @@ postings must stay). The account kind follows the NKF class of the number: 0-3 b
 4/5 Ergebnisrechnung, 6/7 Finanzrechnung, 8 closing accounts. Kontengruppen/-arten (`groups`) and
 Produktbereiche/-gruppen (`product_groups`) are stored as `ChartGroup`; an account's Ergebnis-/
 Finanzrechnung position is its own `position` or that of its longest group prefix.
+
+`input_vat_deductible: true` on a product or cost centre marks a Betrieb gewerblicher Art (Vorsteuerabzug,
+see ledger/models.py). The flag is only written when the file gives it, so a flag set by hand survives a
+reload of a file that does not mention it.
 """
 
 from __future__ import annotations
@@ -70,6 +74,10 @@ def _sync(model, tenant, key: str, rows: dict[str, dict], scope: dict | None = N
     return len(rows)
 
 
+def _vat_flag(row: dict) -> dict:
+    return {"input_vat_deductible": bool(row["input_vat_deductible"])} if "input_vat_deductible" in row else {}
+
+
 def load_chart(tenant, path: Path = DEFAULT_CHART) -> dict:
     """Load (or update) the tenant's chart from a YAML file; returns counts. Idempotent."""
     from rathaus.tenants.models import OrgUnit
@@ -86,7 +94,7 @@ def load_chart(tenant, path: Path = DEFAULT_CHART) -> dict:
         accounts[number] = {"name": a["name"], "kind": kind, "position": position,
                             "liquid": bool(a.get("liquid", False)), "role": a.get("role", "")}
     product_groups = {str(g["number"]): {"name": g["name"], "position": None} for g in data.get("product_groups", [])}
-    products = {str(p["number"]): {"name": p["name"]} for p in data.get("products", [])}
+    products = {str(p["number"]): {"name": p["name"], **_vat_flag(p)} for p in data.get("products", [])}
     with transaction.atomic():
         counts = {
             "groups": _sync(ChartGroup, tenant, "number", groups, {"kind": ChartGroup.Kind.ACCOUNT}),
@@ -104,6 +112,6 @@ def load_chart(tenant, path: Path = DEFAULT_CHART) -> dict:
         for c in data.get("cost_centres", []):
             unit = OrgUnit.objects.filter(tenant=tenant, slug=c["org_unit"]).first() if c.get("org_unit") else None
             CostCentre.objects.update_or_create(tenant=tenant, code=str(c["code"]),
-                                                defaults={"name": c["name"], "org_unit": unit})
+                                                defaults={"name": c["name"], "org_unit": unit, **_vat_flag(c)})
             counts["cost_centres"] += 1
     return counts

@@ -5,6 +5,10 @@ reversals (`services.reverse_entry`); database triggers refuse UPDATE and DELETE
 Finanzrechnung: a line that is the counter-entry of a movement of liquid funds carries the
 Finanzrechnungskonto (`cash_account`, classes 6/7). Its cash flow is credit − debit: positive is
 an Einzahlung, negative an Auszahlung. The Finanzrechnung is the sum of these flows by account.
+
+Vorsteuer: a product or cost centre marked `input_vat_deductible` belongs to a Betrieb gewerblicher Art
+(or the unternehmerischer Bereich, § 2b UStG). An invoice booked to it is posted net, its VAT as
+Vorsteuer (`Account.Role.INPUT_VAT`); everything else is the hoheitlicher Bereich and booked gross.
 """
 
 from django.db import models
@@ -33,6 +37,11 @@ class Account(models.Model):
         PAYABLES = "payables", "Verbindlichkeiten aus Lieferungen und Leistungen"
         SUSPENSE_CASH_IN = "suspense_cash_in", "Haushaltsunwirksame Einzahlungen"
         SUSPENSE_CASH_OUT = "suspense_cash_out", "Haushaltsunwirksame Auszahlungen"
+        # Umsatzsteuer of the Betriebe gewerblicher Art / the unternehmerischer Bereich (§ 2b UStG):
+        # the deductible input VAT of their invoices (a claim against the tax office) and the VAT the
+        # municipality owes itself as the recipient (§ 13b UStG reverse charge, § 1a UStG acquisitions)
+        INPUT_VAT = "input_vat", "Vorsteuer"
+        OUTPUT_VAT = "output_vat", "Umsatzsteuer (Verbindlichkeit gegenüber dem Finanzamt)"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="accounts")
     number = models.CharField("Kontonummer", max_length=12)
@@ -95,6 +104,10 @@ class Product(models.Model):
     number = models.CharField("Produktnummer", max_length=20)
     name = models.CharField("Bezeichnung", max_length=200)
     active = models.BooleanField(default=True)
+    input_vat_deductible = models.BooleanField(
+        "Vorsteuerabzug (BgA / § 2b UStG)", default=False,
+        help_text="Betrieb gewerblicher Art oder unternehmerischer Bereich nach § 2b UStG: die Vorsteuer aus "
+                  "Eingangsrechnungen wird abgezogen, der Aufwand netto gebucht (jede Kontierung dieses Produkts).")
 
     class Meta:
         verbose_name = "Produkt"
@@ -117,6 +130,11 @@ class CostCentre(models.Model):
     name = models.CharField("Bezeichnung", max_length=200)
     org_unit = models.ForeignKey(OrgUnit, on_delete=models.SET_NULL, null=True, blank=True)
     active = models.BooleanField(default=True)
+    input_vat_deductible = models.BooleanField(
+        "Vorsteuerabzug (BgA / § 2b UStG)", default=False,
+        help_text="Betrieb gewerblicher Art oder unternehmerischer Bereich nach § 2b UStG: die Vorsteuer aus "
+                  "Eingangsrechnungen wird abgezogen, der Aufwand netto gebucht (jede Kontierung dieser "
+                  "Kostenstelle).")
 
     class Meta:
         verbose_name = "Kostenstelle"
