@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cases', '0003_fewer_write_indexes'),
-        ('finance', '0004_fewer_fk_checks'),
+        ('finance', '0005_payableline_input_vat'),
         ('tenants', '0001_initial'),
     ]
 

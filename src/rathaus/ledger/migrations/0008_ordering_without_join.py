@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0006_fewer_fk_checks'),
+        ('ledger', '0007_input_vat'),
     ]
 
     operations = [
