@@ -130,3 +130,36 @@ def test_concurrent_claims_have_one_winner(seeded_tx):
     assert winner in ("sachbearbeitung", "leitung")
     # the winner's re-claims succeed (idempotent), the other person always gets 409
     assert outcome.count("ok") == 2 and outcome.count("conflict") == 2
+
+
+def test_the_same_invoice_uploaded_in_parallel_opens_one_approval_case(seeded_tx):
+    """Four uploads of one invoice at the same moment: exactly one goes to review with a case, the others are
+    duplicates of it; no case without its invoice (the case step runs without a savepoint of its own)."""
+    from rathaus.cases.models import Case
+    from rathaus.einvoice.demo import demo_invoice_for
+    from rathaus.einvoice.models import EInvoice
+    from rathaus.einvoice.services import receive_invoice
+
+    tenant = seeded_tx["musterstadt"]
+    xml = demo_invoice_for(tenant, "PAR-2026-0001")
+    cases_before = Case.objects.filter(tenant=tenant, service_version__service__key="eingangsrechnung").count()
+    statuses: list[str] = []
+    lock = threading.Lock()
+
+    def work(i):
+        inv = receive_invoice(tenant, xml, actor="kasse", channel="api")
+        with lock:
+            statuses.append(inv.status)
+
+    _run_threads(work, n=4)
+    rows = list(EInvoice.objects.filter(tenant=tenant, invoice_number="PAR-2026-0001"))
+    assert len(rows) == 4
+    in_review = [r for r in rows if r.status == "in_review"]
+    assert len(in_review) == 1 and in_review[0].case_id is not None
+    assert sorted(r.status for r in rows) == ["duplicate"] * 3 + ["in_review"]
+    for r in rows:  # the duplicates keep their key data and point to the original, whichever way they lost
+        assert r.seller_key == in_review[0].seller_key and r.total_gross == in_review[0].total_gross
+        if r.status == "duplicate":
+            assert r.duplicate_of_id == in_review[0].pk and r.case_id is None
+    cases_after = Case.objects.filter(tenant=tenant, service_version__service__key="eingangsrechnung").count()
+    assert cases_after == cases_before + 1

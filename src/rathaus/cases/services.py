@@ -249,8 +249,13 @@ def submit_application(
     channel: str = "api",
     attachments: list | None = None,
     now: dt.datetime | None = None,
+    savepoint: bool = True,
 ) -> SubmissionResult:
-    """Validate an application, open its case and start its process (one transaction)."""
+    """Validate an application, open its case and start its process (one transaction).
+
+    Inside a caller's transaction the inserts run in a savepoint, so a caller may catch a failure and go on;
+    `savepoint=False` spares the two round trips for callers that let every failure end their transaction
+    (the e-invoice receipt: a conflict there rolls back the whole step)."""
     service = get_active_service(tenant, service_key)
     if service is None or (channel in ("web", "api") and not is_public(service.current_version)):
         raise NotFound(f"Die Leistung „{service_key}“ gibt es nicht.")
@@ -322,11 +327,12 @@ def submit_application(
             # PostgreSQL: the whole submission is one statement, so it needs no transaction block of its own
             # (a savepoint only inside a caller's transaction): the tenant's hot rows are locked only while it
             # runs and commits.
-            with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            with (transaction.atomic(savepoint=savepoint) if connection.in_atomic_block
+                  else contextlib.nullcontext()):
                 _insert_submission_pg(case, events, tasks, sv.reference_prefix, local_now.year, actor=actor,
                                       audit_data=audit_data, service_key=service_key)
         else:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=savepoint):
                 _insert_case(case, events, tasks)
                 if attachments:
                     from rathaus.documents.services import store_attachments

@@ -137,7 +137,10 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
             inv.case = case
             _set_status(inv, InvoiceStatus.IN_REVIEW, note=f"Vorgang {case.reference}", actor=actor)
     except IntegrityError:  # a parallel upload of the same invoice won the race: this one is the duplicate
-        inv.refresh_from_db()
+        # The rolled-back step wrote nothing; the in-memory row keeps what validation and parsing found (number,
+        # seller, totals, findings), which the duplicate must show too (refreshing it from the database lost
+        # them and the link to the original). Only the case of the rolled-back step is dropped.
+        inv.case = None
         inv.duplicate_of = EInvoice.objects.filter(
             tenant=inv.tenant, seller_key=inv.seller_key, invoice_number=inv.invoice_number,
             duplicate_of__isnull=True, status__in=OPEN_STATES).exclude(pk=inv.pk).first()
@@ -360,8 +363,10 @@ def _start_approval(inv: EInvoice, model, *, actor: str, proposal: dict | None =
         "empfaenger": {"org_unit": inv.org_unit.slug},
         "buchung": proposal,
     }
+    # no savepoint: process_invoice lets any failure here end its transaction (an IntegrityError of a parallel
+    # upload is handled after the rollback)
     result = submit_application(inv.tenant, APPROVAL_SERVICE, data, channel="einvoice",
-                                idempotency_key=f"einvoice-{inv.pk}")
+                                idempotency_key=f"einvoice-{inv.pk}", savepoint=False)
     if model is not None:
         file_to_case(inv, model, result.case, actor=actor)
     return result.case
