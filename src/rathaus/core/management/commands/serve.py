@@ -12,9 +12,10 @@ from django.core.management.base import BaseCommand
 
 def warm_up_worker(worker) -> None:
     """gunicorn `post_worker_init`: per-worker warm-up (see `rathaus.core.serving.warm_up`)."""
-    from rathaus.core.serving import warm_up
+    from rathaus.core.serving import settle_heap, warm_up
 
     warm_up()
+    settle_heap()
 
 
 class Command(BaseCommand):
