@@ -269,9 +269,13 @@ def invoice_html_context(inv: Invoice) -> dict:
 
 
 def render_invoice_html(inv: Invoice) -> str:
+    """The view as a German page (whatever the language of the request that asks for it)."""
+    from django.conf import settings
     from django.template.loader import render_to_string
+    from django.utils import translation
 
-    return render_to_string("einvoice/invoice_view.html", {"inv": invoice_html_context(inv)})
+    with translation.override(settings.LANGUAGE_CODE):
+        return render_to_string("einvoice/invoice_view.html", {"inv": invoice_html_context(inv)})
 
 
 def _compiler():
