@@ -128,8 +128,8 @@ def _seller(p: Party) -> list[Field]:
         (_noop("Registernummer"), "BT-30", _id(p.legal_registration_id)), (_noop("Umsatzsteuer-ID"), "BT-31", p.vat_id),
         (_noop("Steuernummer"), "BT-32", p.tax_registration_id), (_noop("Weitere rechtliche Informationen"), "BT-33", p.legal_info),
         (_noop("Elektronische Adresse"), "BT-34", _id(p.electronic_address)),
-        *_address_fields(p.address, (_noop("BT-35"), "BT-36", "BT-162", "BT-38", "BT-37", "BT-39", "BT-40")),
-        *_contact_fields(p.contact, (_noop("BT-41"), "BT-42", "BT-43")))
+        *_address_fields(p.address, ("BT-35", "BT-36", "BT-162", "BT-38", "BT-37", "BT-39", "BT-40")),
+        *_contact_fields(p.contact, ("BT-41", "BT-42", "BT-43")))
 
 
 def _buyer(inv: Invoice) -> list[Field]:
@@ -142,8 +142,8 @@ def _buyer(inv: Invoice) -> list[Field]:
         (_noop("Name"), "BT-44", p.name), (_noop("Handelsname"), "BT-45", p.trading_name), (_noop("Kennung"), "BT-46", _ids(p.identifiers)),
         (_noop("Registernummer"), "BT-47", _id(p.legal_registration_id)), (_noop("Umsatzsteuer-ID"), "BT-48", p.vat_id),
         (_noop("Elektronische Adresse"), "BT-49", _id(p.electronic_address)),
-        *_address_fields(p.address, (_noop("BT-50"), "BT-51", "BT-163", "BT-53", "BT-52", "BT-54", "BT-55")),
-        *_contact_fields(p.contact, (_noop("BT-56"), "BT-57", "BT-58")))
+        *_address_fields(p.address, ("BT-50", "BT-51", "BT-163", "BT-53", "BT-52", "BT-54", "BT-55")),
+        *_contact_fields(p.contact, ("BT-56", "BT-57", "BT-58")))
 
 
 def _ac(ac: AllowanceCharge, currency: str | None, level: str) -> dict:
@@ -181,12 +181,12 @@ def invoice_html_context(inv: Invoice) -> dict:
         d = inv.delivery
         delivery = _fields((_noop("Name des Empfängers"), "BT-70", d.name), (_noop("Kennung des Lieferorts"), "BT-71", _id(d.location_id)),
                            (_noop("Lieferdatum"), "BT-72", de_date(d.date)),
-                           *_address_fields(d.address, (_noop("BT-75"), "BT-76", "BT-165", "BT-78", "BT-77", "BT-79", "BT-80")))
+                           *_address_fields(d.address, ("BT-75", "BT-76", "BT-165", "BT-78", "BT-77", "BT-79", "BT-80")))
     payee = _fields((_noop("Name"), "BT-59", inv.payee.name), (_noop("Kennung"), "BT-60", _ids(inv.payee.identifiers)),
                     (_noop("Registernummer"), "BT-61", _id(inv.payee.legal_registration_id))) if inv.payee else []
     tax_rep = _fields((_noop("Name"), "BT-62", inv.tax_representative.name), (_noop("Umsatzsteuer-ID"), "BT-63", inv.tax_representative.vat_id),
                       *_address_fields(inv.tax_representative.address,
-                                       (_noop("BT-64"), "BT-65", "BT-164", "BT-67", "BT-66", "BT-68", "BT-69"))
+                                       ("BT-64", "BT-65", "BT-164", "BT-67", "BT-66", "BT-68", "BT-69"))
                       ) if inv.tax_representative else []
     payment: list[Field] = []
     if inv.payment:

@@ -477,14 +477,15 @@ class FormRenderer:
             described.append(f"{fid}-hint")
         if errors:
             msgs = "<br>".join(escape(m) for m in errors)
-            html.append(f'<p class="error-message" id="{fid}-error"><span class="visually-hidden">'
-                        f'{escape(_("Fehler:"))}</span> {msgs}</p>')
+            label = escape(_("Fehler:"))
+            html.append(f'<p class="error-message" id="{fid}-error"><span class="visually-hidden">{label}</span> '
+                        f"{msgs}</p>")
             described.append(f"{fid}-error")
         return "".join(html), described
 
     @staticmethod
     def _req(required: bool) -> str:
-        return f' <span class="required">{escape(_("(Pflichtfeld)"))}</span>' if required else ""
+        return ' <span class="required">' + escape(_("(Pflichtfeld)")) + "</span>" if required else ""
 
     def _label_path(self, context: list[str], title: str) -> str:
         return " – ".join([*context[-1:], title])
@@ -556,19 +557,22 @@ class FormRenderer:
             else:
                 body = self._node(items, rptr, "", required and i < min_rows, row_ctx, depth + 1)
             remove = ""
+            remove_text = escape(_("%(row)s entfernen") % {"row": label})
             if n > min_rows:
                 remove = (f'<button type="submit" class="button button--secondary button--small" formnovalidate '
-                          f'name="_remove:{escape(rptr)}" value="1">{escape(_("%(row)s entfernen") % {"row": label})}</button>')
+                          f'name="_remove:{escape(rptr)}" value="1">{remove_text}</button>')
             row_errors = self._errors_at(rptr)
-            row_err_html = "".join(f'<p class="error-message"><span class="visually-hidden">{escape(_("Fehler:"))}</span> '
+            error_label = escape(_("Fehler:"))
+            row_err_html = "".join(f'<p class="error-message"><span class="visually-hidden">{error_label}</span> '
                                    f"{escape(m)}</p>" for m in row_errors)
             rows.append(f'<fieldset class="fieldset repeat-item" id="{rid}">'
                         f'<legend class="legend legend--h{min(level + 1, 6)}">{escape(label)}</legend>'
                         f"{row_err_html}{body}{remove}</fieldset>")
         add = ""
+        add_text = escape(_("Weiteren Eintrag hinzufügen"))
         if n < max_rows:
             add = (f'<button type="submit" class="button button--secondary" formnovalidate '
-                   f'name="_add:{escape(ptr)}" value="1">{escape(_("Weiteren Eintrag hinzufügen"))}</button>')
+                   f'name="_add:{escape(ptr)}" value="1">{add_text}</button>')
         cls = "fieldset fieldset--group repeat" + (" fieldset--error" if errors else "")
         return (f'<fieldset class="{cls}" id="{fid}"{_attrs(aria_describedby=" ".join(described) or None)}>'
                 f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">'
@@ -607,7 +611,7 @@ class FormRenderer:
         if widget == "textarea":
             control = f'<textarea class="{cls} textarea" rows="5"{_attrs(**common)}>{escape(value)}</textarea>'
         elif widget == "select":
-            opts = [f'<option value="">{escape(_("Bitte auswählen"))}</option>']
+            opts = ['<option value="">' + escape(_("Bitte auswählen")) + "</option>"]
             for v, label in _enum_labels(s):
                 sel = " selected" if v == value else ""
                 opts.append(f'<option value="{escape(v)}"{sel}>{escape(label)}</option>')
@@ -704,10 +708,11 @@ class FormRenderer:
             parts.append(f'<div class="{wrap}"><label class="label" for="{fid}">{escape(spec["title"])}'
                          f'{self._req(required)}</label>{hint}<input class="file" type="file"{attrs}></div>')
         level = self.heading_level
+        title = escape(_("Anlagen"))
+        hint = escape(_("Bitte laden Sie die Nachweise hier hoch, soweit sie für Sie zutreffen."))
         return ('<fieldset class="fieldset fieldset--group" id="' + f'{self.prefix}-attachments">'
-                f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">'
-                f'{escape(_("Anlagen"))}</span></legend><p class="hint">'
-                f'{escape(_("Bitte laden Sie die Nachweise hier hoch, soweit sie für Sie zutreffen."))}</p>'
+                f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">{title}</span>'
+                f'</legend><p class="hint">{hint}</p>'
                 + "".join(parts) + "</fieldset>")
 
 
@@ -794,5 +799,5 @@ def render_data(schema: dict, data, heading_level: int = 3) -> SafeString:
         return "".join(out)
 
     if not isinstance(data, dict) or not data:
-        return mark_safe(f'<p class="muted">{escape(_("Keine Angaben."))}</p>')
+        return mark_safe('<p class="muted">' + escape(_("Keine Angaben.")) + "</p>")
     return mark_safe(obj(schema or {}, data, heading_level))
