@@ -103,15 +103,18 @@ def _fields(*items: tuple[str, str, object]) -> list[Field]:
 def _address_fields(a: Address | None, bts: tuple[str, ...]) -> list[tuple[str, str, object]]:
     if a is None:
         return []
-    return [(_noop("Straße / Hausnummer"), bts[0], a.line1), (_noop("Adresszusatz"), bts[1], a.line2), (_noop("Adresszeile 3"), bts[2], a.line3),
-            (_noop("PLZ"), bts[3], a.postcode), (_noop("Ort"), bts[4], a.city), (_noop("Bundesland / Region"), bts[5], a.subdivision),
+    return [(_noop("Straße / Hausnummer"), bts[0], a.line1), (_noop("Adresszusatz"), bts[1], a.line2),
+            (_noop("Adresszeile 3"), bts[2], a.line3),
+            (_noop("PLZ"), bts[3], a.postcode), (_noop("Ort"), bts[4], a.city),
+            (_noop("Bundesland / Region"), bts[5], a.subdivision),
             (_noop("Land"), bts[6], a.country)]
 
 
 def _contact_fields(c: Contact | None, bts: tuple[str, str, str]) -> list[tuple[str, str, object]]:
     if c is None:
         return []
-    return [(_noop("Kontakt"), bts[0], c.name), (_noop("Telefon"), bts[1], c.phone), (_noop("E-Mail"), bts[2], c.email)]
+    return [(_noop("Kontakt"), bts[0], c.name), (_noop("Telefon"), bts[1], c.phone),
+            (_noop("E-Mail"), bts[2], c.email)]
 
 
 def _ids(ids) -> str:
@@ -124,9 +127,12 @@ def _id(i) -> str | None:
 
 def _seller(p: Party) -> list[Field]:
     return _fields(
-        (_noop("Name"), "BT-27", p.name), (_noop("Handelsname"), "BT-28", p.trading_name), (_noop("Kennung"), "BT-29", _ids(p.identifiers)),
-        (_noop("Registernummer"), "BT-30", _id(p.legal_registration_id)), (_noop("Umsatzsteuer-ID"), "BT-31", p.vat_id),
-        (_noop("Steuernummer"), "BT-32", p.tax_registration_id), (_noop("Weitere rechtliche Informationen"), "BT-33", p.legal_info),
+        (_noop("Name"), "BT-27", p.name), (_noop("Handelsname"), "BT-28", p.trading_name),
+        (_noop("Kennung"), "BT-29", _ids(p.identifiers)),
+        (_noop("Registernummer"), "BT-30", _id(p.legal_registration_id)),
+        (_noop("Umsatzsteuer-ID"), "BT-31", p.vat_id),
+        (_noop("Steuernummer"), "BT-32", p.tax_registration_id),
+        (_noop("Weitere rechtliche Informationen"), "BT-33", p.legal_info),
         (_noop("Elektronische Adresse"), "BT-34", _id(p.electronic_address)),
         *_address_fields(p.address, ("BT-35", "BT-36", "BT-162", "BT-38", "BT-37", "BT-39", "BT-40")),
         *_contact_fields(p.contact, ("BT-41", "BT-42", "BT-43")))
@@ -139,8 +145,10 @@ def _buyer(inv: Invoice) -> list[Field]:
         leitweg += " (Prüfziffer korrekt)" if inv.leitweg_id_valid else " (keine gültige Leitweg-ID)"
     return _fields(
         (_noop("Käuferreferenz / Leitweg-ID"), "BT-10", leitweg),
-        (_noop("Name"), "BT-44", p.name), (_noop("Handelsname"), "BT-45", p.trading_name), (_noop("Kennung"), "BT-46", _ids(p.identifiers)),
-        (_noop("Registernummer"), "BT-47", _id(p.legal_registration_id)), (_noop("Umsatzsteuer-ID"), "BT-48", p.vat_id),
+        (_noop("Name"), "BT-44", p.name), (_noop("Handelsname"), "BT-45", p.trading_name),
+        (_noop("Kennung"), "BT-46", _ids(p.identifiers)),
+        (_noop("Registernummer"), "BT-47", _id(p.legal_registration_id)),
+        (_noop("Umsatzsteuer-ID"), "BT-48", p.vat_id),
         (_noop("Elektronische Adresse"), "BT-49", _id(p.electronic_address)),
         *_address_fields(p.address, ("BT-50", "BT-51", "BT-163", "BT-53", "BT-52", "BT-54", "BT-55")),
         *_contact_fields(p.contact, ("BT-56", "BT-57", "BT-58")))
@@ -161,30 +169,41 @@ def invoice_html_context(inv: Invoice) -> dict:
     type_label = TYPE_CODES.get(inv.type_code or "", "")
     period = inv.invoicing_period
     details = _fields(
-        (_noop("Rechnungsnummer"), "BT-1", inv.number), (_noop("Rechnungsdatum"), "BT-2", de_date(inv.issue_date)),
+        (_noop("Rechnungsnummer"), "BT-1", inv.number),
+        (_noop("Rechnungsdatum"), "BT-2", de_date(inv.issue_date)),
         (_noop("Rechnungsart"), "BT-3", f"{inv.type_code} {type_label}".strip() if inv.type_code else None),
         (_noop("Währung"), "BT-5", cur), (_noop("Umsatzsteuer-Buchungswährung"), "BT-6", inv.vat_currency),
-        (_noop("Steuerdatum"), "BT-7", de_date(inv.tax_point_date)), (_noop("Fälligkeitsdatum"), "BT-9", de_date(inv.due_date)),
-        (_noop("Projektnummer"), "BT-11", inv.project_reference), (_noop("Vertragsnummer"), "BT-12", inv.contract_reference),
-        (_noop("Bestellnummer"), "BT-13", inv.purchase_order_reference), (_noop("Auftragsnummer"), "BT-14", inv.sales_order_reference),
+        (_noop("Steuerdatum"), "BT-7", de_date(inv.tax_point_date)),
+        (_noop("Fälligkeitsdatum"), "BT-9", de_date(inv.due_date)),
+        (_noop("Projektnummer"), "BT-11", inv.project_reference),
+        (_noop("Vertragsnummer"), "BT-12", inv.contract_reference),
+        (_noop("Bestellnummer"), "BT-13", inv.purchase_order_reference),
+        (_noop("Auftragsnummer"), "BT-14", inv.sales_order_reference),
         (_noop("Wareneingangsmeldung"), "BT-15", inv.receiving_advice_reference),
-        (_noop("Versandanzeige"), "BT-16", inv.despatch_advice_reference), (_noop("Vergabenummer"), "BT-17", inv.tender_reference),
-        (_noop("Objektkennung"), "BT-18", _id(inv.invoiced_object)), (_noop("Buchungsreferenz"), "BT-19", inv.buyer_accounting_reference),
+        (_noop("Versandanzeige"), "BT-16", inv.despatch_advice_reference),
+        (_noop("Vergabenummer"), "BT-17", inv.tender_reference),
+        (_noop("Objektkennung"), "BT-18", _id(inv.invoiced_object)),
+        (_noop("Buchungsreferenz"), "BT-19", inv.buyer_accounting_reference),
         (_noop("Leistungszeitraum"), "BG-14", f"{de_date(period.start)} – {de_date(period.end)}"
          if period and (period.start or period.end) else None),
         (_noop("Vorausgegangene Rechnungen"), "BG-3", "; ".join(
             f"{p.number}" + (f" vom {de_date(p.issue_date)}" if p.issue_date else "") for p in inv.preceding_invoices)),
-        (_noop("Prozesskennung"), "BT-23", inv.process_id), (_noop("Spezifikationskennung"), "BT-24", inv.specification_id),
+        (_noop("Prozesskennung"), "BT-23", inv.process_id),
+        (_noop("Spezifikationskennung"), "BT-24", inv.specification_id),
     )
     delivery = []
     if inv.delivery:
         d = inv.delivery
-        delivery = _fields((_noop("Name des Empfängers"), "BT-70", d.name), (_noop("Kennung des Lieferorts"), "BT-71", _id(d.location_id)),
+        delivery = _fields((_noop("Name des Empfängers"), "BT-70", d.name),
+                           (_noop("Kennung des Lieferorts"), "BT-71", _id(d.location_id)),
                            (_noop("Lieferdatum"), "BT-72", de_date(d.date)),
                            *_address_fields(d.address, ("BT-75", "BT-76", "BT-165", "BT-78", "BT-77", "BT-79", "BT-80")))
-    payee = _fields((_noop("Name"), "BT-59", inv.payee.name), (_noop("Kennung"), "BT-60", _ids(inv.payee.identifiers)),
-                    (_noop("Registernummer"), "BT-61", _id(inv.payee.legal_registration_id))) if inv.payee else []
-    tax_rep = _fields((_noop("Name"), "BT-62", inv.tax_representative.name), (_noop("Umsatzsteuer-ID"), "BT-63", inv.tax_representative.vat_id),
+    payee = _fields((_noop("Name"), "BT-59", inv.payee.name),
+                    (_noop("Kennung"), "BT-60", _ids(inv.payee.identifiers)),
+                    (_noop("Registernummer"), "BT-61", _id(inv.payee.legal_registration_id)),
+                    ) if inv.payee else []
+    tax_rep = _fields((_noop("Name"), "BT-62", inv.tax_representative.name),
+                      (_noop("Umsatzsteuer-ID"), "BT-63", inv.tax_representative.vat_id),
                       *_address_fields(inv.tax_representative.address,
                                        ("BT-64", "BT-65", "BT-164", "BT-67", "BT-66", "BT-68", "BT-69"))
                       ) if inv.tax_representative else []
@@ -192,17 +211,21 @@ def invoice_html_context(inv: Invoice) -> dict:
     if inv.payment:
         pm = inv.payment
         items: list[tuple[str, str, object]] = [
-            (_noop("Zahlungsart"), "BT-81", f"{pm.means_code} {PAYMENT_MEANS.get(pm.means_code or '', '')}".strip()
-             if pm.means_code else None),
-            (_noop("Text zur Zahlungsart"), "BT-82", pm.means_text), (_noop("Verwendungszweck"), "BT-83", pm.remittance_information)]
+            (_noop("Zahlungsart"), "BT-81",
+             f"{pm.means_code} {PAYMENT_MEANS.get(pm.means_code or '', '')}".strip() if pm.means_code else None),
+            (_noop("Text zur Zahlungsart"), "BT-82", pm.means_text),
+            (_noop("Verwendungszweck"), "BT-83", pm.remittance_information)]
         for ct in pm.credit_transfers:
-            items += [(_noop("IBAN / Kontonummer"), "BT-84", ct.account_id), (_noop("Kontoinhaber"), "BT-85", ct.account_name),
+            items += [(_noop("IBAN / Kontonummer"), "BT-84", ct.account_id),
+                      (_noop("Kontoinhaber"), "BT-85", ct.account_name),
                       (_noop("BIC"), "BT-86", ct.bic)]
         if pm.card:
-            items += [(_noop("Kartennummer"), "BT-87", pm.card.pan), (_noop("Karteninhaber"), "BT-88", pm.card.holder)]
+            items += [(_noop("Kartennummer"), "BT-87", pm.card.pan),
+                      (_noop("Karteninhaber"), "BT-88", pm.card.holder)]
         if pm.direct_debit:
             dd = pm.direct_debit
-            items += [(_noop("Mandatsreferenz"), "BT-89", dd.mandate_id), (_noop("Gläubiger-ID"), "BT-90", dd.creditor_id),
+            items += [(_noop("Mandatsreferenz"), "BT-89", dd.mandate_id),
+                      (_noop("Gläubiger-ID"), "BT-90", dd.creditor_id),
                       (_noop("Belastetes Konto"), "BT-91", dd.debited_account)]
         payment = _fields(*items)
     payment += _fields((_noop("Zahlungsbedingungen"), "BT-20", inv.payment_terms))
@@ -215,20 +238,26 @@ def invoice_html_context(inv: Invoice) -> dict:
         (_noop("Umsatzsteuer gesamt"), "BT-110", money(t.vat_total, cur)),
         (_noop("Umsatzsteuer in Buchungswährung"), "BT-111", money(t.vat_total_accounting, inv.vat_currency)),
         (_noop("Gesamtbetrag mit Umsatzsteuer"), "BT-112", money(t.tax_inclusive, cur)),
-        (_noop("Bereits gezahlt"), "BT-113", money(t.prepaid, cur)), (_noop("Rundungsbetrag"), "BT-114", money(t.rounding, cur)),
+        (_noop("Bereits gezahlt"), "BT-113", money(t.prepaid, cur)),
+        (_noop("Rundungsbetrag"), "BT-114", money(t.rounding, cur)),
     )
     lines = []
     for ln in inv.lines:
         extra = _fields(
             (_noop("Bemerkung"), "BT-127", ln.note), (_noop("Objektkennung"), "BT-128", _id(ln.object_id)),
-            (_noop("Bestellposition"), "BT-132", ln.order_line_ref), (_noop("Buchungsreferenz"), "BT-133", ln.accounting_ref),
+            (_noop("Bestellposition"), "BT-132", ln.order_line_ref),
+            (_noop("Buchungsreferenz"), "BT-133", ln.accounting_ref),
             (_noop("Leistungszeitraum"), "BG-26", f"{de_date(ln.period.start)} – {de_date(ln.period.end)}"
              if ln.period and (ln.period.start or ln.period.end) else None),
-            (_noop("Artikelnummer Verkäufer"), "BT-155", ln.item.seller_id), (_noop("Artikelnummer Käufer"), "BT-156", ln.item.buyer_id),
-            (_noop("Artikelkennung"), "BT-157", _id(ln.item.standard_id)), (_noop("Klassifizierung"), "BT-158", _ids(ln.item.classifications)),
+            (_noop("Artikelnummer Verkäufer"), "BT-155", ln.item.seller_id),
+            (_noop("Artikelnummer Käufer"), "BT-156", ln.item.buyer_id),
+            (_noop("Artikelkennung"), "BT-157", _id(ln.item.standard_id)),
+            (_noop("Klassifizierung"), "BT-158", _ids(ln.item.classifications)),
             (_noop("Ursprungsland"), "BT-159", ln.item.origin_country),
-            (_noop("Bruttopreis"), "BT-148", money(ln.price.gross, cur)), (_noop("Rabatt auf den Preis"), "BT-147", money(ln.price.discount, cur)),
-            (_noop("Preisbasismenge"), "BT-149", f"{de_quantity(ln.price.base_quantity)} {ln.price.base_unit or ''}".strip()
+            (_noop("Bruttopreis"), "BT-148", money(ln.price.gross, cur)),
+            (_noop("Rabatt auf den Preis"), "BT-147", money(ln.price.discount, cur)),
+            (_noop("Preisbasismenge"), "BT-149",
+             f"{de_quantity(ln.price.base_quantity)} {ln.price.base_unit or ''}".strip()
              if ln.price.base_quantity is not None else None),
             *[(a.name or _noop("Eigenschaft"), "BT-160/161", a.value) for a in ln.item.attributes],
         )
