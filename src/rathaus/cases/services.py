@@ -309,7 +309,8 @@ def submit_application(
         updated_at=now,
     )
     events = [CaseEvent(at=now, kind="status", status=CaseStatus.RECEIVED, public=True,
-                        message=_noop("Ihr Antrag ist eingegangen."), actor="Antragsteller")]  # msgid: status page
+                        message=_noop("Ihr Antrag ist eingegangen."),  # a msgid: the status page translates
+                        actor="Antragsteller")]
     if workflow_error:
         events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
                                 message=f"Prozessfehler beim Start: {workflow_error}"))

@@ -33,8 +33,10 @@ from . import services
 from .models import CaseStatus, TaskState
 
 PAGE_SIZE = 25
-ROLE_LABELS = {"clerk": pgettext_lazy("role", "Sachbearbeitung"), "approver": pgettext_lazy("role", "Leitung"),
-               "treasury": pgettext_lazy("role", "Stadtkasse"), "accounting": pgettext_lazy("role", "Kämmerei"),
+ROLE_LABELS = {"clerk": pgettext_lazy("role", "Sachbearbeitung"),
+               "approver": pgettext_lazy("role", "Leitung"),
+               "treasury": pgettext_lazy("role", "Stadtkasse"),
+               "accounting": pgettext_lazy("role", "Kämmerei"),
                "admin": pgettext_lazy("role", "Administration")}
 
 
@@ -139,7 +141,8 @@ def case_list(request, membership):
               "overdue": c.closed_at is None and c.due_date < today} for c in page.object_list]
     params = {k: v for k, v in {"status": status, "leistung": service}.items() if v}
     return render(request, "staff/cases.html", {
-        "cases": cases, "page": page, "statuses": choice_options(CaseStatus), "services": _service_choices(membership.tenant),
+        "cases": cases, "page": page, "statuses": choice_options(CaseStatus),
+        "services": _service_choices(membership.tenant),
         "filter_status": status, "filter_service": service, "query": urlencode(params),
     })
 
@@ -197,10 +200,12 @@ def task_action(request, membership, case_id: int, task_id: int, action: str):
     try:
         if action == "uebernehmen":
             task = services.claim_task(membership, task_id)
-            messages.success(request, _("Sie bearbeiten jetzt die Aufgabe „%(title)s“.") % {"title": task.title})
+            messages.success(request, _("Sie bearbeiten jetzt die Aufgabe „%(title)s“.")
+                             % {"title": task.title})
         elif action == "zurueckgeben":
             task = services.release_task(membership, task_id)
-            messages.success(request, _("Die Aufgabe „%(title)s“ ist wieder für alle offen.") % {"title": task.title})
+            messages.success(request, _("Die Aufgabe „%(title)s“ ist wieder für alle offen.")
+                             % {"title": task.title})
         elif action == "erledigen":
             schema = _task_schema(membership, task_id)
             parsed = forms.parse(schema, request.POST)

@@ -53,8 +53,8 @@ def check_attachments(service_version, uploads: list[Upload]) -> None:
         spec = specs.get(up.key)
         ptr = f"/attachments/{up.key}"
         if spec is None:
-            errors.append({"pointer": ptr, "message": _noop("Für diese Leistung ist keine solche Anlage vorgesehen."),
-                           "field": up.key})
+            errors.append({"pointer": ptr, "field": up.key,
+                           "message": _noop("Für diese Leistung ist keine solche Anlage vorgesehen.")})
             continue
         limit = int(float(spec.get("max_size_mb", 10)) * 1024 * 1024)
         limit = min(limit, settings.RATHAUS_MAX_UPLOAD_BYTES)
@@ -74,8 +74,8 @@ def check_attachments(service_version, uploads: list[Upload]) -> None:
     present = {u.key for u in uploads}
     for key, spec in specs.items():
         if spec.get("required") and key not in present:
-            errors.append({"pointer": f"/attachments/{key}", "message": _noop("Diese Anlage ist erforderlich."),
-                           "field": spec["title"]})
+            errors.append({"pointer": f"/attachments/{key}",
+                           "message": _noop("Diese Anlage ist erforderlich."), "field": spec["title"]})
     if errors:
         raise Invalid("Die Anlagen sind fehlerhaft.", errors=errors)
 

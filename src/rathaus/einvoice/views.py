@@ -88,9 +88,9 @@ def invoice(request, membership, invoice_id: int):
         from django.template.loader import render_to_string
         from django.utils.safestring import mark_safe
 
-        # our own template's output, autoescaped when rendered: safe to embed (the fragment, not a second page)
-        view_html = mark_safe(render_to_string("einvoice/_invoice.html", {"inv": invoice_html_context(model)},  # noqa: S308
-                                               request=request))
+        # our own template's output, autoescaped when rendered: safe to embed (a fragment, not a second page)
+        context = {"inv": invoice_html_context(model)}
+        view_html = mark_safe(render_to_string("einvoice/_invoice.html", context, request=request))  # noqa: S308
     except Exception:  # noqa: BLE001 - an invalid invoice may not be presentable; the findings are shown
         view_html = None
     status = services.invoice_status(inv)

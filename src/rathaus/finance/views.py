@@ -51,9 +51,9 @@ AMOUNT_RE = re.compile(r"(\d+|\d{1,3}(?:([.,])\d{3})+)(?:([.,])(\d{1,2}))?")
 
 
 def parse_amount(raw: str) -> Decimal | None:
-    """An amount typed in German or English notation: "12,50", "12.50", "1.234,50", "1,234.50", "1.234" (None if
-    empty). A separator followed by one or two digits is the decimal one, groups of three digits are thousands;
-    anything else is refused rather than guessed (an English "12.50" must not become 1.250 €)."""
+    """An amount typed in German or English notation: "12,50", "12.50", "1.234,50", "1,234.50", "1.234"
+    (None if empty). A separator followed by one or two digits is the decimal one, groups of three digits
+    are thousands; anything else is refused rather than guessed (an English "12.50" must not become 1.250 €)."""
     text = raw.strip().replace(" ", "").replace("\u00a0", "").removesuffix("€").removeprefix("€")
     if not text:
         return None
@@ -103,7 +103,8 @@ def receivable(request, membership, kassenzeichen: str):
                    Q(text__contains=f"KZ {r.kassenzeichen_display}") | ~Q(entry__source_type="bank_statement"))
                    .select_related("account", "cash_account", "product"))))
     return render(request, "finance/receivable.html", {
-        "r": r, "label": choice_label(ReceivableStatus, r.status), "lines": r.lines.all(), "allocations": allocations,
+        "r": r, "label": choice_label(ReceivableStatus, r.status), "lines": r.lines.all(),
+        "allocations": allocations,
         "entries": entries, "pay_to": services.pay_to(membership.tenant),
         "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
         "may_cancel": membership.has_role("treasury") and r.paid_amount == 0 and r.status != "cancelled",
@@ -177,8 +178,9 @@ def statements(request, membership):
                     res = services.import_bank_statement(membership.tenant, fh, actor=request.user.get_username(),
                                                          filename=upload.name)
                 messages.success(request, _(
-                    "Kontoauszug eingelesen: %(entries)s Umsätze, %(matched)s zugeordnet, %(unmatched)s Klärfälle, "
-                    "%(duplicates)s bereits eingelesen, %(skipped)s vorgemerkt (nicht gebucht).") % {
+                    "Kontoauszug eingelesen: %(entries)s Umsätze, %(matched)s zugeordnet, "
+                    "%(unmatched)s Klärfälle, %(duplicates)s bereits eingelesen, "
+                    "%(skipped)s vorgemerkt (nicht gebucht).") % {
                     "entries": res.entries, "matched": res.matched, "unmatched": res.unmatched,
                     "duplicates": res.duplicates, "skipped": res.skipped})
                 return redirect(reverse("finance:statements"))
@@ -234,8 +236,8 @@ def payments(request, membership):
             except ValueError as e:
                 raise Invalid(_("Ausführungsdatum im Format JJJJ-MM-TT angeben.")) from e
             run = create_payment_run(tenant, execution_date=execution_date, actor=request.user.get_username())
-            messages.success(request, _("Zahlungslauf %(number)s erstellt: %(count)s Überweisungen, %(total)s. "
-                                        "Die Datei liegt zum Abruf bereit.") % {
+            messages.success(request, _("Zahlungslauf %(number)s erstellt: %(count)s Überweisungen, "
+                                        "%(total)s. Die Datei liegt zum Abruf bereit.") % {
                 "number": run.number, "count": run.count, "total": format_eur(run.total)})
             return redirect(reverse("finance:payments"))
         except (Invalid, Conflict) as e:

@@ -377,8 +377,8 @@ _PATTERNS: list[tuple[re.Pattern, str]] = []
 
 
 def translate_message(message: str) -> str:
-    """A validation message of the shared (German) validator in the language of the page: the validator's texts
-    are msgids (core.schema, documents.services); the API keeps them German."""
+    """A validation message of the shared (German) validator in the language of the page: the validator's
+    texts are msgids (core.schema, documents.services); the API keeps them German."""
     if not message:
         return message
     translated = _(message)
@@ -478,8 +478,8 @@ class FormRenderer:
         if errors:
             msgs = "<br>".join(escape(m) for m in errors)
             label = escape(_("Fehler:"))
-            html.append(f'<p class="error-message" id="{fid}-error"><span class="visually-hidden">{label}</span> '
-                        f"{msgs}</p>")
+            html.append(f'<p class="error-message" id="{fid}-error">'
+                        f'<span class="visually-hidden">{label}</span> {msgs}</p>')
             described.append(f"{fid}-error")
         return "".join(html), described
 
@@ -563,8 +563,8 @@ class FormRenderer:
                           f'name="_remove:{escape(rptr)}" value="1">{remove_text}</button>')
             row_errors = self._errors_at(rptr)
             error_label = escape(_("Fehler:"))
-            row_err_html = "".join(f'<p class="error-message"><span class="visually-hidden">{error_label}</span> '
-                                   f"{escape(m)}</p>" for m in row_errors)
+            row_err_html = "".join(f'<p class="error-message"><span class="visually-hidden">{error_label}'
+                                   f"</span> {escape(m)}</p>" for m in row_errors)
             rows.append(f'<fieldset class="fieldset repeat-item" id="{rid}">'
                         f'<legend class="legend legend--h{min(level + 1, 6)}">{escape(label)}</legend>'
                         f"{row_err_html}{body}{remove}</fieldset>")
@@ -600,7 +600,8 @@ class FormRenderer:
             value = ""
         extra = ""
         if widget == "date":
-            extra = _("Format: TT.MM.JJJJ.") if not s.get("description") or "TT.MM" not in s["description"] else ""
+            own_format = s.get("description") and "TT.MM" in s["description"]
+            extra = "" if own_format else _("Format: TT.MM.JJJJ.")
         hint, described = self._hint_error(fid, s, errors, extra)
         common = dict(
             id=fid, name=ptr, required=required, aria_required="true" if required else None,
@@ -711,8 +712,8 @@ class FormRenderer:
         title = escape(_("Anlagen"))
         hint = escape(_("Bitte laden Sie die Nachweise hier hoch, soweit sie für Sie zutreffen."))
         return ('<fieldset class="fieldset fieldset--group" id="' + f'{self.prefix}-attachments">'
-                f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">{title}</span>'
-                f'</legend><p class="hint">{hint}</p>'
+                f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">'
+                f'{title}</span></legend><p class="hint">{hint}</p>'
                 + "".join(parts) + "</fieldset>")
 
 

@@ -143,8 +143,8 @@ def application_form(request, key: str):
         parsed.state.errors = forms.errors_by_pointer(errors)
         return _render_form(request, sv, parsed.state, token, files_dropped=bool(uploads))
     except Conflict:
-        notice = _("Dieses Formular wurde bereits mit anderen Angaben abgeschickt. Bitte prüfen Sie Ihre Angaben "
-                   "und senden Sie das Formular erneut ab, um einen weiteren Antrag zu stellen.")
+        notice = _("Dieses Formular wurde bereits mit anderen Angaben abgeschickt. Bitte prüfen Sie Ihre "
+                   "Angaben und senden Sie das Formular erneut ab, um einen weiteren Antrag zu stellen.")
         return _render_form(request, sv, parsed.state, secrets.token_urlsafe(18), notice=notice,
                             files_dropped=bool(uploads))
     case = result.case

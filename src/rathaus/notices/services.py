@@ -349,7 +349,8 @@ def _on_issue_notice(case, eff, events, now) -> None:
         log.exception("notice of %s could not be issued", case.reference)
         _incident(case, events, now, f"Bescheid konnte nicht erstellt werden: {type(e).__name__}: {e}")
         return
-    msg = NOTICE_EVENTS[("approve" if decision == "approve" else "reject", bool(doc.meta.get("kassenzeichen")))]
+    outcome = "approve" if decision == "approve" else "reject"
+    msg = NOTICE_EVENTS[(outcome, bool(doc.meta.get("kassenzeichen")))]
     events.append(CaseEvent(case=case, at=now, kind="document", public=True, actor="Prozess", message=msg))
 
 
