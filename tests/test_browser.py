@@ -137,10 +137,10 @@ def login(page, username: str):
     from rathaus.core.demo import DEMO_PASSWORD
 
     page.goto("/anmelden/")
-    page.get_by_label("Benutzername").fill(username)
-    page.get_by_label("Passwort").fill(DEMO_PASSWORD)
+    page.locator("#id_username").fill(username)  # by id: the labels depend on the language
+    page.locator("#id_password").fill(DEMO_PASSWORD)
     with page.expect_navigation():
-        page.get_by_label("Passwort").press("Enter")
+        page.locator("#id_password").press("Enter")
     assert "/anmelden/" not in page.url, page.content()
 
 
@@ -150,7 +150,7 @@ def login(page, username: str):
 def _active(page) -> dict:
     return page.evaluate("""() => { const e = document.activeElement;
         return {id: e.id, tag: e.tagName.toLowerCase(), type: e.type || '', value: e.value || '',
-                checked: !!e.checked}; }""")
+                checked: !!e.checked, form: e.form ? e.form.id : ''}; }""")
 
 
 # what a person types into the Gewerbeanmeldung, field by field (the schema's first example, required fields)
@@ -213,8 +213,8 @@ def _fill_with_keyboard(page):
                         kb.press("ArrowDown")
                 assert _active(page)["value"] == want and _active(page)["checked"]
                 done.add(name)
-        elif el["tag"] == "button" and el["type"] == "submit":
-            return
+        elif el["tag"] == "button" and el["type"] == "submit" and el["form"] == "f":
+            return  # the application form's submit button (the header's language switch is passed by)
         done.add(key)
     raise AssertionError("never reached the submit button by tabbing")
 
@@ -376,16 +376,19 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
     .map(e => e.name || e.id || e.outerHTML)"""
 
 
-def _check_page(page, path: str):
+SKIP_LINK = {"de": "Zum Inhalt springen", "en": "Skip to main content"}
+
+
+def _check_page(page, path: str, lang: str = "de"):
     page.goto(path)
-    assert page.locator("html").get_attribute("lang") == "de", path
+    assert page.locator("html").get_attribute("lang") == lang, path
     assert page.locator("h1").count() == 1, (path, page.locator("h1").all_inner_texts())
     assert page.evaluate(UNLABELLED) == [], path
     ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(e => e.id)")
     assert len(ids) == len(set(ids)), (path, sorted({i for i in ids if ids.count(i) > 1}))
     # the skip link is the first stop of the keyboard and lands on the main content
     page.keyboard.press("Tab")
-    assert page.evaluate("() => document.activeElement.textContent.trim()") == "Zum Inhalt springen", path
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == SKIP_LINK[lang], path
     assert page.evaluate("() => document.activeElement.getBoundingClientRect().height") > 0, path
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "inhalt", path
@@ -402,3 +405,42 @@ def test_basic_accessibility(page, application, who, paths):
         paths = [*paths, f"/sachbearbeitung/vorgaenge/{application.case.pk}/"] if who == "sachbearbeitung" else paths
     for path in paths:
         _check_page(page, path)
+
+
+# --- languages: German first, English second ------------------------------------------------------------
+
+def test_language_switch_by_keyboard(page):
+    page.goto("/status/")
+    for _ in range(40):  # tab to the switch's English button, as someone without a mouse would
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.getAttribute('lang')") == "en":
+            break
+    else:
+        raise AssertionError("the language switch is not reachable by keyboard")
+    assert page.evaluate("() => document.activeElement.tagName") == "BUTTON"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("/status/") and page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("h1").inner_text() == "Check application status"
+    shot(page, "status-englisch")
+    page.goto("/")  # the choice is kept
+    assert page.locator("html").get_attribute("lang") == "en"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Deutsch").click()
+    assert page.locator("html").get_attribute("lang") == "de" and page.locator("h1").inner_text().startswith("Online")
+
+
+def test_english_browser_gets_english_pages(browser, server, application):
+    ctx = browser.new_context(base_url=server, locale="en-GB", viewport={"width": 1200, "height": 900})
+    ctx.set_default_timeout(10_000)
+    try:
+        p = ctx.new_page()
+        for path in ["/", "/antrag/gewerbeanmeldung/", "/status/", "/anmelden/"]:
+            _check_page(p, path, lang="en")
+        login(p, "sachbearbeitung")
+        for path in ["/sachbearbeitung/", f"/sachbearbeitung/vorgaenge/{application.case.pk}/"]:
+            _check_page(p, path, lang="en")
+        assert p.locator("h1").inner_text().startswith("Case ")
+        shot(p, "vorgang-englisch")
+    finally:
+        ctx.close()

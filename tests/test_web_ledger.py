@@ -86,7 +86,7 @@ def test_journal_with_account_filter(booked):
     html = c.get("/haushalt/journal/", {"jahr": YEAR}).content.decode()
     assert "2 Buchungen" in html and "Gebühr Gewerbeanmeldung" in html and "Zahlung Gewerbeanmeldung" in html
     html = c.get("/haushalt/journal/", {"jahr": YEAR, "konto": "4311000"}).content.decode()
-    assert "1 Buchungen mit Konto 4311000" in html and "Zahlung Gewerbeanmeldung" not in html
+    assert "1 Buchung mit Konto 4311000" in html and "Zahlung Gewerbeanmeldung" not in html
 
 
 def test_close_and_open_periods(booked):

@@ -45,7 +45,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "rathaus.core.i18n.LocaleMiddleware",  # Django's, but the API always answers in German
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -105,9 +105,15 @@ LOGIN_URL = "/anmelden/"
 LOGIN_REDIRECT_URL = "/sachbearbeitung/"
 LOGOUT_REDIRECT_URL = "/"
 
+# The UI speaks German first, English second (docs/i18n.md): German is the default and the source
+# language of the catalog (src/rathaus/locale/en/LC_MESSAGES/django.po); the language switch in the page
+# header remembers a choice for a year in a cookie, else the browser's Accept-Language decides.
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", "Deutsch"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True

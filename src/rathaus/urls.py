@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from rathaus.cases.api import router as cases_router
 from rathaus.catalog.api import router as catalog_router
@@ -22,13 +23,14 @@ api.add_router("/", einvoice_inbox_router)
 api.add_router("/", ledger_router)
 api.add_router("/", einvoice_router)
 
-admin.site.site_header = "rathaus – Administration"
+admin.site.site_header = _("rathaus – Administration")
 admin.site.site_title = "rathaus"
-admin.site.index_title = "Mandanten, Organisation und Leistungen"
+admin.site.index_title = _("Mandanten, Organisation und Leistungen")
 
 urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch in the page header
     path("", include("rathaus.intake.urls")),
     path("", include("rathaus.cases.urls")),
     path("", include("rathaus.finance.urls")),

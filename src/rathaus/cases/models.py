@@ -2,19 +2,20 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_noop as _noop  # labels stay German; web pages translate them
 
 from rathaus.catalog.models import ServiceVersion
 from rathaus.tenants.models import OrgUnit, Tenant
 
 
 class CaseStatus(models.TextChoices):
-    RECEIVED = "received", "Eingegangen"
-    IN_PROGRESS = "in_progress", "In Bearbeitung"
-    WAITING_FOR_APPLICANT = "waiting_for_applicant", "Rückfrage an Antragsteller"
-    APPROVED = "approved", "Bewilligt"
-    REJECTED = "rejected", "Abgelehnt"
-    WITHDRAWN = "withdrawn", "Zurückgezogen"
-    CLOSED = "closed", "Abgeschlossen"
+    RECEIVED = "received", _noop("Eingegangen")
+    IN_PROGRESS = "in_progress", _noop("In Bearbeitung")
+    WAITING_FOR_APPLICANT = "waiting_for_applicant", _noop("Rückfrage an Antragsteller")
+    APPROVED = "approved", _noop("Bewilligt")
+    REJECTED = "rejected", _noop("Abgelehnt")
+    WITHDRAWN = "withdrawn", _noop("Zurückgezogen")
+    CLOSED = "closed", _noop("Abgeschlossen")
 
 
 class ReferenceCounter(models.Model):
@@ -100,9 +101,9 @@ class CaseEvent(models.Model):
 
 
 class TaskState(models.TextChoices):
-    OPEN = "open", "Offen"
-    COMPLETED = "completed", "Erledigt"
-    CANCELLED = "cancelled", "Abgebrochen"
+    OPEN = "open", _noop("Offen")
+    COMPLETED = "completed", _noop("Erledigt")
+    CANCELLED = "cancelled", _noop("Abgebrochen")
 
 
 class Task(models.Model):

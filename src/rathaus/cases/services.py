@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop as _noop
 
 from rathaus.catalog.services import get_active_service, is_public
 from rathaus.core import schema as schemas
@@ -313,7 +314,8 @@ def submit_application(
         updated_at=now,
     )
     events = [CaseEvent(at=now, kind="status", status=CaseStatus.RECEIVED, public=True,
-                        message="Ihr Antrag ist eingegangen.", actor="Antragsteller")]
+                        message=_noop("Ihr Antrag ist eingegangen."),  # a msgid: the status page translates
+                        actor="Antragsteller")]
     if workflow_error:
         events.append(CaseEvent(at=now, kind="incident", public=False, actor="Prozess",
                                 message=f"Prozessfehler beim Start: {workflow_error}"))

@@ -15,12 +15,15 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from rathaus.catalog.models import ServiceVersion
 from rathaus.catalog.services import active_services
 from rathaus.core.api import clean_key
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
+from rathaus.core.i18n import choice_label, choice_options
 from rathaus.documents.api import document_response
 from rathaus.documents.models import Document
 from rathaus.intake import forms
@@ -31,8 +34,11 @@ from .facts import case_facts
 from .models import CaseStatus, TaskState
 
 PAGE_SIZE = 25
-ROLE_LABELS = {"clerk": "Sachbearbeitung", "approver": "Leitung", "treasury": "Stadtkasse",
-               "accounting": "Kämmerei", "admin": "Administration"}
+ROLE_LABELS = {"clerk": pgettext_lazy("role", "Sachbearbeitung"),
+               "approver": pgettext_lazy("role", "Leitung"),
+               "treasury": pgettext_lazy("role", "Stadtkasse"),
+               "accounting": pgettext_lazy("role", "Kämmerei"),
+               "admin": pgettext_lazy("role", "Administration")}
 
 
 # --------------------------------------------------------------------------- login
@@ -49,7 +55,7 @@ class LoginView(auth_views.LoginView):
             from rathaus.core.demo import DEMO_PASSWORD, USERS
 
             demo = [{"username": u[0], "name": f"{u[1]} {u[2]}",
-                     "roles": ", ".join(ROLE_LABELS.get(r, r) for r in u[5])}
+                     "roles": ", ".join(str(ROLE_LABELS.get(r, r)) for r in u[5])}
                     for u in USERS if u[3] == tenant.slug]
             ctx["demo_password"] = DEMO_PASSWORD
         ctx["demo_users"] = demo
@@ -132,11 +138,12 @@ def case_list(request, membership):
     qs = services.cases_for(membership, status=status or None, service=service or None)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
     today = timezone.localdate()
-    cases = [{"case": c, "status_label": CaseStatus(c.status).label,
+    cases = [{"case": c, "status_label": choice_label(CaseStatus, c.status),
               "overdue": c.closed_at is None and c.due_date < today} for c in page.object_list]
     params = {k: v for k, v in {"status": status, "leistung": service}.items() if v}
     return render(request, "staff/cases.html", {
-        "cases": cases, "page": page, "statuses": CaseStatus.choices, "services": _service_choices(membership.tenant),
+        "cases": cases, "page": page, "statuses": choice_options(CaseStatus),
+        "services": _service_choices(membership.tenant),
         "filter_status": status, "filter_service": service, "query": urlencode(params),
     })
 
@@ -154,7 +161,7 @@ def _case_page(request, membership, case_id: int, task_states: dict | None = Non
     summary = []
     now = timezone.now()
     for t in case.tasks.select_related("assignee", "completed_by").order_by("created_at", "id"):
-        item = {"task": t, "open": t.state == TaskState.OPEN, "state_label": TaskState(t.state).label,
+        item = {"task": t, "open": t.state == TaskState.OPEN, "state_label": choice_label(TaskState, t.state),
                 "assignee": _person(t.assignee), "completed_by": _person(t.completed_by),
                 "can_work": t.pk in workable, "mine": t.assignee_id == request.user.pk,
                 "overdue": t.state == TaskState.OPEN and t.due_at < now,
@@ -171,7 +178,7 @@ def _case_page(request, membership, case_id: int, task_states: dict | None = Non
     events = list(case.events.all())
     documents = list(case.documents.all())
     return render(request, "staff/case.html", {
-        "case": case, "sv": sv, "status_label": CaseStatus(case.status).label, "facts": case_facts(case),
+        "case": case, "sv": sv, "status_label": choice_label(CaseStatus, case.status), "facts": case_facts(case),
         "overdue": case.closed_at is None and case.due_date < timezone.localdate(),
         "data_html": forms.render_data(sv.form_schema, case.data, heading_level=3),
         "events": events, "tasks": tasks, "documents": documents, "summary": summary,
@@ -194,10 +201,12 @@ def task_action(request, membership, case_id: int, task_id: int, action: str):
     try:
         if action == "uebernehmen":
             task = services.claim_task(membership, task_id)
-            messages.success(request, f"Sie bearbeiten jetzt die Aufgabe „{task.title}“.")
+            messages.success(request, _("Sie bearbeiten jetzt die Aufgabe „%(title)s“.")
+                             % {"title": task.title})
         elif action == "zurueckgeben":
             task = services.release_task(membership, task_id)
-            messages.success(request, f"Die Aufgabe „{task.title}“ ist wieder für alle offen.")
+            messages.success(request, _("Die Aufgabe „%(title)s“ ist wieder für alle offen.")
+                             % {"title": task.title})
         elif action == "erledigen":
             schema = _task_schema(membership, task_id)
             parsed = forms.parse(schema, request.POST)
@@ -208,13 +217,13 @@ def task_action(request, membership, case_id: int, task_id: int, action: str):
             except Invalid as e:
                 parsed.state.errors = forms.errors_by_pointer(e.errors) or {"": [e.detail]}
                 return _case_page(request, membership, case_id, {task_id: parsed.state})
-            messages.success(request, f"Die Aufgabe „{task.title}“ ist erledigt.")
+            messages.success(request, _("Die Aufgabe „%(title)s“ ist erledigt.") % {"title": task.title})
         else:
             raise Http404("Unbekannte Aktion")
     except NotFound as e:
         raise Http404(str(e)) from e
     except (Forbidden, Conflict) as e:
-        messages.error(request, e.detail)
+        messages.error(request, e.detail)  # the service's message: German, as in the API (docs/i18n.md)
         return _back(case_id, task_id)
     return _back(task.case_id, task_id if action != "erledigen" else None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
+from django.utils.translation import gettext_noop as _noop
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as _JSError
 
@@ -67,14 +68,39 @@ def _title_at(schema: dict, path) -> str | None:
     return node.get("title") if isinstance(node, dict) else None
 
 
+# The messages are German, the language of the API; they are also msgids, so the web form shows them in the
+# language of the page (intake.forms.translate_message). PARAMETER_MESSAGES: the templates with one value.
 FORMAT_MESSAGES = {
-    "email": "Bitte geben Sie eine gültige E-Mail-Adresse an.",
-    "date": "Bitte geben Sie ein gültiges Datum an (TT.MM.JJJJ).",
-    "iban": "Die IBAN ist ungültig. Bitte prüfen Sie Länge und Prüfziffer.",
-    "bic": "Die BIC ist ungültig.",
-    "de-postal-code": "Die Postleitzahl besteht aus 5 Ziffern.",
-    "de-tax-id": "Die Steuer-Identifikationsnummer ist ungültig.",
+    "email": _noop("Bitte geben Sie eine gültige E-Mail-Adresse an."),
+    "date": _noop("Bitte geben Sie ein gültiges Datum an (TT.MM.JJJJ)."),
+    "iban": _noop("Die IBAN ist ungültig. Bitte prüfen Sie Länge und Prüfziffer."),
+    "bic": _noop("Die BIC ist ungültig."),
+    "de-postal-code": _noop("Die Postleitzahl besteht aus 5 Ziffern."),
+    "de-tax-id": _noop("Die Steuer-Identifikationsnummer ist ungültig."),
 }
+PATTERN_MESSAGE = _noop("Die Eingabe hat nicht das erwartete Format.")
+FILL_IN_MESSAGE = _noop("Bitte füllen Sie dieses Feld aus.")
+MESSAGES = {
+    "enum": _noop("Bitte wählen Sie einen der vorgegebenen Werte."),
+    "const": _noop("Dieser Wert ist hier nicht zulässig."),
+    "pattern": PATTERN_MESSAGE,
+    "additionalProperties": _noop("Unbekanntes Feld."),
+    "unevaluatedProperties": _noop("Unbekanntes Feld."),
+    "dependentRequired": _noop("Eine zugehörige Pflichtangabe fehlt."),
+}
+VALUE_MESSAGES = {
+    "format": _noop("Ungültiges Format (%(value)s)."),
+    "minLength": _noop("Mindestens %(value)s Zeichen."),
+    "maxLength": _noop("Höchstens %(value)s Zeichen."),
+    "minimum": _noop("Der Wert muss mindestens %(value)s sein."),
+    "maximum": _noop("Der Wert darf höchstens %(value)s sein."),
+    "exclusiveMinimum": _noop("Der Wert muss größer als %(value)s sein."),
+    "exclusiveMaximum": _noop("Der Wert muss kleiner als %(value)s sein."),
+    "minItems": _noop("Bitte geben Sie mindestens %(value)s Einträge an."),
+    "maxItems": _noop("Höchstens %(value)s Einträge sind möglich."),
+}
+UNKNOWN_FIELD_MESSAGE = _noop("Unbekanntes Feld: %(value)s")
+PARAMETER_MESSAGES = (*VALUE_MESSAGES.values(), UNKNOWN_FIELD_MESSAGE)
 
 
 def german_message(err: _JSError) -> str:
@@ -91,34 +117,14 @@ def german_message(err: _JSError) -> str:
         else:
             exp = names.get(expected, expected)
         return f"Erwartet wird: {exp}."
-    if v == "enum":
-        return "Bitte wählen Sie einen der vorgegebenen Werte."
-    if v == "const":
-        return "Dieser Wert ist hier nicht zulässig."
-    if v == "format":
-        return FORMAT_MESSAGES.get(err.validator_value, f"Ungültiges Format ({err.validator_value}).")
-    if v == "minLength":
-        return "Bitte füllen Sie dieses Feld aus." if err.validator_value == 1 else f"Mindestens {err.validator_value} Zeichen."
-    if v == "maxLength":
-        return f"Höchstens {err.validator_value} Zeichen."
-    if v == "pattern":
-        return "Die Eingabe hat nicht das erwartete Format."
-    if v == "minimum":
-        return f"Der Wert muss mindestens {err.validator_value} sein."
-    if v == "maximum":
-        return f"Der Wert darf höchstens {err.validator_value} sein."
-    if v == "exclusiveMinimum":
-        return f"Der Wert muss größer als {err.validator_value} sein."
-    if v == "exclusiveMaximum":
-        return f"Der Wert muss kleiner als {err.validator_value} sein."
-    if v == "minItems":
-        return f"Bitte geben Sie mindestens {err.validator_value} Einträge an."
-    if v == "maxItems":
-        return f"Höchstens {err.validator_value} Einträge sind möglich."
-    if v == "additionalProperties" or v == "unevaluatedProperties":
-        return "Unbekanntes Feld."
-    if v == "dependentRequired":
-        return "Eine zugehörige Pflichtangabe fehlt."
+    if v == "format" and err.validator_value in FORMAT_MESSAGES:
+        return FORMAT_MESSAGES[err.validator_value]
+    if v == "minLength" and err.validator_value == 1:
+        return FILL_IN_MESSAGE
+    if v in MESSAGES:
+        return MESSAGES[v]
+    if v in VALUE_MESSAGES:
+        return VALUE_MESSAGES[v] % {"value": err.validator_value}
     return err.message
 
 
@@ -136,7 +142,7 @@ def validate(schema: dict, instance, prefix: str = "", cache_key=None) -> list[d
                 # one error per unknown property, pointing at the property itself
                 for name in _unknown_properties(e):
                     ptr = prefix + pointer(path + [name])
-                    msg = f"Unbekanntes Feld: {name}"
+                    msg = UNKNOWN_FIELD_MESSAGE % {"value": name}
                     if (ptr, msg) not in seen:
                         seen.add((ptr, msg))
                         errors.append({"pointer": ptr, "message": msg, "field": name})

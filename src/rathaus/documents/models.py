@@ -1,17 +1,18 @@
 """E-Akte: documents of a case, write-once with hash and version."""
 
 from django.db import models
+from django.utils.translation import gettext_noop as _noop  # labels stay German; web pages translate them
 
 from rathaus.tenants.models import Tenant
 
 
 class Document(models.Model):
     class Kind(models.TextChoices):
-        ATTACHMENT = "attachment", "Anlage"
-        RECEIPT = "receipt", "Eingangsbestätigung"
-        NOTICE = "notice", "Bescheid"
-        INVOICE = "invoice", "Rechnung"
-        OTHER = "other", "Sonstiges"
+        ATTACHMENT = "attachment", _noop("Anlage")
+        RECEIPT = "receipt", _noop("Eingangsbestätigung")
+        NOTICE = "notice", _noop("Bescheid")
+        INVOICE = "invoice", _noop("Rechnung")
+        OTHER = "other", _noop("Sonstiges")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="documents")
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, null=True, blank=True, related_name="documents")

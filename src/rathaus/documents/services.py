@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
+from django.utils.translation import gettext_noop as _noop
 
 from rathaus.core.errors import Invalid
 
@@ -22,6 +23,12 @@ MAGIC = {
     "image/jpeg": [b"\xff\xd8\xff"],
     "image/png": [b"\x89PNG\r\n\x1a\n"],
 }
+
+
+# German (the API's language) and msgids: the web form shows them translated (intake.forms.translate_message)
+TOO_LARGE_MESSAGE = _noop("Die Datei ist zu groß (höchstens %(value)s MB).")
+WRONG_TYPE_MESSAGE = _noop("Dateityp nicht erlaubt. Erlaubt: %(value)s.")
+PARAMETER_MESSAGES = (TOO_LARGE_MESSAGE, WRONG_TYPE_MESSAGE)
 
 
 @dataclass
@@ -46,29 +53,29 @@ def check_attachments(service_version, uploads: list[Upload]) -> None:
         spec = specs.get(up.key)
         ptr = f"/attachments/{up.key}"
         if spec is None:
-            errors.append({"pointer": ptr, "message": "Für diese Leistung ist keine solche Anlage vorgesehen.",
-                           "field": up.key})
+            errors.append({"pointer": ptr, "field": up.key,
+                           "message": _noop("Für diese Leistung ist keine solche Anlage vorgesehen.")})
             continue
         limit = int(float(spec.get("max_size_mb", 10)) * 1024 * 1024)
         limit = min(limit, settings.RATHAUS_MAX_UPLOAD_BYTES)
         if len(up.content) == 0:
-            errors.append({"pointer": ptr, "message": "Die Datei ist leer.", "field": spec["title"]})
+            errors.append({"pointer": ptr, "message": _noop("Die Datei ist leer."), "field": spec["title"]})
         elif len(up.content) > limit:
-            errors.append({"pointer": ptr, "message": f"Die Datei ist zu groß (höchstens {limit // (1024 * 1024)} MB).",
+            errors.append({"pointer": ptr, "message": TOO_LARGE_MESSAGE % {"value": limit // (1024 * 1024)},
                            "field": spec["title"]})
         allowed = spec.get("content_types") or list(MAGIC)
         actual = sniff_content_type(up.content)
         if up.content and (actual is None or actual not in allowed):
             names = ", ".join(mimetypes.guess_extension(c) or c for c in allowed)
-            errors.append({"pointer": ptr, "message": f"Dateityp nicht erlaubt. Erlaubt: {names}.",
+            errors.append({"pointer": ptr, "message": WRONG_TYPE_MESSAGE % {"value": names},
                            "field": spec["title"]})
         else:
             up.content_type = actual or up.content_type
     present = {u.key for u in uploads}
     for key, spec in specs.items():
         if spec.get("required") and key not in present:
-            errors.append({"pointer": f"/attachments/{key}", "message": "Diese Anlage ist erforderlich.",
-                           "field": spec["title"]})
+            errors.append({"pointer": f"/attachments/{key}",
+                           "message": _noop("Diese Anlage ist erforderlich."), "field": spec["title"]})
     if errors:
         raise Invalid("Die Anlagen sind fehlerhaft.", errors=errors)
 

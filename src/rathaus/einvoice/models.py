@@ -2,6 +2,7 @@
 routing by Leitweg-ID and the approval case (a service package like any other)."""
 
 from django.db import models
+from django.utils.translation import gettext_noop as _noop  # labels stay German; web pages translate them
 
 from rathaus.tenants.models import OrgUnit, Tenant
 
@@ -9,15 +10,15 @@ MONEY = {"max_digits": 15, "decimal_places": 2}
 
 
 class InvoiceStatus(models.TextChoices):
-    RECEIVED = "received", "eingegangen"
-    REFUSED = "refused", "abgewiesen (keine gültige XML-Datei)"
-    INVALID = "invalid", "ungültig (zurückgewiesen)"
-    MISROUTED = "misrouted", "falsche Leitweg-ID"
-    DUPLICATE = "duplicate", "Dublette"
-    IN_REVIEW = "in_review", "in Prüfung"
-    APPROVED = "approved", "angeordnet"
-    REJECTED = "rejected", "abgelehnt"
-    PAID = "paid", "bezahlt"
+    RECEIVED = "received", _noop("eingegangen")
+    REFUSED = "refused", _noop("abgewiesen (keine gültige XML-Datei)")
+    INVALID = "invalid", _noop("ungültig (zurückgewiesen)")
+    MISROUTED = "misrouted", _noop("falsche Leitweg-ID")
+    DUPLICATE = "duplicate", _noop("Dublette")
+    IN_REVIEW = "in_review", _noop("in Prüfung")
+    APPROVED = "approved", _noop("angeordnet")
+    REJECTED = "rejected", _noop("abgelehnt")
+    PAID = "paid", _noop("bezahlt")
 
 
 class LeitwegRoute(models.Model):

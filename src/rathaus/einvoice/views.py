@@ -8,9 +8,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from rathaus.cases.views import staff_view
 from rathaus.core.errors import DomainError, NotFound
+from rathaus.core.i18n import choice_label, choice_options
 
 from . import services
 from .models import InvoiceStatus
@@ -43,19 +45,21 @@ def inbox(request, membership):
             raise PermissionDenied("Rechnungen liefert nur der Rechnungseingang ein.")
         upload = request.FILES.get("datei")
         if upload is None:
-            messages.error(request, "Bitte eine XRechnung (XML-Datei) auswählen.")
+            messages.error(request, _("Bitte eine XRechnung (XML-Datei) auswählen."))
             status = 422
         elif upload.size > services.max_bytes():
-            messages.error(request, "Die Datei ist zu groß.")
+            messages.error(request, _("Die Datei ist zu groß."))
             status = 413
         else:
             try:
                 inv = services.receive_invoice(membership.tenant, upload.read(), actor=request.user.get_username(),
                                                channel="upload", filename=upload.name)
-                messages.success(request, f"Rechnung eingegangen: {InvoiceStatus(inv.status).label}.")
+                messages.success(request, _("Rechnung eingegangen: %(status)s.")
+                                 % {"status": choice_label(InvoiceStatus, inv.status)})
                 return redirect(reverse("einvoice:invoice", args=[inv.pk]))
             except DomainError as e:
-                messages.error(request, f"Die Datei wurde abgewiesen (und protokolliert): {e.detail}")
+                messages.error(request, _("Die Datei wurde abgewiesen (und protokolliert): %(detail)s")
+                               % {"detail": e.detail})
                 status = 422
     filt = request.GET.get("status", "")
     if filt not in InvoiceStatus.values:
@@ -64,9 +68,9 @@ def inbox(request, membership):
     page = Paginator(qs, 50).get_page(request.GET.get("seite"))
     rows = [{"inv": i, "status": services.invoice_status(i)} for i in page.object_list]
     for r in rows:
-        r["label"] = InvoiceStatus(r["status"]).label
+        r["label"] = choice_label(InvoiceStatus, r["status"])
     return render(request, "einvoice/inbox.html", {
-        "rows": rows, "page": page, "statuses": InvoiceStatus.choices, "filter_status": filt,
+        "rows": rows, "page": page, "statuses": choice_options(InvoiceStatus), "filter_status": filt,
         "may_receive": _may(membership, RECEIVE_ROLES),
     }, status=status)
 
@@ -77,21 +81,21 @@ def invoice(request, membership, invoice_id: int):
     view_html = None
     try:
         from .parse import parse_invoice
-        from .render import invoice_html_context  # noqa: F401 - the German visualisation (if available)
+        from .render import invoice_html_context
 
         with inv.document.file.open("rb") as fh:
             model = parse_invoice(fh.read(), inv.syntax)
         from django.template.loader import render_to_string
         from django.utils.safestring import mark_safe
 
-        # our own template's output, autoescaped when rendered: safe to embed
-        view_html = mark_safe(render_to_string("einvoice/invoice_view.html", invoice_html_context(model),  # noqa: S308
-                                               request=request))
+        # our own template's output, autoescaped when rendered: safe to embed (a fragment, not a second page)
+        context = {"inv": invoice_html_context(model)}
+        view_html = mark_safe(render_to_string("einvoice/_invoice.html", context, request=request))  # noqa: S308
     except Exception:  # noqa: BLE001 - an invalid invoice may not be presentable; the findings are shown
         view_html = None
     status = services.invoice_status(inv)
     return render(request, "einvoice/invoice.html", {
-        "inv": inv, "status": status, "label": InvoiceStatus(status).label, "view_html": view_html,
+        "inv": inv, "status": status, "label": choice_label(InvoiceStatus, status), "view_html": view_html,
         "input_vat": services.input_vat_summary(inv) if inv.case_id else "",
     })
 

@@ -3,6 +3,7 @@ statements, their transactions and the allocations of payments to receivables. A
 cannot be allocated automatically waits in the clearing list (Klärfälle) for the treasury."""
 
 from django.db import models
+from django.utils.translation import gettext_noop as _noop  # labels stay German; web pages translate them
 
 from rathaus.tenants.models import Tenant
 
@@ -10,11 +11,11 @@ MONEY = {"max_digits": 15, "decimal_places": 2}
 
 
 class ReceivableStatus(models.TextChoices):
-    OPEN = "open", "offen"
-    PARTIALLY_PAID = "partially_paid", "teilweise bezahlt"
-    PAID = "paid", "bezahlt"
-    OVERPAID = "overpaid", "überzahlt"
-    CANCELLED = "cancelled", "storniert"
+    OPEN = "open", _noop("offen")
+    PARTIALLY_PAID = "partially_paid", _noop("teilweise bezahlt")
+    PAID = "paid", _noop("bezahlt")
+    OVERPAID = "overpaid", _noop("überzahlt")
+    CANCELLED = "cancelled", _noop("storniert")
 
 
 class Receivable(models.Model):
@@ -196,10 +197,10 @@ class Allocation(models.Model):
 
 
 class PayableStatus(models.TextChoices):
-    OPEN = "open", "offen"
-    SCHEDULED = "scheduled", "im Zahlungslauf"
-    PAID = "paid", "bezahlt"
-    CANCELLED = "cancelled", "storniert"
+    OPEN = "open", _noop("offen")
+    SCHEDULED = "scheduled", _noop("im Zahlungslauf")
+    PAID = "paid", _noop("bezahlt")
+    CANCELLED = "cancelled", _noop("storniert")
 
 
 class Payable(models.Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -14,10 +16,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from rathaus.cases.views import staff_view
 from rathaus.core.errors import Conflict, Invalid, NotFound
+from rathaus.core.i18n import choice_label, choice_options
+from rathaus.core.templatetags.rathaus_format import format_eur
 from rathaus.ledger.models import JournalEntry
 
 from . import services
@@ -42,6 +47,22 @@ def treasury_view(write: bool = False):
     return deco
 
 
+AMOUNT_RE = re.compile(r"(\d+|\d{1,3}(?:([.,])\d{3})+)(?:([.,])(\d{1,2}))?")
+
+
+def parse_amount(raw: str) -> Decimal | None:
+    """An amount typed in German or English notation: "12,50", "12.50", "1.234,50", "1,234.50", "1.234"
+    (None if empty). A separator followed by one or two digits is the decimal one, groups of three digits
+    are thousands; anything else is refused rather than guessed (an English "12.50" must not become 1.250 €)."""
+    text = raw.strip().replace(" ", "").replace("\u00a0", "").removesuffix("€").removeprefix("€")
+    if not text:
+        return None
+    m = AMOUNT_RE.fullmatch(text)
+    if m is None or (m[2] and m[3] == m[2]):
+        raise Invalid(_("Der Betrag ist keine Zahl (Beispiel: 12,50)."))
+    return Decimal(f"{re.sub(r'[.,]', '', m[1])}.{m[4] or '0'}")
+
+
 @treasury_view()
 def open_items(request, membership):
     status = request.GET.get("status", "offen")
@@ -55,8 +76,8 @@ def open_items(request, membership):
     params = {k: v for k, v in {"status": status, "q": q}.items() if v}
     return render(request, "finance/open_items.html", {
         "page": page, "rows": [{"r": r, "overdue": r.open_amount > 0 and r.due_date < today,
-                                "label": ReceivableStatus(r.status).label} for r in page.object_list],
-        "statuses": [("offen", "offen und teilweise bezahlt"), *ReceivableStatus.choices],
+                                "label": choice_label(ReceivableStatus, r.status)} for r in page.object_list],
+        "statuses": [("offen", _("offen und teilweise bezahlt")), *choice_options(ReceivableStatus)],
         "filter_status": status, "q": q, "query": urlencode(params),
         "clearing_count": services.clearing_list(membership.tenant).count(),
     })
@@ -82,7 +103,8 @@ def receivable(request, membership, kassenzeichen: str):
                    Q(text__contains=f"KZ {r.kassenzeichen_display}") | ~Q(entry__source_type="bank_statement"))
                    .select_related("account", "cash_account", "product"))))
     return render(request, "finance/receivable.html", {
-        "r": r, "label": ReceivableStatus(r.status).label, "lines": r.lines.all(), "allocations": allocations,
+        "r": r, "label": choice_label(ReceivableStatus, r.status), "lines": r.lines.all(),
+        "allocations": allocations,
         "entries": entries, "pay_to": services.pay_to(membership.tenant),
         "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
         "may_cancel": membership.has_role("treasury") and r.paid_amount == 0 and r.status != "cancelled",
@@ -95,8 +117,8 @@ def cancel(request, membership, kassenzeichen: str):
     try:
         r = services.cancel_receivable(membership.tenant, kassenzeichen, reason=request.POST.get("grund", ""),
                                        actor=request.user.get_username())
-        messages.success(request, f"Forderung {r.kassenzeichen_display} storniert; die Sollstellung ist "
-                                  "zurückgebucht.")
+        messages.success(request, _("Forderung %(kz)s storniert; die Sollstellung ist zurückgebucht.")
+                         % {"kz": r.kassenzeichen_display})
     except NotFound as e:
         raise Http404(str(e)) from e
     except (Invalid, Conflict) as e:
@@ -121,21 +143,15 @@ def clearing_action(request, membership, tx_id: int, action: str):
     note = (request.POST.get("vermerk") or "").strip()
     try:
         if action == "zuordnen":
-            amount = (request.POST.get("betrag") or "").strip().replace(".", "").replace(",", ".") or None
-            from decimal import Decimal, InvalidOperation
-
-            try:
-                amount = Decimal(amount) if amount else None
-            except InvalidOperation as e:
-                raise Invalid("Der Betrag ist keine Zahl (Beispiel: 12,50).") from e
+            amount = parse_amount(request.POST.get("betrag") or "")
             alloc = services.assign_transaction(membership.tenant, tx_id,
                                                 kassenzeichen=request.POST.get("kassenzeichen", ""),
                                                 amount=amount, actor=actor, note=note)
-            messages.success(request, f"{alloc.amount} € dem Kassenzeichen "
-                                      f"{alloc.receivable.kassenzeichen_display} zugeordnet.")
+            messages.success(request, _("%(amount)s dem Kassenzeichen %(kz)s zugeordnet.") % {
+                "amount": format_eur(alloc.amount), "kz": alloc.receivable.kassenzeichen_display})
         elif action == "erledigen":
             services.resolve_transaction(membership.tenant, tx_id, actor=actor, note=note)
-            messages.success(request, "Klärfall ohne Zuordnung erledigt.")
+            messages.success(request, _("Klärfall ohne Zuordnung erledigt."))
         else:
             raise Http404("Unbekannte Aktion")
     except NotFound as e:
@@ -153,17 +169,20 @@ def statements(request, membership):
         upload = request.FILES.get("datei")
         error = None
         if upload is None:
-            error = "Bitte eine camt.053-Datei auswählen."
+            error = _("Bitte eine camt.053-Datei auswählen.")
         elif upload.size > settings.RATHAUS_MAX_STATEMENT_BYTES:
-            error = "Die Datei ist zu groß."
+            error = _("Die Datei ist zu groß.")
         else:
             try:
                 with upload.open("rb") as fh:
                     res = services.import_bank_statement(membership.tenant, fh, actor=request.user.get_username(),
                                                          filename=upload.name)
-                messages.success(request, f"Kontoauszug eingelesen: {res.entries} Umsätze, {res.matched} "
-                                          f"zugeordnet, {res.unmatched} Klärfälle, {res.duplicates} bereits "
-                                          f"eingelesen, {res.skipped} vorgemerkt (nicht gebucht).")
+                messages.success(request, _(
+                    "Kontoauszug eingelesen: %(entries)s Umsätze, %(matched)s zugeordnet, "
+                    "%(unmatched)s Klärfälle, %(duplicates)s bereits eingelesen, "
+                    "%(skipped)s vorgemerkt (nicht gebucht).") % {
+                    "entries": res.entries, "matched": res.matched, "unmatched": res.unmatched,
+                    "duplicates": res.duplicates, "skipped": res.skipped})
                 return redirect(reverse("finance:statements"))
             except (Invalid, Conflict, NotFound) as e:
                 error = e.detail
@@ -215,10 +234,11 @@ def payments(request, membership):
             try:
                 execution_date = dt.date.fromisoformat(raw)
             except ValueError as e:
-                raise Invalid("Ausführungsdatum im Format JJJJ-MM-TT angeben.") from e
+                raise Invalid(_("Ausführungsdatum im Format JJJJ-MM-TT angeben.")) from e
             run = create_payment_run(tenant, execution_date=execution_date, actor=request.user.get_username())
-            messages.success(request, f"Zahlungslauf {run.number} erstellt: {run.count} Überweisungen, "
-                                      f"{run.total} €. Die Datei liegt zum Abruf bereit.")
+            messages.success(request, _("Zahlungslauf %(number)s erstellt: %(count)s Überweisungen, "
+                                        "%(total)s. Die Datei liegt zum Abruf bereit.") % {
+                "number": run.number, "count": run.count, "total": format_eur(run.total)})
             return redirect(reverse("finance:payments"))
         except (Invalid, Conflict) as e:
             messages.error(request, e.detail)

@@ -20,11 +20,15 @@ from typing import Any
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+
+from rathaus.core import schema as schemas
 
 MAX_ROWS = 50  # upper bound of rows per repeatable group taken from a request
 MISSING = object()
-DECISION_LABELS = {"approve": "Bewilligen", "reject": "Ablehnen"}
-PATTERN_MESSAGE = "Die Eingabe hat nicht das erwartete Format."
+DECISION_LABELS = {"approve": gettext_lazy("Bewilligen"), "reject": gettext_lazy("Ablehnen")}
+PATTERN_MESSAGE = schemas.PATTERN_MESSAGE
 
 
 @dataclass
@@ -345,17 +349,47 @@ def _friendly(message: str, s: dict, key: str) -> str:
     widget = _widget(s, key)
     if message.startswith("Bitte füllen Sie das Pflichtfeld") or message == "Pflichtangabe fehlt.":
         if widget in ("radio", "select"):
-            return "Bitte wählen Sie eine Antwort aus."
+            return _("Bitte wählen Sie eine Antwort aus.")
         if _type(s) in ("object", "array"):
-            return "Bitte machen Sie hier Angaben."
-        return "Bitte füllen Sie dieses Feld aus."
+            return _("Bitte machen Sie hier Angaben.")
+        return _("Bitte füllen Sie dieses Feld aus.")
     if message.startswith("Erwartet wird"):
         if _type(s) == "integer":
-            return "Bitte geben Sie eine ganze Zahl ein, z. B. 3."
+            return _("Bitte geben Sie eine ganze Zahl ein, z. B. 3.")
         if _type(s) == "number":
-            return "Bitte geben Sie eine Zahl ein, z. B. 2,5."
+            return _("Bitte geben Sie eine Zahl ein, z. B. 2,5.")
     if message == PATTERN_MESSAGE and s.get("description"):
-        return f"Die Eingabe hat nicht das erwartete Format ({s['description']})."
+        return _("Die Eingabe hat nicht das erwartete Format (%(hint)s).") % {"hint": s["description"]}
+    return translate_message(message)
+
+
+def _message_patterns() -> list[tuple[re.Pattern, str]]:
+    out = []
+    from rathaus.documents.services import PARAMETER_MESSAGES as UPLOAD_MESSAGES
+
+    for template in (*schemas.PARAMETER_MESSAGES, *UPLOAD_MESSAGES):
+        rx = re.escape(template).replace(re.escape("%(value)s"), "(?P<value>.+?)")
+        out.append((re.compile(rx), template))
+    return out
+
+
+_PATTERNS: list[tuple[re.Pattern, str]] = []
+
+
+def translate_message(message: str) -> str:
+    """A validation message of the shared (German) validator in the language of the page: the validator's
+    texts are msgids (core.schema, documents.services); the API keeps them German."""
+    if not message:
+        return message
+    translated = _(message)
+    if translated != message or get_language() == "de":
+        return translated
+    if not _PATTERNS:
+        _PATTERNS.extend(_message_patterns())
+    for rx, template in _PATTERNS:
+        m = rx.fullmatch(message)
+        if m:
+            return _(template) % {"value": m["value"]}
     return message
 
 
@@ -443,14 +477,15 @@ class FormRenderer:
             described.append(f"{fid}-hint")
         if errors:
             msgs = "<br>".join(escape(m) for m in errors)
-            html.append(f'<p class="error-message" id="{fid}-error"><span class="visually-hidden">Fehler:</span> '
-                        f"{msgs}</p>")
+            label = escape(_("Fehler:"))
+            html.append(f'<p class="error-message" id="{fid}-error">'
+                        f'<span class="visually-hidden">{label}</span> {msgs}</p>')
             described.append(f"{fid}-error")
         return "".join(html), described
 
     @staticmethod
     def _req(required: bool) -> str:
-        return ' <span class="required">(Pflichtfeld)</span>' if required else ""
+        return ' <span class="required">' + escape(_("(Pflichtfeld)")) + "</span>" if required else ""
 
     def _label_path(self, context: list[str], title: str) -> str:
         return " – ".join([*context[-1:], title])
@@ -495,7 +530,7 @@ class FormRenderer:
         fid = field_id(self.prefix, ptr)
         title = s.get("title") or key
         items = s.get("items") or {}
-        item_title = items.get("title") or "Eintrag"
+        item_title = items.get("title") or _("Eintrag")
         min_rows = max(int(s.get("minItems") or 0), 1)
         max_rows = min(int(s.get("maxItems") or MAX_ROWS), MAX_ROWS)
         n = max(self.state.rows.get(ptr, 0), min_rows)
@@ -503,10 +538,11 @@ class FormRenderer:
         errors = self._errors_at(ptr)
         limits = []
         if s.get("minItems"):
-            limits.append(f"mindestens {s['minItems']}")
+            limits.append(_("mindestens %(n)s") % {"n": s["minItems"]})
         if s.get("maxItems"):
-            limits.append(f"höchstens {s['maxItems']}")
-        extra = f"Anzahl der Einträge: {' und '.join(limits)}." if limits and not s.get("description") else ""
+            limits.append(_("höchstens %(n)s") % {"n": s["maxItems"]})
+        extra = (_("Anzahl der Einträge: %(limits)s.") % {"limits": _(" und ").join(limits)}
+                 if limits and not s.get("description") else "")
         hint, described = self._hint_error(fid, s, errors, extra)
         level = min(self.heading_level + depth, 6)
         rows = []
@@ -521,19 +557,22 @@ class FormRenderer:
             else:
                 body = self._node(items, rptr, "", required and i < min_rows, row_ctx, depth + 1)
             remove = ""
+            remove_text = escape(_("%(row)s entfernen") % {"row": label})
             if n > min_rows:
                 remove = (f'<button type="submit" class="button button--secondary button--small" formnovalidate '
-                          f'name="_remove:{escape(rptr)}" value="1">{escape(label)} entfernen</button>')
+                          f'name="_remove:{escape(rptr)}" value="1">{remove_text}</button>')
             row_errors = self._errors_at(rptr)
-            row_err_html = "".join(f'<p class="error-message"><span class="visually-hidden">Fehler:</span> '
-                                   f"{escape(m)}</p>" for m in row_errors)
+            error_label = escape(_("Fehler:"))
+            row_err_html = "".join(f'<p class="error-message"><span class="visually-hidden">{error_label}'
+                                   f"</span> {escape(m)}</p>" for m in row_errors)
             rows.append(f'<fieldset class="fieldset repeat-item" id="{rid}">'
                         f'<legend class="legend legend--h{min(level + 1, 6)}">{escape(label)}</legend>'
                         f"{row_err_html}{body}{remove}</fieldset>")
         add = ""
+        add_text = escape(_("Weiteren Eintrag hinzufügen"))
         if n < max_rows:
             add = (f'<button type="submit" class="button button--secondary" formnovalidate '
-                   f'name="_add:{escape(ptr)}" value="1">Weiteren Eintrag hinzufügen</button>')
+                   f'name="_add:{escape(ptr)}" value="1">{add_text}</button>')
         cls = "fieldset fieldset--group repeat" + (" fieldset--error" if errors else "")
         return (f'<fieldset class="{cls}" id="{fid}"{_attrs(aria_describedby=" ".join(described) or None)}>'
                 f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">'
@@ -561,7 +600,8 @@ class FormRenderer:
             value = ""
         extra = ""
         if widget == "date":
-            extra = "Format: TT.MM.JJJJ." if not s.get("description") or "TT.MM" not in s["description"] else ""
+            own_format = s.get("description") and "TT.MM" in s["description"]
+            extra = "" if own_format else _("Format: TT.MM.JJJJ.")
         hint, described = self._hint_error(fid, s, errors, extra)
         common = dict(
             id=fid, name=ptr, required=required, aria_required="true" if required else None,
@@ -572,7 +612,7 @@ class FormRenderer:
         if widget == "textarea":
             control = f'<textarea class="{cls} textarea" rows="5"{_attrs(**common)}>{escape(value)}</textarea>'
         elif widget == "select":
-            opts = ['<option value="">Bitte auswählen</option>']
+            opts = ['<option value="">' + escape(_("Bitte auswählen")) + "</option>"]
             for v, label in _enum_labels(s):
                 sel = " selected" if v == value else ""
                 opts.append(f'<option value="{escape(v)}"{sel}>{escape(label)}</option>')
@@ -599,7 +639,7 @@ class FormRenderer:
         errors = self._errors_at(ptr)
         hint, described = self._hint_error(fid, s, errors)
         value = self.state.values.get(ptr, "")
-        options = _enum_labels(s) if "enum" in s else [("true", "Ja"), ("false", "Nein")]
+        options = _enum_labels(s) if "enum" in s else [("true", _("Ja")), ("false", _("Nein"))]
         radios = []
         for i, (v, label) in enumerate(options):
             rid = fid if i == 0 else f"{fid}-{i + 1}"
@@ -657,7 +697,8 @@ class FormRenderer:
             types = a.get("content_types") or ["application/pdf", "image/jpeg", "image/png"]
             names = ", ".join(CONTENT_TYPE_NAMES.get(t, t) for t in types)
             size = a.get("max_size_mb", 10)
-            hint_text = f"Erlaubte Dateitypen: {names}; höchstens {format_number(size)} MB."
+            hint_text = _("Erlaubte Dateitypen: %(types)s; höchstens %(size)s MB.") % {
+                "types": names, "size": format_number(size)}
             hint, described = self._hint_error(fid, {"description": hint_text}, errors)
             accept = ",".join([*(CONTENT_TYPE_EXT.get(t, "") for t in types), *types]).strip(",")
             required = bool(a.get("required"))
@@ -668,9 +709,11 @@ class FormRenderer:
             parts.append(f'<div class="{wrap}"><label class="label" for="{fid}">{escape(spec["title"])}'
                          f'{self._req(required)}</label>{hint}<input class="file" type="file"{attrs}></div>')
         level = self.heading_level
+        title = escape(_("Anlagen"))
+        hint = escape(_("Bitte laden Sie die Nachweise hier hoch, soweit sie für Sie zutreffen."))
         return ('<fieldset class="fieldset fieldset--group" id="' + f'{self.prefix}-attachments">'
-                f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">Anlagen</span>'
-                '</legend><p class="hint">Bitte laden Sie die Nachweise hier hoch, soweit sie für Sie zutreffen.</p>'
+                f'<legend class="legend legend--h{level}"><span role="heading" aria-level="{level}">'
+                f'{title}</span></legend><p class="hint">{hint}</p>'
                 + "".join(parts) + "</fieldset>")
 
 
@@ -681,20 +724,21 @@ CONTENT_TYPE_EXT = {"application/pdf": ".pdf", "image/jpeg": ".jpg,.jpeg", "imag
 # --------------------------------------------------------------------------- read-only display
 
 def format_number(v) -> str:
+    """A number as shown and pre-filled: decimal comma in German, point in English (parsing takes both)."""
     if isinstance(v, bool):
-        return "Ja" if v else "Nein"
+        return _("Ja") if v else _("Nein")
     if isinstance(v, float):
         text = f"{v:.10f}".rstrip("0").rstrip(".")
     else:
         text = str(v)
-    return text.replace(".", ",")
+    return text if (get_language() or "").startswith("en") else text.replace(".", ",")
 
 
 def format_value(s: dict, v) -> str:
     if v is None:
         return "–"
     if isinstance(v, bool):
-        return "Ja" if v else "Nein"
+        return _("Ja") if v else _("Nein")
     if "enum" in s:
         for raw, label in _enum_labels(s):
             if raw == _str_value(v):
@@ -731,7 +775,7 @@ def render_data(schema: dict, data, heading_level: int = 3) -> SafeString:
                             f'aria-level="{min(level, 6)}">{escape(title)}</p>{obj(sub, v, level + 1)}</div>')
             elif t == "array" and isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
                 items = sub.get("items") or {}
-                item_title = items.get("title") or "Eintrag"
+                item_title = items.get("title") or _("Eintrag")
                 inner = "".join(
                     f'<div class="data-group data-group--item"><p class="data-group__title" role="heading" '
                     f'aria-level="{min(level + 1, 6)}">{escape(item_title)} {i + 1}</p>{obj(items, x, level + 2)}</div>'
@@ -756,5 +800,5 @@ def render_data(schema: dict, data, heading_level: int = 3) -> SafeString:
         return "".join(out)
 
     if not isinstance(data, dict) or not data:
-        return mark_safe('<p class="muted">Keine Angaben.</p>')
+        return mark_safe('<p class="muted">' + escape(_("Keine Angaben.")) + "</p>")
     return mark_safe(obj(schema or {}, data, heading_level))

@@ -14,6 +14,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -22,6 +24,7 @@ from rathaus.cases.models import CaseStatus
 from rathaus.cases.services import case_for_applicant, submit_application
 from rathaus.catalog.services import active_services, get_active_service, is_public
 from rathaus.core.errors import Conflict, Invalid, NotFound
+from rathaus.core.i18n import choice_label, translated
 from rathaus.documents.api import document_response
 from rathaus.documents.services import Upload, check_attachments
 from rathaus.notices.services import ensure_receipt_quietly
@@ -32,7 +35,7 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CONFIRMATION_KEY = "intake_confirmation"
 STATUS_KEY = "status_codes"  # reference -> access code the applicant entered (server-side session)
 MAX_REMEMBERED = 20
-NOT_FOUND_MESSAGE = "Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden."
+NOT_FOUND_MESSAGE = gettext_lazy("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
 
 
 def public_tenant(request):
@@ -140,8 +143,8 @@ def application_form(request, key: str):
         parsed.state.errors = forms.errors_by_pointer(errors)
         return _render_form(request, sv, parsed.state, token, files_dropped=bool(uploads))
     except Conflict:
-        notice = ("Dieses Formular wurde bereits mit anderen Angaben abgeschickt. Bitte prüfen Sie Ihre Angaben "
-                  "und senden Sie das Formular erneut ab, um einen weiteren Antrag zu stellen.")
+        notice = _("Dieses Formular wurde bereits mit anderen Angaben abgeschickt. Bitte prüfen Sie Ihre "
+                   "Angaben und senden Sie das Formular erneut ab, um einen weiteren Antrag zu stellen.")
         return _render_form(request, sv, parsed.state, secrets.token_urlsafe(18), notice=notice,
                             files_dropped=bool(uploads))
     case = result.case
@@ -195,9 +198,9 @@ def status_lookup(request):
     if request.method == "POST":
         values = {k: (request.POST.get(k) or "").strip()[:60] for k in ("aktenzeichen", "zugangscode")}
         if not values["aktenzeichen"]:
-            errors["aktenzeichen"] = "Bitte geben Sie das Aktenzeichen ein."
+            errors["aktenzeichen"] = _("Bitte geben Sie das Aktenzeichen ein.")
         if not values["zugangscode"]:
-            errors["zugangscode"] = "Bitte geben Sie den Zugangscode ein."
+            errors["zugangscode"] = _("Bitte geben Sie den Zugangscode ein.")
         if not errors:
             try:
                 case = case_for_applicant(tenant, values["aktenzeichen"], values["zugangscode"])
@@ -206,7 +209,7 @@ def status_lookup(request):
             else:
                 _remember(request, case.reference, values["zugangscode"])
                 return redirect("intake:status", reference=case.reference)
-        labels = {"aktenzeichen": "Aktenzeichen", "zugangscode": "Zugangscode"}
+        labels = {"aktenzeichen": _("Aktenzeichen"), "zugangscode": _("Zugangscode")}
         summary = [{"href": f"#{k}", "text": f"{labels[k]}: {m}"} for k, m in errors.items()] + summary
     return render(request, "intake/status_lookup.html",
                   {"values": values, "errors": errors, "summary": summary, "not_found": bool(summary) and not errors},
@@ -219,13 +222,14 @@ def status(request, reference: str):
     if case is None:
         return redirect(reverse("intake:status_lookup") + f"?aktenzeichen={reference}")
     history = [
-        {"at": e.at, "status_label": CaseStatus(e.status).label if e.status else "", "message": e.message}
+        {"at": e.at, "status_label": choice_label(CaseStatus, e.status) if e.status else "",
+         "message": translated(e.message)}  # the record is German; known texts are shown translated
         for e in case.events.filter(public=True).order_by("at", "id")
     ]
     ensure_receipt_quietly(case)  # the receipt is rendered on first access, not while submitting
     documents = list(case.documents.filter(released_to_applicant=True).order_by("created_at", "id"))
     return render(request, "intake/status.html", {
-        "case": case, "sv": case.service_version, "status_label": CaseStatus(case.status).label,
+        "case": case, "sv": case.service_version, "status_label": choice_label(CaseStatus, case.status),
         "history": history, "documents": documents,
     })
 

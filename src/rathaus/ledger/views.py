@@ -14,6 +14,8 @@ from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS as MONTH_NAMES
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from rathaus.cases.views import staff_view
@@ -25,8 +27,7 @@ from .api import entries_qs
 from .models import Account, FiscalPeriod, JournalLine
 
 ROLES = {"accounting", "admin"}
-MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-          "November", "Dezember"]
+MONTHS = [MONTH_NAMES[i] for i in range(1, 13)]  # Django's month names, translated (German by default)
 PAGE_SIZE = 25
 
 
@@ -136,7 +137,7 @@ def _set_period(request, membership, year: int):
         month = -1
     action = request.POST.get("aktion")
     if action not in ("schliessen", "oeffnen") or not 0 <= month <= 12:
-        messages.error(request, "Ungültige Angabe zur Buchungsperiode.")
+        messages.error(request, _("Ungültige Angabe zur Buchungsperiode."))
     else:
         closed = action == "schliessen"
         try:
@@ -145,7 +146,12 @@ def _set_period(request, membership, year: int):
         except DomainError as e:
             messages.error(request, e.detail)
         else:
-            what = f"Das Haushaltsjahr {year}" if month == 0 else f"Der Monat {MONTHS[month - 1]} {year}"
-            messages.success(request, f"{what} ist jetzt {'geschlossen' if closed else 'wieder geöffnet'}.")
+            if month == 0:
+                text = (_("Das Haushaltsjahr %(year)s ist jetzt geschlossen.") if closed
+                        else _("Das Haushaltsjahr %(year)s ist jetzt wieder geöffnet."))
+            else:
+                text = (_("Der Monat %(month)s %(year)s ist jetzt geschlossen.") if closed
+                        else _("Der Monat %(month)s %(year)s ist jetzt wieder geöffnet."))
+            messages.success(request, text % {"year": year, "month": MONTHS[month - 1] if month else ""})
     return redirect(reverse("ledger:periods") + f"?jahr={year}")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop as _noop
 
 from rathaus.documents.models import Document
 from rathaus.documents.services import store_document
@@ -309,8 +310,19 @@ def reissue_notice(case, *, actor: str, use_current_template: bool = False) -> D
     doc = issue_notice(case, decision, actor=actor, now=now, template_version=template_version)
     Case.objects.filter(pk=case.pk).update(workflow_error="")
     CaseEvent.objects.create(case=case, at=now, kind="document", public=True, actor=actor,
-                             message="Ihr Bescheid wurde erstellt. Sie finden ihn unter „Dokumente“.")
+                             message=NOTICE_EVENTS[("approve", False)])
     return doc
+
+
+# The applicant's history entries (German records; msgids, so the status page can show them translated)
+NOTICE_EVENTS = {
+    ("approve", False): _noop("Ihr Bescheid wurde erstellt. Sie finden ihn unter „Dokumente“."),
+    ("approve", True): _noop("Ihr Bescheid wurde erstellt. Sie finden ihn unter „Dokumente“. "
+                             "Bitte beachten Sie die Zahlungsaufforderung im Bescheid."),
+    ("reject", False): _noop("Ihr Bescheid (Ablehnung) wurde erstellt. Sie finden ihn unter „Dokumente“."),
+    ("reject", True): _noop("Ihr Bescheid (Ablehnung) wurde erstellt. Sie finden ihn unter „Dokumente“. "
+                            "Bitte beachten Sie die Zahlungsaufforderung im Bescheid."),
+}
 
 
 def issue_notice_operator(decision: str = "approve", reason=None, **_ignored) -> dict:
@@ -337,11 +349,8 @@ def _on_issue_notice(case, eff, events, now) -> None:
         log.exception("notice of %s could not be issued", case.reference)
         _incident(case, events, now, f"Bescheid konnte nicht erstellt werden: {type(e).__name__}: {e}")
         return
-    msg = ("Ihr Bescheid wurde erstellt. Sie finden ihn unter „Dokumente“."
-           if decision == "approve" else
-           "Ihr Bescheid (Ablehnung) wurde erstellt. Sie finden ihn unter „Dokumente“.")
-    if doc.meta.get("kassenzeichen"):
-        msg += " Bitte beachten Sie die Zahlungsaufforderung im Bescheid."
+    outcome = "approve" if decision == "approve" else "reject"
+    msg = NOTICE_EVENTS[(outcome, bool(doc.meta.get("kassenzeichen")))]
     events.append(CaseEvent(case=case, at=now, kind="document", public=True, actor="Prozess", message=msg))
 
 
