@@ -117,34 +117,6 @@ def test_no_index_of_its_own_where_another_leads_with_the_column():
     assert ("tenant_id", "seq") in indexes["events_auditentry"]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL setting")
-def test_batch_jobs_check_foreign_keys_as_rows_go_in(transactional_db):
-    """core.bulk.immediate_constraints: Django's deferred foreign keys are checked at the statement, not all at
-    COMMIT (camt import): a dangling reference fails the INSERT itself."""
-    from django.db import IntegrityError, transaction
-    from django.utils import timezone
-
-    from rathaus.core.bulk import immediate_constraints
-    from rathaus.finance.models import BankStatement
-    from rathaus.tenants.models import Tenant
-
-    tenant = Tenant.objects.create(slug="fk-test", name="FK-Test", ags="05315000")
-
-    def dangling():
-        with transaction.atomic():  # a savepoint: deferred checks would wait for the COMMIT
-            BankStatement.objects.create(tenant=tenant, bank_account_id=987654321, version="x", sha256="0" * 64,
-                                         imported_at=timezone.now(), imported_by="t")
-
-    with transaction.atomic():
-        dangling()  # deferred (Django's default): accepted for now
-        transaction.set_rollback(True)
-    with transaction.atomic():
-        immediate_constraints()
-        with pytest.raises(IntegrityError):
-            dangling()
-    assert not BankStatement.objects.filter(tenant=tenant).exists()
-
-
 @pytest.mark.django_db
 def test_any_of_is_in_with_one_array_parameter():
     from django.db import connection as conn

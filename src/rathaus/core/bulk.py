@@ -26,18 +26,6 @@ def custom_plans(using: str = "default") -> None:
             cur.execute("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
-def immediate_constraints(using: str = "default") -> None:
-    """In the current transaction, check foreign keys as the rows go in (`SET CONSTRAINTS ALL IMMEDIATE`), not
-    all at COMMIT. Django declares PostgreSQL's foreign keys DEFERRABLE INITIALLY DEFERRED, so a batch job that
-    inserts hundreds of thousands of rows queues every check until COMMIT: 10.9 s of a 50,000-entry camt import
-    went into that one COMMIT (import 33 s -> 27 s with immediate checks). For batch code that inserts parents
-    before their children; a violation then fails the statement instead of the COMMIT (same rollback)."""
-    conn = connections[using]
-    if conn.vendor == "postgresql" and conn.in_atomic_block:
-        with conn.cursor() as cur:
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-
-
 def any_of(queryset, field: str, values: Sequence):
     """`queryset.filter(<field>__in=values)`, on PostgreSQL as `<column> = ANY(%s)` with one array parameter:
     a list of thousands of values is then one parameter of one prepared statement, not thousands of

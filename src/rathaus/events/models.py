@@ -53,7 +53,9 @@ class AuditEntry(models.Model):
 class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it reports; published later."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="outbox_events")
+    # No FK constraint: every change writes an event, and a batch (a bank statement's status changes) writes
+    # tens of thousands, each checked at COMMIT; the tenant comes from the change's own tenant-checked row.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="outbox_events", db_constraint=False)
     type = models.CharField(max_length=100)
     aggregate_type = models.CharField(max_length=50)
     aggregate_id = models.CharField(max_length=64)

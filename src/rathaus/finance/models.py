@@ -143,7 +143,7 @@ class BankTransaction(models.Model):
                                db_constraint=False)  # denormalised from the statement (bulk inserts)
     statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="transactions")
     bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions",
-                                     db_index=False)
+                                     db_index=False, db_constraint=False)  # denormalised from the statement
     fingerprint = models.CharField(max_length=64)
     booking_date = models.DateField()
     value_date = models.DateField(null=True, blank=True)

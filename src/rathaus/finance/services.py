@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rathaus.core.bulk import any_of, custom_plans, immediate_constraints, insert_rows
+from rathaus.core.bulk import any_of, custom_plans, insert_rows
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.models import OutboxEvent
 from rathaus.events.services import record_change
@@ -679,7 +679,6 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
     try:
         with transaction.atomic():
             custom_plans()
-            immediate_constraints()
             importer = _Importer(tenant, actor, sha, None, now)
             for entry in _prefetched(parse_camt053(source, max_bytes=settings.RATHAUS_MAX_STATEMENT_BYTES)):
                 importer.add(entry)
