@@ -115,6 +115,9 @@ def find_tool(name: str) -> str | None:
     return candidates[0] if candidates else None
 
 
+REFERENCE_PGBENCH_TPS = 3400  # the issue: pgbench's TPC-B at 32 clients on the reference 2-core machine
+
+
 class Server:
     def __init__(self, env: dict, workers: int, threads: int, server: str = "granian"):
         self.env, self.workers, self.threads, self.server = env, workers, threads, server
@@ -730,6 +733,15 @@ def main() -> int:
         state = ("MET" if verdict["met"] else "NOT MET") if top == 32 else "defined at 32 clients only"
         print(f"\nat {top} clients: {rate:.0f} accepted/s, p99 {p99} ms{ratio}; target (≥ 500/s, p99 < 100 ms "
               f"at 32 clients): {state}")
+        if tps and top == 32:
+            # The issue states its target for a machine where pgbench gives about 3,400 TPS: 500/s there is a
+            # ratio of 14.7 %. On a slower or faster machine the ratio is the comparable figure.
+            verdict["reference_pgbench_tps"] = REFERENCE_PGBENCH_TPS
+            verdict["ratio_target"] = round(500 / REFERENCE_PGBENCH_TPS, 3)
+            verdict["ratio_met"] = rate / tps >= 500 / REFERENCE_PGBENCH_TPS
+            print(f"as the issue's ratio to pgbench: {rate / tps:.1%} (target {500 / REFERENCE_PGBENCH_TPS:.1%} = 500/s "
+                  f"at the reference machine's ≈ {REFERENCE_PGBENCH_TPS:,} TPS; this machine: {tps:,.0f} TPS): "
+                  f"{'MET' if verdict['ratio_met'] else 'NOT MET'}")
 
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
