@@ -21,6 +21,9 @@ def _fast_hashers(settings, tmp_path):
     from rathaus.catalog.services import forget_current_versions
 
     forget_current_versions()  # per-process cache; the database is rolled back between tests
+    from django.core.cache import cache
+
+    cache.clear()  # e.g. the failed-lookup counts of core.throttle
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,

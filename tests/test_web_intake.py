@@ -358,3 +358,19 @@ def test_status_documents_only_with_verified_session(web, seeded):
     r = web.get(url)
     assert r.status_code == 200 and b"".join(r.streaming_content) == PDF
     assert web.get(f"/status/{case.reference}/dokumente/{internal.pk}/").status_code == 404
+
+
+def test_status_lookup_after_too_many_failures_says_so(web, seeded, settings):
+    settings.RATHAUS_STATUS_FAILURES_PER_CLIENT = 2
+    result = submit_application(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
+    ref = result.case.reference
+    for _ in range(2):
+        assert web.post("/status/", {"aktenzeichen": ref, "zugangscode": "AAAA-BBBB-CCCC"}).status_code == 200
+    r = web.post("/status/", {"aktenzeichen": ref, "zugangscode": result.access_code})
+    html = r.content.decode()
+    assert r.status_code == 429
+    assert "Zu viele erfolglose Versuche. Bitte versuchen Sie es in 15 Minuten erneut." in html
+    assert "Kein Antrag mit diesem Aktenzeichen" not in html
+    r = web.post("/status/", {"aktenzeichen": ref, "zugangscode": result.access_code},
+                 HTTP_ACCEPT_LANGUAGE="en")
+    assert "Too many unsuccessful attempts. Please try again in 15 minutes." in r.content.decode()

@@ -85,13 +85,21 @@ def normalize_access_code(code: str) -> str:
     return f"{c[:4]}-{c[4:8]}-{c[8:12]}" if len(c) == 12 else ""
 
 
-def case_for_applicant(tenant: Tenant, reference: str, access_code: str) -> Case:
+def case_for_applicant(tenant: Tenant, reference: str, access_code: str, *, client: str | None = None) -> Case:
+    """The case of an Aktenzeichen and its access code (NotFound for either wrong). With `client` (the caller's
+    address) failed lookups are limited per client and per Aktenzeichen (`core.throttle`: 429 when used up)."""
+    from rathaus.core import throttle
+
+    if client is not None:
+        throttle.check(client, reference)
     case = (
         Case.objects.filter(tenant=tenant, reference=(reference or "").strip().upper())
         .select_related("service_version", "service_version__service")
         .first()
     )
     if case is None or not hmac.compare_digest(access_code_for(case), normalize_access_code(access_code)):
+        if client is not None:
+            throttle.failed(client, reference)
         raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
     return case
 

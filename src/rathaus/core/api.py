@@ -233,7 +233,10 @@ def _domain(request, exc: DomainError):
     errors = getattr(exc, "errors", None)
     if errors is not None:
         extra["errors"] = [{"pointer": e["pointer"], "message": e["message"]} for e in errors]
-    return problem(request, exc.status, exc.title, exc.detail, **extra)
+    resp = problem(request, exc.status, exc.title, exc.detail, **extra)
+    if getattr(exc, "retry_after", None):
+        resp["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 @api.exception_handler(AuthenticationError)

@@ -13,6 +13,7 @@ from ninja import Header, Router, Schema, Status
 from rathaus.cases.models import CaseStatus
 from rathaus.cases.services import case_for_applicant, submit_application
 from rathaus.catalog.api import public_tenant
+from rathaus.core import throttle
 from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from rathaus.documents.services import Upload
@@ -268,7 +269,7 @@ def get_submission(request, reference: str, access_code: str = "", tenant: str |
     t = public_tenant(request, tenant)
     if clean_key(reference, 40) is None or clean_key(access_code, 40) is None:
         raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
-    case = case_for_applicant(t, reference, access_code)
+    case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
     ensure_receipt_quietly(case)  # rendered on first access, not while submitting
     return applicant_view(case)
 
@@ -286,7 +287,7 @@ def get_submission_document(request, reference: str, doc_id: int, access_code: s
     t = public_tenant(request, tenant)
     if clean_key(reference, 40) is None or clean_key(access_code, 40) is None or not 0 < doc_id < 2**63:
         raise NotFound("Dokument nicht gefunden.")
-    case = case_for_applicant(t, reference, access_code)
+    case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
     doc = case.documents.filter(pk=doc_id, released_to_applicant=True).first()
     if doc is None:
         raise NotFound("Dokument nicht gefunden.")

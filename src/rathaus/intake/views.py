@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from rathaus.cases.models import CaseStatus
 from rathaus.cases.services import case_for_applicant, submit_application
 from rathaus.catalog.services import active_services, get_active_service, is_public
+from rathaus.core import throttle
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.i18n import choice_label, translated
 from rathaus.documents.api import document_response
@@ -195,6 +196,7 @@ def status_lookup(request):
     values = {"aktenzeichen": request.GET.get("aktenzeichen", "")[:40], "zugangscode": ""}
     errors: dict[str, str] = {}
     summary = []
+    status = 200
     if request.method == "POST":
         values = {k: (request.POST.get(k) or "").strip()[:60] for k in ("aktenzeichen", "zugangscode")}
         if not values["aktenzeichen"]:
@@ -203,17 +205,25 @@ def status_lookup(request):
             errors["zugangscode"] = _("Bitte geben Sie den Zugangscode ein.")
         if not errors:
             try:
-                case = case_for_applicant(tenant, values["aktenzeichen"], values["zugangscode"])
+                case = case_for_applicant(tenant, values["aktenzeichen"], values["zugangscode"],
+                                          client=throttle.client_of(request))
             except NotFound:
                 summary = [{"href": "#aktenzeichen", "text": NOT_FOUND_MESSAGE}]
+            except throttle.TooManyAttempts as e:
+                minutes = max(1, (e.retry_after + 59) // 60)
+                summary = [{"href": "#aktenzeichen", "text": ngettext(
+                    "Zu viele erfolglose Versuche. Bitte versuchen Sie es in %(n)d Minute erneut.",
+                    "Zu viele erfolglose Versuche. Bitte versuchen Sie es in %(n)d Minuten erneut.",
+                    minutes) % {"n": minutes}}]
+                status = 429
             else:
                 _remember(request, case.reference, values["zugangscode"])
                 return redirect("intake:status", reference=case.reference)
         labels = {"aktenzeichen": _("Aktenzeichen"), "zugangscode": _("Zugangscode")}
         summary = [{"href": f"#{k}", "text": f"{labels[k]}: {m}"} for k, m in errors.items()] + summary
     return render(request, "intake/status_lookup.html",
-                  {"values": values, "errors": errors, "summary": summary, "not_found": bool(summary) and not errors},
-                  status=200)
+                  {"values": values, "errors": errors, "summary": summary, "not_found": bool(summary) and not errors and status != 429},
+                  status=status)
 
 
 @never_cache
