@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_noop as _noop  # labels stay German; web pages translate them
 
 from rathaus.catalog.models import ServiceVersion
+from rathaus.core.fields import JSONTextField
 from rathaus.tenants.models import OrgUnit, Tenant
 
 
@@ -47,7 +48,7 @@ class Case(models.Model):
     applicant_email = models.CharField(max_length=254, blank=True)
     channel = models.CharField(max_length=10, default="api")  # web | api
     due_date = models.DateField("Bearbeitungsfrist")
-    workflow_state = models.JSONField()
+    workflow_state = JSONTextField()  # SpiffWorkflow's serialized state: only the engine reads it
     workflow_completed = models.BooleanField(default=False)
     workflow_error = models.TextField(blank=True)  # incident: the process could not run; case kept
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
