@@ -87,11 +87,11 @@ def normalize_access_code(code: str) -> str:
 
 def case_for_applicant(tenant: Tenant, reference: str, access_code: str, *, client: str | None = None) -> Case:
     """The case of an Aktenzeichen and its access code (NotFound for either wrong). With `client` (the caller's
-    address) failed lookups are limited per client and per Aktenzeichen (`core.throttle`: 429 when used up)."""
+    address) its failed lookups are limited (`core.throttle`: 429 when used up)."""
     from rathaus.core import throttle
 
     if client is not None:
-        throttle.check(client, reference)
+        throttle.check(client)
     case = (
         Case.objects.filter(tenant=tenant, reference=(reference or "").strip().upper())
         .select_related("service_version", "service_version__service")
@@ -99,7 +99,7 @@ def case_for_applicant(tenant: Tenant, reference: str, access_code: str, *, clie
     )
     if case is None or not hmac.compare_digest(access_code_for(case), normalize_access_code(access_code)):
         if client is not None:
-            throttle.failed(client, reference)
+            throttle.failed(client)
         raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
     return case
 

@@ -1,11 +1,11 @@
 """Failed-attempt limits for the applicant's access-code lookups (status page, status API, documents).
 
 The access code has 60 bits (12 characters of a 32-letter alphabet), so guessing it is hopeless anyway; the
-limit keeps anybody from hammering the lookup (load, log noise) and from probing many Aktenzeichen. Counted
-are failures only, in Django's cache: per client address (`REMOTE_ADDR`; behind a proxy the proxy must set it,
-e.g. with a middleware for X-Forwarded-For of trusted hops) and per Aktenzeichen. With the default cache
-(local memory) each server process counts for itself; configure a shared cache (`CACHES`, e.g. Redis or the
-database) to count across processes.
+limit keeps a client from hammering the lookup (load, log noise) and from probing many Aktenzeichen. Counted
+are failures only, in Django's cache, per client address (`REMOTE_ADDR`; behind a proxy the proxy must set
+it). Deliberately not per Aktenzeichen: Aktenzeichen are sequential, so such a limit would let anybody lock
+every applicant out of their own status page. With the default cache (local memory) each server process
+counts for itself; configure a shared cache (`CACHES`, e.g. Redis or the database) to count across processes.
 """
 
 from __future__ import annotations
@@ -37,32 +37,25 @@ class Limit:
     window: int     # seconds
 
 
-def _limits() -> tuple[Limit, Limit]:
-    per_client = getattr(settings, "RATHAUS_STATUS_FAILURES_PER_CLIENT", 30)
-    per_reference = getattr(settings, "RATHAUS_STATUS_FAILURES_PER_REFERENCE", 20)
-    window = getattr(settings, "RATHAUS_STATUS_FAILURE_WINDOW", 15 * 60)
-    return Limit("client", per_client, window), Limit("reference", per_reference, window)
+def _keys(client: str) -> list[tuple[Limit, str]]:
+    limit = Limit("client", getattr(settings, "RATHAUS_STATUS_FAILURES_PER_CLIENT", 30),
+                  getattr(settings, "RATHAUS_STATUS_FAILURE_WINDOW", 15 * 60))
+    return [(limit, f"rathaus:fail:client:{client or '-'}")]
 
 
-def _keys(client: str, reference: str) -> list[tuple[Limit, str]]:
-    by_client, by_reference = _limits()
-    ref = "".join(ch for ch in (reference or "").upper() if ch.isalnum() or ch == "-")[:40]
-    return [(by_client, f"rathaus:fail:client:{client or '-'}"), (by_reference, f"rathaus:fail:ref:{ref}")]
-
-
-def check(client: str, reference: str) -> None:
-    """Raise TooManyAttempts while the client or the Aktenzeichen has used up its failures."""
+def check(client: str) -> None:
+    """Raise TooManyAttempts while the client has used up its failures."""
     now = time.time()
-    for limit, key in _keys(client, reference):
+    for limit, key in _keys(client):
         count, start = cache.get(key) or (0, now)
         if count >= limit.attempts and now - start < limit.window:
             raise TooManyAttempts(int(limit.window - (now - start)) + 1)
 
 
-def failed(client: str, reference: str) -> None:
+def failed(client: str) -> None:
     """Count one failed lookup (a fixed window per key, starting with its first failure)."""
     now = time.time()
-    for limit, key in _keys(client, reference):
+    for limit, key in _keys(client):
         count, start = cache.get(key) or (0, now)
         if now - start >= limit.window:
             count, start = 0, now

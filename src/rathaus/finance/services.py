@@ -614,7 +614,7 @@ def _known_fingerprints(tenant_id: int, account_id: int, fps: list[str]) -> set[
                     "WHERE t.tenant_id = %s AND t.bank_account_id = %s AND t.fingerprint = u.fp LIMIT 1) AS hit",
                     [fps, tenant_id, account_id])
         known = {row[0] for row in cur.fetchall()}
-        cur.execute("SET LOCAL enable_seqscan = on")
+        cur.execute("SET LOCAL enable_seqscan TO DEFAULT")
     return known
 
 
