@@ -233,6 +233,12 @@ def test_bga_standard_rate_books_net_expense_and_vorsteuer(ms, api, client):
     client.logout()
     assert client.login(username="kasse", password="rathaus-demo")
     assert text in client.get(f"/rechnungen/{inv.pk}/").content.decode()
+    # in English the pages say it in English; the case history, a record, stays German
+    en = client.get(f"/rechnungen/{inv.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ("yes – commercial operation (Betrieb gewerblicher Art, Produkt 08.1.02 Hallenbad (Betrieb gewerblicher "
+            "Art)): input VAT €23.56, net expense €124.00") in en
+    page = client.get(f"/sachbearbeitung/vorgaenge/{inv.case_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Vorsteuerabzug: {text}." in page
 
 
 def test_trial_balance_page_lists_the_vorsteuer_account(ms, api, client):

@@ -3,6 +3,8 @@
 The operators only record effects; the effect handlers run inside the transaction of the task
 completion, so a refused Anordnung (budget) rolls the completion back and the approver sees why."""
 
+from django.utils import translation
+
 from rathaus.cases.effects import register_effect
 from rathaus.workflow.engine import emit_effect
 from rathaus.workflow.registry import service_operators
@@ -33,7 +35,8 @@ def _book(case, eff, events, now):
     book_approved_invoice(case, buchung=eff.kwargs["buchung"], override=eff.kwargs.get("override", False),
                           reason=eff.kwargs.get("reason", ""), actor="Prozess", now=now)
     inv = EInvoice.objects.filter(case=case).select_related("payable").first()
-    vat = input_vat_summary(inv) if inv is not None and inv.payable_id else ""
+    with translation.override("de"):  # the case history is a record: German, whoever clicked
+        vat = input_vat_summary(inv) if inv is not None and inv.payable_id else ""
     events.append(CaseEvent(case=case, at=now, kind="payable", public=False, actor="Prozess",
                             message="Auszahlung angeordnet: Verbindlichkeit gebucht, Zahlung im nächsten Zahlungslauf."
                             + (f" Vorsteuerabzug: {vat}." if vat else "")))

@@ -543,35 +543,39 @@ def current_booking(inv: EInvoice) -> dict:
 
 
 def input_vat_summary(inv: EInvoice) -> str:
-    """Whether the input VAT of the invoice is deducted, in one German line: from the payable's lines once
-    ordered (what was booked), before that from the current Kontierung ("voraussichtlich")."""
+    """Whether the input VAT of the invoice is deducted, in one line in the active language (records written
+    with it, e.g. the case history, call it under German): from the payable's lines once ordered (what was
+    booked), before that from the current Kontierung ("voraussichtlich")."""
+    from django.utils.translation import gettext as _
+
     from rathaus.core.templatetags.rathaus_format import eur
     from rathaus.ledger.services import input_vat_deduction
 
     if inv.payable_id:
         lines = list(inv.payable.lines.all())
         areas = list(dict.fromkeys(ln.input_vat_area for ln in lines if ln.input_vat_area))
-        expense = sum((ln.expense for ln in lines), Decimal("0.00"))
+        expense = eur(sum((ln.expense for ln in lines), Decimal("0.00")))
         if not areas:
-            return f"nein – hoheitlicher Bereich, Aufwand brutto {eur(expense)}"
+            return _("nein – hoheitlicher Bereich, Aufwand brutto %(expense)s") % {"expense": expense}
         vorsteuer = sum((ln.input_vat + ln.reverse_charge_vat for ln in lines), Decimal("0.00"))
         owed = sum((ln.reverse_charge_vat for ln in lines), Decimal("0.00"))
-        partly = "teilweise" if any(not ln.input_vat_area for ln in lines) else "ja"
-        text = f"{partly} – Betrieb gewerblicher Art ({'; '.join(areas)}): "
+        answer = _("teilweise") if any(not ln.input_vat_area for ln in lines) else _("ja")
+        text = _("%(answer)s – Betrieb gewerblicher Art (%(areas)s): ") % {"answer": answer, "areas": "; ".join(areas)}
         if not vorsteuer:
-            return f"{text}die Rechnung enthält keine abziehbare Umsatzsteuer, Aufwand {eur(expense)}"
-        text += f"Vorsteuer {eur(vorsteuer)}"
+            return text + _("die Rechnung enthält keine abziehbare Umsatzsteuer, Aufwand %(expense)s") % {
+                "expense": expense}
+        text += _("Vorsteuer %(amount)s") % {"amount": eur(vorsteuer)}
         if owed:
-            text += f" (davon als Leistungsempfänger geschuldet, § 13b/§ 1a UStG: {eur(owed)})"
-        return f"{text}, Aufwand netto {eur(expense)}"
+            text += _(" (davon als Leistungsempfänger geschuldet, § 13b/§ 1a UStG: %(amount)s)") % {"amount": eur(owed)}
+        return text + _(", Aufwand netto %(expense)s") % {"expense": expense}
     buchung = current_booking(inv)
     if not buchung.get("produkt"):
         return ""
     area = input_vat_deduction(inv.tenant, [(buchung.get("produkt", ""), buchung.get("kostenstelle", ""))])[0]
     if area:
-        return (f"voraussichtlich ja – Betrieb gewerblicher Art ({area}): Aufwand netto, die Umsatzsteuer der "
-                "Rechnung wird als Vorsteuer gebucht")
-    return "voraussichtlich nein – hoheitlicher Bereich, Aufwand brutto"
+        return _("voraussichtlich ja – Betrieb gewerblicher Art (%(area)s): Aufwand netto, die Umsatzsteuer der "
+                 "Rechnung wird als Vorsteuer gebucht") % {"area": area}
+    return _("voraussichtlich nein – hoheitlicher Bereich, Aufwand brutto")
 
 
 def reject_invoice_from_case(case, *, actor: str) -> None:
