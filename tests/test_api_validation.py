@@ -330,3 +330,13 @@ def test_failed_status_lookups_are_limited_per_client(api, submit, settings):
     for i in range(10):
         problem_of(look("AAAA-BBBB-CCCC", f"192.0.2.{10 + i}"), 404)
     assert look(sub["access_code"], "192.0.2.99").status_code == 200
+
+
+@pytest.mark.parametrize("reference,code", [("GEW-2026-\x00001", "AAAA-BBBB-CCCC"), ("X" * 500, "AAAA-BBBB-CCCC"),
+                                            ("TST-2026-000001", "AAAA\x00BBBB-CCCC"), ("TST-2026-000001", "A" * 5000)])
+def test_status_lookup_with_hostile_reference_or_code_is_404(api, reference, code):
+    from urllib.parse import quote
+
+    problem_of(api().client.get(f"/api/v1/submissions/{quote(reference)}", {"access_code": code}), 404)
+    problem_of(api().client.get(f"/api/v1/submissions/{quote(reference)}/documents/1/content",
+                                {"access_code": code}), 404)

@@ -374,3 +374,11 @@ def test_status_lookup_after_too_many_failures_says_so(web, seeded, settings):
     r = web.post("/status/", {"aktenzeichen": ref, "zugangscode": result.access_code},
                  HTTP_ACCEPT_LANGUAGE="en")
     assert "Too many unsuccessful attempts. Please try again in 15 minutes." in r.content.decode()
+
+
+def test_status_lookup_with_nul_bytes_is_a_form_message(web, seeded):
+    """A NUL byte cannot be stored or searched in PostgreSQL text: the lookup answers "not found", no 500."""
+    r = web.post("/status/", {"aktenzeichen": "GEW-2026-\x00001", "zugangscode": "AAAA-\x00BBB-CCCC"})
+    assert r.status_code == 200
+    assert "Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden." in r.content.decode()
+    assert "\x00" not in r.content.decode()

@@ -92,11 +92,15 @@ def case_for_applicant(tenant: Tenant, reference: str, access_code: str, *, clie
 
     if client is not None:
         throttle.check(client)
-    case = (
-        Case.objects.filter(tenant=tenant, reference=(reference or "").strip().upper())
-        .select_related("service_version", "service_version__service")
-        .first()
-    )
+    reference = (reference or "").strip().upper()
+    if "\x00" in reference or len(reference) > 40:  # cannot name a case (PostgreSQL text refuses NUL)
+        case = None
+    else:
+        case = (
+            Case.objects.filter(tenant=tenant, reference=reference)
+            .select_related("service_version", "service_version__service")
+            .first()
+        )
     if case is None or not hmac.compare_digest(access_code_for(case), normalize_access_code(access_code)):
         if client is not None:
             throttle.failed(client)

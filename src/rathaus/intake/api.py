@@ -267,8 +267,6 @@ def get_submission(request, reference: str, access_code: str = "", tenant: str |
     if not access_code:
         raise Invalid("Der Zugangscode fehlt.", errors=[{"pointer": "/access_code", "message": "Pflichtangabe fehlt."}])
     t = public_tenant(request, tenant)
-    if clean_key(reference, 40) is None or clean_key(access_code, 40) is None:
-        raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
     case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
     ensure_receipt_quietly(case)  # rendered on first access, not while submitting
     return applicant_view(case)
@@ -285,7 +283,7 @@ def get_submission_document(request, reference: str, doc_id: int, access_code: s
     if not access_code:
         raise Invalid("Der Zugangscode fehlt.", errors=[{"pointer": "/access_code", "message": "Pflichtangabe fehlt."}])
     t = public_tenant(request, tenant)
-    if clean_key(reference, 40) is None or clean_key(access_code, 40) is None or not 0 < doc_id < 2**63:
+    if not 0 < doc_id < 2**63:
         raise NotFound("Dokument nicht gefunden.")
     case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
     doc = case.documents.filter(pk=doc_id, released_to_applicant=True).first()

@@ -221,8 +221,9 @@ def status_lookup(request):
                 return redirect("intake:status", reference=case.reference)
         labels = {"aktenzeichen": _("Aktenzeichen"), "zugangscode": _("Zugangscode")}
         summary = [{"href": f"#{k}", "text": f"{labels[k]}: {m}"} for k, m in errors.items()] + summary
+    shown = {k: v.replace("\x00", "") for k, v in values.items()}  # a NUL byte is no character to show back
     return render(request, "intake/status_lookup.html",
-                  {"values": values, "errors": errors, "summary": summary, "not_found": bool(summary) and not errors and status != 429},
+                  {"values": shown, "errors": errors, "summary": summary, "not_found": bool(summary) and not errors and status != 429},
                   status=status)
 
 
