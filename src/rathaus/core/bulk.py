@@ -119,7 +119,8 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000) -> list[int]
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
             chunk_ids = _reserve_ids(cur, meta.db_table, pk_field.column, len(chunk))
-            with cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            # Django's error classes (IntegrityError, …) for the raw COPY too, as for every other statement
+            with conn.wrap_database_errors, cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
                 for row, pk in zip(chunk, chunk_ids, strict=True):
                     values = [pk]
                     for attname, default, is_json in plan:

@@ -180,6 +180,9 @@ class Transaction:
     return_reason: str = ""
     index: int = 0
     synthesised: bool = False
+    # the Kassenzeichen candidates of this payment, when the parser process computed them already
+    # (`parse_camt053_parallel`); None = not computed
+    kz_candidates: list[str] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -201,6 +204,8 @@ class Entry:
     additional_info: str
     transactions: list[Transaction]
     line: int
+    # `fingerprint()` as the parser process computed it (`parse_camt053_parallel`); None = not computed
+    precomputed_fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def signed_amount(self) -> Decimal:

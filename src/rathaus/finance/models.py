@@ -141,7 +141,9 @@ class BankTransaction(models.Model):
     # tenant and bank account are covered by the unique (tenant, bank_account, fingerprint) index
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_transactions", db_index=False,
                                db_constraint=False)  # denormalised from the statement (bulk inserts)
-    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="transactions")
+    # bulk rows: on PostgreSQL checked per statement, not per row (core.setfk; migration finance 0008)
+    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="transactions",
+                                  db_constraint=False)
     bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions",
                                      db_index=False, db_constraint=False)  # denormalised from the statement
     fingerprint = models.CharField(max_length=64)
@@ -182,8 +184,11 @@ class Allocation(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", db_index=False,
                                db_constraint=False)  # denormalised from the transaction (bulk inserts)
-    transaction = models.ForeignKey(BankTransaction, on_delete=models.PROTECT, related_name="allocations")
-    receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="allocations")
+    # bulk rows: on PostgreSQL checked per statement, not per row (core.setfk; migration finance 0008)
+    transaction = models.ForeignKey(BankTransaction, on_delete=models.PROTECT, related_name="allocations",
+                                    db_constraint=False)
+    receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="allocations",
+                                   db_constraint=False)
     amount = models.DecimalField(**MONEY)
     manual = models.BooleanField(default=False)
     created_at = models.DateTimeField()

@@ -372,8 +372,9 @@ class _Importer:
             import dataclasses
 
             txs = [dataclasses.replace(txs[0], amount=entry.amount, currency=entry.currency, index=0,
-                                       remittance="\n".join(t.remittance for t in txs if t.remittance))]
-        entry_fp = entry.fingerprint()
+                                       remittance="\n".join(t.remittance for t in txs if t.remittance),
+                                       kz_candidates=None)]
+        entry_fp = entry.precomputed_fingerprint or entry.fingerprint()
         # identical bookings without a bank reference have the same fingerprint: number them within the
         # statement, so a re-delivered statement still matches and two real payments stay two
         occurrence = self._occurrences.get(entry_fp, 0)
@@ -421,8 +422,8 @@ class _Importer:
         cands: dict[str, list[str]] = {}
         for entry, tx, fp in fresh:
             if entry.credit and not entry.reversal:
-                cands[fp] = kzlib.candidates_in(tx.creditor_reference, tx.remittance, tx.end_to_end_id,
-                                                entry.additional_info)
+                cands[fp] = tx.kz_candidates if tx.kz_candidates is not None else kzlib.candidates_in(
+                    tx.creditor_reference, tx.remittance, tx.end_to_end_id, entry.additional_info)
         e2e = {tx.end_to_end_id for entry, tx, fp in fresh if not entry.credit and not entry.reversal
                and tx.end_to_end_id}
         run_items = {}
@@ -664,7 +665,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
     from rathaus.documents.models import Document
     from rathaus.documents.services import store_document
 
-    from .camt import CamtError, parse_camt053
+    from .camt import CamtError
 
     now = now or timezone.now()
     if isinstance(source, bytes | bytearray):
@@ -680,7 +681,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         with transaction.atomic():
             custom_plans()
             importer = _Importer(tenant, actor, sha, None, now)
-            for entry in _prefetched(parse_camt053(source, max_bytes=settings.RATHAUS_MAX_STATEMENT_BYTES)):
+            for entry in _prefetched(_entries(source)):
                 importer.add(entry)
             if importer.statement is None:
                 _check_empty_statement(tenant, source)
@@ -705,6 +706,19 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         raise Invalid(f"Der Kontoauszug ist fehlerhaft: {e}", errors=[
             {"pointer": f"/line/{line}" if line else "", "message": str(e), "field": ""}
         ], type="https://rathaus.example/probleme/kontoauszug-fehlerhaft") from e
+
+
+def _entries(source):
+    """The statement's entries: parsed in a child process for a large file (on another core, see
+    `camt_process`), in this process for a small one."""
+    from .camt import parse_camt053
+    from .camt_process import parse_camt053_parallel, source_size
+
+    limit = settings.RATHAUS_MAX_STATEMENT_BYTES
+    size = source_size(source)
+    if size is not None and size >= settings.RATHAUS_CAMT_PROCESS_BYTES:
+        return parse_camt053_parallel(source, max_bytes=limit)
+    return parse_camt053(source, max_bytes=limit)
 
 
 def _prefetched(iterator, size: int = 2000):
@@ -732,6 +746,10 @@ def _prefetched(iterator, size: int = 2000):
             q.put(done)
         except BaseException as e:  # noqa: BLE001 - handed over to the consumer
             q.put(e)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:  # a generator's clean-up (e.g. stopping a parser process) runs now
+                close()
 
     worker = threading.Thread(target=produce, name="camt-parser", daemon=True)
     worker.start()

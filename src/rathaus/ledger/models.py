@@ -199,13 +199,14 @@ class JournalEntry(models.Model):
 class JournalLine(models.Model):
     # Few indexes on purpose: lines are written in bulk (bank statement imports) and read by tenant and
     # year (the composite index below); single-column FK indexes would only slow the inserts down.
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    # entry and account: on PostgreSQL checked per statement, not per row (core.setfk; migration ledger 0009)
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines", db_constraint=False)
     # denormalised from the entry; the posting service checks account, product, cost centre and cash
     # account, so the bulk inserts skip these deferred FK checks (PROTECT still holds: Django's collector)
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", db_index=False,
                                db_constraint=False)
     year = models.PositiveIntegerField()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines", db_constraint=False)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="lines",
                                 db_index=False, db_constraint=False)
     cost_centre = models.ForeignKey(CostCentre, on_delete=models.PROTECT, null=True, blank=True,

@@ -1,0 +1,199 @@
+"""Referential integrity of the bulk tables (bank transactions, allocations, journal lines) and the
+camt parser in its own process.
+
+On PostgreSQL these tables' foreign keys are checked per statement by triggers (rathaus.core.setfk)
+instead of declared row-by-row constraints; SQLite keeps its declared (deferred) foreign keys. Either
+way a dangling reference must be refused: on insert (also by COPY), on update, and when the referenced
+row is deleted."""
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import override_settings
+
+from rathaus.core.bulk import insert_rows
+from rathaus.finance import kassenzeichen as kz
+from rathaus.finance.camt import parse_camt053
+from rathaus.finance.camt_process import parse_camt053_parallel
+from rathaus.finance.camt_writer import WriterEntry, write_camt053
+from rathaus.finance.models import Allocation, BankStatement, BankTransaction
+from rathaus.finance.services import import_bank_statement
+from rathaus.ledger.models import Account, JournalEntry, JournalLine
+
+from .test_finance_statements import IBAN, pay, receivable, statement
+
+MISSING = 2_000_000_000
+
+
+def _refused(sql: str, params: list, table: str) -> None:
+    """`sql` must be refused as a foreign-key violation, at the latest when the constraints are checked
+    (PostgreSQL: at the statement; SQLite: its deferred check, forced here)."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+        if connection.vendor == "sqlite":
+            connection.check_constraints(table_names=[table])
+
+
+def _copy_sql(model, pk: int, **override) -> tuple[str, list]:
+    """INSERT … SELECT of an existing row of `model` with some columns replaced by literals."""
+    table = model._meta.db_table
+    cols = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    select = [("%s" if c in override else c) for c in cols]
+    return (f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(select)} FROM {table} WHERE id = %s",
+            [override[c] for c in cols if c in override] + [pk])
+
+
+@pytest.fixture
+def paid(seeded):
+    """A receivable paid by an imported statement: statement, bank transaction, allocation, journal lines."""
+    t = seeded["musterstadt"]
+    r = receivable(t)
+    import_bank_statement(t, statement([pay("26.00", f"KZ {kz.display(r.kassenzeichen)}", "FK1")]), actor="kasse")
+    alloc = Allocation.objects.get(receivable=r)
+    line = JournalLine.objects.filter(tenant=t).order_by("-id").first()
+    return {"tenant": t, "receivable": r, "allocation": alloc, "tx": alloc.transaction, "line": line}
+
+
+@pytest.mark.parametrize("model, column", [
+    (JournalLine, "entry_id"), (JournalLine, "account_id"),
+    (Allocation, "transaction_id"), (Allocation, "receivable_id"),
+    (BankTransaction, "statement_id"),
+])
+def test_insert_with_a_dangling_reference_is_refused(paid, model, column):
+    row = {JournalLine: paid["line"], Allocation: paid["allocation"], BankTransaction: paid["tx"]}[model]
+    override = {column: MISSING}
+    if model is BankTransaction:
+        override["fingerprint"] = "x" * 64  # the copy must not collide with the unique fingerprint
+    sql, params = _copy_sql(model, row.pk, **override)
+    _refused(sql, params, model._meta.db_table)
+    # the same row with its real references goes in (the check is not simply refusing everything)
+    ok_override = {c: v for c, v in override.items() if c != column}
+    sql, params = _copy_sql(model, row.pk, **ok_override)
+    if model is not JournalLine:  # posted journal lines are only written by the posting service
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql, params)
+
+
+def test_bulk_copy_with_a_dangling_reference_is_refused(paid):
+    """`core.bulk.insert_rows` (COPY on PostgreSQL) goes through the same check."""
+    a = paid["allocation"]
+    row = {"tenant_id": a.tenant_id, "transaction_id": a.transaction_id, "receivable_id": MISSING,
+           "amount": a.amount, "manual": False, "created_at": a.created_at, "created_by": "test"}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows(Allocation, [row])
+        if connection.vendor == "sqlite":
+            connection.check_constraints(table_names=["finance_allocation"])
+    assert Allocation.objects.filter(receivable_id=MISSING).count() == 0
+
+
+def test_update_to_a_dangling_reference_is_refused(paid):
+    _refused("UPDATE finance_allocation SET receivable_id = %s WHERE id = %s", [MISSING, paid["allocation"].pk],
+             "finance_allocation")
+    _refused("UPDATE finance_banktransaction SET statement_id = %s WHERE id = %s", [MISSING, paid["tx"].pk],
+             "finance_banktransaction")
+
+
+@pytest.mark.parametrize("table, child, key", [
+    ("finance_receivable", "finance_allocation", "receivable"),
+    ("finance_banktransaction", "finance_allocation", "tx"),
+    ("finance_bankstatement", "finance_banktransaction", "statement"),
+    ("ledger_account", "ledger_journalline", "account"),
+])
+def test_deleting_a_referenced_row_is_refused(paid, table, child, key):
+    pk = {"receivable": paid["receivable"].pk, "tx": paid["tx"].pk, "statement": paid["tx"].statement_id,
+          "account": paid["line"].account_id}[key]
+    if table in ("finance_receivable", "finance_banktransaction", "finance_bankstatement"):
+        # delete what hangs on the row by CASCADE in the database's eyes only (receivable lines), so that
+        # just the reference under test stands in the way
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM finance_receivableline WHERE receivable_id = %s", [paid["receivable"].pk])
+    _refused(f"DELETE FROM {table} WHERE id = %s", [pk], child)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table} WHERE id = %s", [pk])
+        assert cur.fetchone()[0] == 1
+
+
+def test_unreferenced_rows_can_still_be_deleted(seeded):
+    """The delete check looks at the deleted rows only: an account nobody booked on can go."""
+    t = seeded["musterstadt"]
+    acc = Account.objects.filter(tenant=t).exclude(lines__isnull=False).exclude(cash_lines__isnull=False).first()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM ledger_account WHERE id = %s", [acc.pk])
+    assert not Account.objects.filter(pk=acc.pk).exists()
+
+
+def test_journal_lines_posted_by_the_service_pass_the_check(paid):
+    e = JournalEntry.objects.get(pk=paid["line"].entry_id)
+    assert e.lines.count() >= 2
+
+
+# --------------------------------------------------------------------------- parser in a process
+
+def _big_statement(n: int) -> bytes:
+    out = io.BytesIO()
+    entries = [WriterEntry(amount=Decimal(f"{10 + i % 50}.{i % 100:02d}"), booking_date=dt.date(2026, 11, 27),
+                           remittance=f"Kassenzeichen 2026-{i:06d}-00 Müller & Söhne <Gebühr>",
+                           account_servicer_ref=f"R{i}", debtor_name="Jörg Weiß", debtor_iban="DE89370400440532013000")
+               for i in range(n)]
+    write_camt053(out, version="camt.053.001.08", account_iban=IBAN, account_owner="Stadt Musterstadt",
+                  servicer_bic="BYLADEM1001", statement_id="P-1", message_id="MSG-P-1",
+                  created_at=dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC), opening_balance=Decimal("0.00"), entries=entries)
+    return out.getvalue()
+
+
+def test_parser_process_yields_what_the_parser_yields():
+    data = _big_statement(700)
+    inline = list(parse_camt053(data, max_bytes=10**8))
+    for source in (data, io.BytesIO(data)):
+        child = list(parse_camt053_parallel(source, max_bytes=10**8))
+        assert child == inline  # the dataclasses compare field by field (statement included)
+        assert [e.precomputed_fingerprint for e in child] == [e.fingerprint() for e in inline]
+        assert all(e.statement is child[0].statement for e in child)
+        assert [tx.kz_candidates for e in child for tx in e.transactions] == [
+            kz.candidates_in(tx.creditor_reference, tx.remittance, tx.end_to_end_id, e.additional_info)
+            for e in inline for tx in e.transactions]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"<?xml version='1.0'?><Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.08'><BkToCstmrStmt>",
+     "unvollständig"),
+    (b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>", "DTD"),
+])
+def test_parser_process_reports_the_parser_errors(data, message):
+    from rathaus.finance.camt import CamtError
+
+    with pytest.raises(CamtError) as inline:
+        list(parse_camt053(data, max_bytes=10**6))
+    with pytest.raises(CamtError) as child:
+        list(parse_camt053_parallel(data, max_bytes=10**6))
+    assert (child.value.message, child.value.line) == (inline.value.message, inline.value.line)
+
+
+def test_parser_process_keeps_the_size_limit():
+    from rathaus.finance.camt import CamtError
+
+    data = _big_statement(300)
+    with pytest.raises(CamtError, match="zu groß"):
+        list(parse_camt053_parallel(data, max_bytes=len(data) // 2))
+
+
+def test_import_through_the_parser_process_books_the_same(seeded):
+    """The whole import with the parser in a child process (threshold 0) books what the in-process
+    parser books: matched, partial, clearing, and a second upload is all duplicates."""
+    t = seeded["musterstadt"]
+    r1, r2 = receivable(t), receivable(t, amount="40.00")
+    data = statement([pay("26.00", f"KZ {kz.display(r1.kassenzeichen)}", "PP1"),
+                      pay("10.00", f"Kassenzeichen {r2.kassenzeichen}", "PP2"),
+                      pay("5.00", "ohne Kassenzeichen", "PP3")])
+    with override_settings(RATHAUS_CAMT_PROCESS_BYTES=0):
+        res = import_bank_statement(t, io.BytesIO(data), actor="kasse")
+        again = import_bank_statement(t, data, actor="kasse")
+    assert (res.entries, res.matched, res.unmatched, res.duplicates) == (3, 2, 1, 0)
+    assert (again.entries, again.duplicates) == (3, 3)
+    r1.refresh_from_db()
+    r2.refresh_from_db()
+    assert (r1.status, r2.status, str(r2.open_amount)) == ("paid", "partially_paid", "30.00")
+    assert BankStatement.objects.filter(tenant=t, statement_id="2026-11-27-001").count() == 2
