@@ -160,6 +160,14 @@ def main() -> int:
         "import io, json, resource, sys, time, django; django.setup()\n"
         "from django.core.management import call_command\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "from django.db import connection; connection.ensure_connection()\n"
+        "pg_stat = f'/proc/{connection.connection.info.backend_pid}/stat'\n"
+        "def pg_cpu():\n"
+        "    try:\n"
+        "        f = open(pg_stat).read().rsplit(')', 1)[1].split(); return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')\n"
+        "    except OSError:\n"
+        "        return float('nan')\n"
+        "import os; pg0 = pg_cpu()\n"
         "out = io.StringIO(); t0 = time.perf_counter()\n"
         "import os, cProfile, pstats\n"
         "prof = cProfile.Profile() if os.environ.get('BENCH_PROFILE') else None\n"
@@ -168,7 +176,9 @@ def main() -> int:
         "prof and prof.disable()\n"
         "prof and pstats.Stats(prof, stream=sys.stderr).sort_stats('tottime').print_stats(30)\n"
         "wall = time.perf_counter() - t0; ru = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "rc = resource.getrusage(resource.RUSAGE_CHILDREN); pg1 = pg_cpu()\n"
         "print(json.dumps({'wall': wall, 'cpu': ru.ru_utime + ru.ru_stime, 'maxrss_kb': ru.ru_maxrss,\n"
+        "                  'cpu_children': rc.ru_utime + rc.ru_stime, 'cpu_pg': pg1 - pg0,\n"
         "                  'base_rss_kb': base, 'output': out.getvalue().strip()}))\n"
     )
     proc = subprocess.run([py, "-c", child, str(path)], env=env, cwd=ROOT, capture_output=True, text=True)
@@ -192,7 +202,9 @@ def main() -> int:
     paid = Receivable.objects.exclude(status="open").count()
     result = {
         "receivables": args.receivables, "entries": args.entries, "file_mb": round(path.stat().st_size / 1e6, 1),
-        "import_wall_s": round(wall, 2), "import_cpu_s_app": round(cpu, 2), "peak_rss_mb": round(peak_rss_mb, 1),
+        "import_wall_s": round(wall, 2), "import_cpu_s_app": round(cpu, 2),
+        "import_cpu_s_parser_process": round(measured["cpu_children"], 2),
+        "import_cpu_s_postgres_backend": round(measured["cpu_pg"], 2), "peak_rss_mb": round(peak_rss_mb, 1),
         "entries_per_s": round(args.entries / wall), "bank_transactions": by_state, "receivables_touched": paid,
         "journal_balanced": agg["d"] == agg["c"], "journal_lines": JournalLine.objects.count(),
         "statement": stats, "import_output": measured["output"],

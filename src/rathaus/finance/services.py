@@ -503,7 +503,7 @@ class _Importer:
             else:
                 self.result.unmatched += 1
             pending.append(_Pending(btx, allocs, settles, item))
-        ids = insert_rows(BankTransaction, [{k: v for k, v in vars(p.tx).items() if k != "pk"} for p in pending])
+        ids = insert_rows(BankTransaction, [vars(p.tx) for p in pending])  # (its "pk" None is no column: ignored)
         for p, pk in zip(pending, ids, strict=True):
             p.tx.pk = pk
         insert_rows(Allocation, [
