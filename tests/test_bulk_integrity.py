@@ -197,3 +197,37 @@ def test_import_through_the_parser_process_books_the_same(seeded):
     r2.refresh_from_db()
     assert (r1.status, r2.status, str(r2.open_amount)) == ("paid", "partially_paid", "30.00")
     assert BankStatement.objects.filter(tenant=t, statement_id="2026-11-27-001").count() == 2
+
+
+def test_batches_see_the_amounts_of_the_batches_before(seeded, monkeypatch):
+    """The writes of a batch run while the next one is matched (PostgreSQL): a receivable paid in several
+    batches of one statement must still be settled step by step (partial, partial, rest, over)."""
+    from django.db.models import Sum
+
+    from rathaus.events.models import OutboxEvent
+    from rathaus.finance import services
+
+    monkeypatch.setattr(services, "BATCH", 2)
+    t = seeded["musterstadt"]
+    r, other = receivable(t, amount="100.00"), receivable(t, amount="10.00")
+    k = kz.display(r.kassenzeichen)
+    entries = [pay("30.00", f"KZ {k}", "B1"), pay("10.00", f"KZ {kz.display(other.kassenzeichen)}", "B2"),
+               pay("30.00", f"KZ {k}", "B3"), pay("1.00", "nichts", "B4"),
+               pay("40.00", f"KZ {k}", "B5"), pay("5.00", f"KZ {k}", "B6"), pay("2.00", "nichts", "B7")]
+    res = import_bank_statement(t, statement(entries), actor="kasse")
+    assert (res.entries, res.matched, res.unmatched) == (7, 5, 2)
+    r.refresh_from_db()
+    other.refresh_from_db()
+    assert (r.status, r.paid_amount, r.open_amount) == ("overpaid", Decimal("105.00"), Decimal("-5.00"))
+    assert other.status == "paid"
+    assert list(Allocation.objects.filter(receivable=r).order_by("id").values_list("amount", flat=True)) == [
+        Decimal("30.00"), Decimal("30.00"), Decimal("40.00"), Decimal("5.00")]
+    statuses = list(OutboxEvent.objects.filter(aggregate_id=r.kassenzeichen, type__startswith="receivable.")
+                    .order_by("id").values_list("payload__previous_status", "payload__status"))
+    # one event per receivable and batch whose status changed: [B1 B2] [B3 B4] [B5 B6] [B7]
+    assert statuses == [("open", "partially_paid"), ("partially_paid", "overpaid")]
+    agg = JournalLine.objects.filter(tenant=t).aggregate(d=Sum("debit"), c=Sum("credit"))
+    assert agg["d"] == agg["c"]
+    # the receivable's Forderung is settled exactly once (100.00), the 5.00 over are a liability
+    settled = JournalLine.objects.filter(tenant=t, text__contains=k, credit__gt=0).aggregate(c=Sum("credit"))["c"]
+    assert settled == Decimal("100.00")

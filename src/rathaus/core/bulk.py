@@ -89,14 +89,31 @@ def _getter(field, conn):
     return lambda obj: getattr(obj, attname)
 
 
-def insert_rows(model, rows: list[dict], *, batch_size: int = 5000) -> list[int]:
+def reserve_ids(model, n: int) -> list[int] | None:
+    """`n` new primary keys of `model` (PostgreSQL: from its sequence, for `insert_rows(…, ids=…)`), so that
+    rows can refer to each other before they are written; None on other databases."""
+    conn = connections[router.db_for_write(model)]
+    if conn.vendor != "postgresql":
+        return None
+    if n == 0:
+        return []
+    with conn.cursor() as cur:
+        return _reserve_ids(cur, model._meta.db_table, model._meta.pk.column, n)
+
+
+def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[int] | None = None) -> list[int]:
     """Insert plain dicts (keys: field attnames, e.g. `tenant_id`) without building model instances;
-    missing keys take the field default. Returns the new primary keys in order. The fast path for bulk
-    jobs; other databases than PostgreSQL go through `bulk_create`."""
+    missing keys take the field default. Returns the new primary keys in order (`ids`: keys from
+    `reserve_ids`, PostgreSQL only). The fast path for bulk jobs; other databases than PostgreSQL go
+    through `bulk_create`."""
     if not rows:
         return []
     conn = connections[router.db_for_write(model)]
+    if ids is not None and len(ids) != len(rows):
+        raise ValueError("insert_rows: one reserved id per row")
     if conn.vendor != "postgresql":
+        if ids is not None:
+            raise ValueError("insert_rows: reserved ids are for PostgreSQL")
         objs = model.objects.bulk_create([model(**row) for row in rows], batch_size=batch_size)
         return [o.pk for o in objs]
     from django.db import models
@@ -119,11 +136,12 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000) -> list[int]
     json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     qn = conn.ops.quote_name
     columns = ", ".join(qn(f.column) for f in [pk_field, *fields])
-    ids: list[int] = []
+    new_ids: list[int] = []
     with conn.cursor() as cur:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
-            chunk_ids = _reserve_ids(cur, meta.db_table, pk_field.column, len(chunk))
+            chunk_ids = (ids[start:start + batch_size] if ids is not None
+                         else _reserve_ids(cur, meta.db_table, pk_field.column, len(chunk)))
             # Django's error classes (IntegrityError, …) for the raw COPY too, as for every other statement
             with conn.wrap_database_errors, cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
                 write = copy.write_row
@@ -135,8 +153,8 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000) -> list[int]
                             if values[i] is not None:
                                 values[i] = Jsonb(values[i])
                     write((pk, *values))
-            ids.extend(chunk_ids)
-    return ids
+            new_ids.extend(chunk_ids)
+    return new_ids
 
 
 # --------------------------------------------------------------------------- hot-path inserts

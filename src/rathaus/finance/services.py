@@ -30,11 +30,11 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rathaus.core.bulk import any_of, custom_plans, insert_rows
+from rathaus.core.bulk import any_of, custom_plans, insert_rows, reserve_ids
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.models import OutboxEvent
 from rathaus.events.services import record_change
@@ -345,6 +345,52 @@ class _Importer:
         self._batches = 0
         self.seen: set[str] = set()
         self.roles = {}
+        # Pipelining (PostgreSQL): the writes of batch N run in a writer thread on this transaction's
+        # connection while this thread matches batch N+1 (Python), so PostgreSQL's work (COPY, index
+        # maintenance, updates, ledger rows) overlaps with ours instead of following it. The connection is
+        # used by one thread at a time: the reads of a batch happen before the previous batch's writes are
+        # handed over, and `_wait_writer` comes before any other use of the connection.
+        self._pending = None  # (write, {kassenzeichen: record}) of the last batch, not yet handed over
+        self._inflight = None  # Future of the writes running in the writer thread
+        self._writer = None
+        self._conn = connections[router.db_for_write(BankTransaction)]
+        if self._conn.vendor == "postgresql":
+            from concurrent.futures import ThreadPoolExecutor
+
+            conn, alias = self._conn, self._conn.alias
+            conn.inc_thread_sharing()
+
+            def use_this_connection():  # the ORM in the writer thread must use this transaction's connection
+                connections[alias] = conn
+
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="camt-writer", initializer=use_this_connection)
+
+    # -- pipelining
+    def _wait_writer(self):
+        if self._inflight is not None:
+            f, self._inflight = self._inflight, None
+            f.result()
+
+    def drain(self):
+        """Every write of the batches so far done: before the connection is used for anything else."""
+        self._wait_writer()
+        if self._pending is not None:
+            write, _ = self._pending
+            self._pending = None
+            write()
+
+    def close(self):
+        """Stop the writer thread (after an error too: the connection must be idle before the rollback)."""
+        if self._writer is None:
+            return
+        try:
+            if self._inflight is not None:
+                self._inflight.exception()  # waits; an error was or will be raised by the caller's path
+        finally:
+            self._inflight = None
+            self._writer.shutdown(wait=True)
+            self._writer = None
+            self._conn.dec_thread_sharing()
 
     # -- statements
     def start_statement(self, info):
@@ -374,6 +420,7 @@ class _Importer:
 
     def role(self, role: str) -> str:
         if role not in self.roles:
+            self._wait_writer()  # a query: the connection must be free
             self.roles[role] = ledger.account_for_role(self.tenant, role).number
         return self.roles[role]
 
@@ -381,6 +428,7 @@ class _Importer:
     def add(self, entry):
         if entry.statement is not self._info:
             self.flush()
+            self.drain()
             self.finish_statement()
             self.start_statement(entry.statement)
         if entry.status != "BOOK":
@@ -411,6 +459,7 @@ class _Importer:
     def finish_statement(self):
         if self.statement is None:
             return
+        self.drain()
         st = self.statement
         counts = BankTransaction.objects.filter(statement=st)
         st.entries = self._st_entries
@@ -424,6 +473,7 @@ class _Importer:
             return
         batch, self.batch = self.batch, []
         acc = self.account
+        self._wait_writer()  # the connection is ours again (the batch before the last one is written)
         fps = [fp for _, _, fp in batch]
         known = _known_fingerprints(self.tenant.pk, acc.pk, fps)
         fresh = []
@@ -446,6 +496,10 @@ class _Importer:
                     tx.creditor_reference, tx.remittance, tx.end_to_end_id, entry.additional_info)
         e2e = {tx.end_to_end_id for entry, tx, fp in fresh if not entry.credit and not entry.reversal
                and tx.end_to_end_id}
+        # debits of payment runs change payables through the ORM while the entries are built: no pipelining
+        sync = bool(e2e) or self._writer is None
+        if sync:
+            self.drain()
         run_items = {}
         if e2e:
             from .models import PaymentRunItem
@@ -463,6 +517,15 @@ class _Importer:
             for row in rows:
                 r = _MatchedReceivable(*row)
                 receivables[r.kassenzeichen] = r
+        reserved = reserve_ids(BankTransaction, len(fresh))  # None on SQLite: the insert gives the ids
+        if self._pending is not None:
+            # the last batch's writes have not run yet: its receivables are newer in memory than in the table
+            write, records = self._pending
+            self._pending = None
+            for kz_, r in records.items():
+                if kz_ in receivables:
+                    receivables[kz_] = r
+            self._inflight = self._writer.submit(write)
         pending: list[_Pending] = []
         old_status: dict[int, str] = {}
         for entry, tx, fp in fresh:
@@ -503,31 +566,48 @@ class _Importer:
             else:
                 self.result.unmatched += 1
             pending.append(_Pending(btx, allocs, settles, item))
-        ids = insert_rows(BankTransaction, [vars(p.tx) for p in pending])  # (its "pk" None is no column: ignored)
-        for p, pk in zip(pending, ids, strict=True):
+        tx_rows = [vars(p.tx) for p in pending]  # (their "pk" is no column: ignored)
+        if reserved is None:
+            reserved = insert_rows(BankTransaction, tx_rows)
+            tx_rows = None
+        for p, pk in zip(pending, reserved, strict=True):
             p.tx.pk = pk
-        insert_rows(Allocation, [
+        alloc_rows = [
             {"tenant_id": self.tenant.pk, "transaction_id": p.tx.pk, "receivable_id": r.pk, "amount": a,
              "manual": False, "created_at": self.now, "created_by": self.actor}
-            for p in pending for r, a in p.allocations])
+            for p in pending for r, a in p.allocations]
         touched = {r.pk: r for p in pending for r, _ in p.allocations}
-        if touched:
-            _update_receivable_amounts(touched.values())
-            insert_rows(OutboxEvent, [_receivable_event_row(r, old_status[r.pk]) for r in touched.values()
-                                      if r.status != old_status[r.pk]])
+        # what is written is taken now: the next batch may change these receivables while this one is written
+        amounts = _receivable_amounts(touched.values())
+        events = [_receivable_event_row(r, old_status[r.pk]) for r in touched.values() if r.status != old_status[r.pk]]
         specs = [self._posting(p) for p in pending]
         paid_items = [p.run_item for p in pending if p.run_item is not None]
-        if paid_items:
-            from .models import Payable, PaymentRunItem
+        collective = self._collective(specs)
+        tenant, actor, now = self.tenant, self.actor, self.now
 
-            PaymentRunItem.objects.bulk_update(paid_items, ["paid"])
-            Payable.objects.bulk_update([it.payable for it in paid_items], ["status", "paid_amount", "updated_at"])
-            OutboxEvent.objects.bulk_create([OutboxEvent(
-                tenant_id=self.tenant.pk, type="payable.paid", aggregate_type="payable",
-                aggregate_id=it.payable.number,
-                payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
-                for it in paid_items])
-        ledger.post_entries(self.tenant, self._collective(specs), actor=self.actor, audit=False, now=self.now)
+        def write():
+            if tx_rows is not None:
+                insert_rows(BankTransaction, tx_rows, ids=reserved)
+            insert_rows(Allocation, alloc_rows)
+            if amounts:
+                _write_receivable_amounts(amounts)
+            insert_rows(OutboxEvent, events)
+            if paid_items:
+                from .models import Payable, PaymentRunItem
+
+                PaymentRunItem.objects.bulk_update(paid_items, ["paid"])
+                Payable.objects.bulk_update([it.payable for it in paid_items], ["status", "paid_amount", "updated_at"])
+                OutboxEvent.objects.bulk_create([OutboxEvent(
+                    tenant_id=tenant.pk, type="payable.paid", aggregate_type="payable",
+                    aggregate_id=it.payable.number,
+                    payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
+                    for it in paid_items])
+            ledger.post_entries(tenant, collective, actor=actor, audit=False, now=now)
+
+        if sync:
+            write()
+        else:
+            self._pending = (write, {r.kassenzeichen: r for r in touched.values()})
 
     def _collective(self, specs: list[ledger.EntrySpec]) -> list[ledger.EntrySpec]:
         """One collective entry (Sammelbuchung) per booking day of a batch, as the statement itself is
@@ -647,26 +727,30 @@ def _settle_line(r: Receivable, amount: Decimal) -> ledger.Line:
                        cash_account=r.cash_account, text=f"KZ {r.kassenzeichen_display}")
 
 
-def _update_receivable_amounts(receivables) -> None:
-    """Write paid/open amount and status of many receivables in one executemany (Django's bulk_update
-    builds a CASE expression per row and field, which costs more than the whole matching)."""
+def _receivable_amounts(receivables) -> list[tuple]:
+    """(id, paid, open, status, updated_at) of each receivable, as they are now."""
+    return [(r.pk, r.paid_amount, r.open_amount, str(r.status), r.updated_at) for r in receivables]
+
+
+def _write_receivable_amounts(amounts: list[tuple]) -> None:
+    """Write paid/open amount and status of many receivables (`_receivable_amounts`) in one statement
+    (Django's bulk_update builds a CASE expression per row and field, which costs more than the whole
+    matching)."""
     from django.db import connection
 
     table = Receivable._meta.db_table
-    receivables = list(receivables)
     if connection.vendor == "postgresql":  # one statement for the whole batch
+        ids, paid, open_, status, at = (list(col) for col in zip(*amounts, strict=True))
         with connection.cursor() as cur:
             cur.execute(
                 f"UPDATE {table} AS r SET paid_amount = v.paid, open_amount = v.open, status = v.status, "
                 "updated_at = v.at FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::text[], "
                 "%s::timestamptz[]) AS v(id, paid, open, status, at) WHERE r.id = v.id",
-                [[r.pk for r in receivables], [r.paid_amount for r in receivables],
-                 [r.open_amount for r in receivables], [str(r.status) for r in receivables],
-                 [r.updated_at for r in receivables]])
+                [ids, paid, open_, status, at])
         return
     ops = connection.ops
-    rows = [(ops.adapt_decimalfield_value(r.paid_amount, 15, 2), ops.adapt_decimalfield_value(r.open_amount, 15, 2),
-             r.status, ops.adapt_datetimefield_value(r.updated_at), r.pk) for r in receivables]
+    rows = [(ops.adapt_decimalfield_value(paid, 15, 2), ops.adapt_decimalfield_value(open_, 15, 2),
+             status, ops.adapt_datetimefield_value(at), pk) for pk, paid, open_, status, at in amounts]
     with connection.cursor() as cur:
         cur.executemany(f"UPDATE {table} SET paid_amount = %s, open_amount = %s, status = %s, updated_at = %s "
                         "WHERE id = %s", rows)
@@ -703,13 +787,16 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         with transaction.atomic():
             custom_plans()
             importer = _Importer(tenant, actor, sha, None, now)
-            for entry in _prefetched(_entries(source)):
-                importer.add(entry)
-            if importer.statement is None:
-                _check_empty_statement(tenant, source)
-                return ImportResult()
-            importer.flush()
-            importer.finish_statement()
+            try:
+                for entry in _prefetched(_entries(source)):
+                    importer.add(entry)
+                if importer.statement is None:
+                    _check_empty_statement(tenant, source)
+                    return ImportResult()
+                importer.flush()
+                importer.finish_statement()
+            finally:
+                importer.close()
             if not isinstance(source, bytes | bytearray):
                 source.seek(0)
             doc = store_document(tenant=tenant, case=None, kind=Document.Kind.OTHER,
