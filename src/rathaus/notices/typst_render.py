@@ -66,6 +66,21 @@ def _fonts():
 DATA_FILE = "data.json"
 
 
+def _write_data(path: Path, payload: bytes) -> None:
+    """Overwrite the data file in place and cut it to the new length. Not `open(..., "w")`: truncating a
+    file to zero makes ext4 (auto_da_alloc) free its blocks and start writeback on close, ≈ 0.12 ms CPU and
+    0.25 ms wall per notice, 5 times the write itself. Typst reads the file by content (no mtime check),
+    and the caller holds the compiler's lock, so nobody reads a half-written file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(payload))
+    finally:
+        os.close(fd)
+
+
 def compiler_for(cache_key, template_text: str) -> tuple[typst.Compiler, threading.Lock, Path]:
     """The compiler of one template version, created once per process, its lock and its folder."""
     st = _process_state()
@@ -98,11 +113,11 @@ def compile_template(cache_key, template_text: str, data: dict, **options):
     try:
         with lock:
             try:
-                (folder / DATA_FILE).write_text(payload, encoding="utf-8")
+                _write_data(folder / DATA_FILE, payload.encode("utf-8"))
             except FileNotFoundError:  # the temp folder was cleaned away under a long-running process
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "main.typ").write_text(template_text, encoding="utf-8")
-                (folder / DATA_FILE).write_text(payload, encoding="utf-8")
+                _write_data(folder / DATA_FILE, payload.encode("utf-8"))
             return comp.compile(**options)
     except typst.TypstError as e:
         msg = getattr(e, "diagnostic", "") or getattr(e, "message", None) or str(e)
