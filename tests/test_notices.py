@@ -131,6 +131,37 @@ def test_fast_qr_encoder_matches_segno(monkeypatch):
         girocode.qr_matrix(b"x" * (limits[-1] + 1))
 
 
+def test_girocode_svg_path_covers_exactly_the_dark_modules():
+    """matrix_svg draws the rows from a table of 8-module pieces: follow the path (absolute M, relative m/h)
+    and check that the stroked segments cover each dark module once and no light one, quiet zone included."""
+    import random
+
+    rnd = random.Random(5008)
+    for length in (1, 17, 60, 140, 331):
+        matrix = girocode.qr_matrix(bytes(rnd.randrange(256) for _ in range(length)))
+        svg = girocode.matrix_svg(matrix, border=4)
+        size = len(matrix) + 8
+        assert f'viewBox="0 0 {size} {size}"' in svg
+        d = re.search(r' d="([^"]*)"', svg).group(1)
+        painted = [[0] * size for _ in range(size)]
+        x = y = 0.0
+        assert re.fullmatch(r"(?:M[0-9]+ [0-9]+\.5|m[0-9]+ 0|h[0-9]+)+", d), d[:200]
+        for cmd, a, b in re.findall(r"([Mmh])([0-9.]+)(?: ([0-9.]+))?", d):
+            if cmd == "M":
+                x, y = float(a), float(b)
+            elif cmd == "m":
+                x, y = x + float(a), y + float(b)
+            else:
+                for col in range(int(x), int(x + float(a))):
+                    painted[int(y)][col] += 1
+                x += float(a)
+        expected = [[0] * size for _ in range(size)]
+        for r, row in enumerate(matrix):
+            for c, v in enumerate(row):
+                expected[r + 4][c + 4] = v
+        assert painted == expected, length
+
+
 # --------------------------------------------------------------------------- end to end
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -7,7 +7,6 @@ text carries the Kassenzeichen in its display form, which the Stadtkasse matches
 from __future__ import annotations
 
 import functools
-import re
 from decimal import Decimal
 
 import segno
@@ -67,7 +66,7 @@ def payload_svg(payload: str) -> str:
 # finder/alignment/timing patterns, format and version information and the mask bits, and the positions
 # of the data modules in placement order. Per code remain the bit stream, Reed-Solomon with a
 # per-generator table (one int XOR per data byte) and flipping the positions of the 1 bits: ~0.3 ms with
-# the SVG. The result is module for module the matrix segno makes, but for one detail: segno adds a
+# the SVG (matrix_svg: ≈ 0.05 ms). The result is module for module the matrix segno makes, but for one detail: segno adds a
 # further 0x00 codeword when the bit stream already ends on a codeword boundary (always so in byte mode),
 # ISO/IEC 18004 7.4.10 pads only up to the boundary; decoders ignore both (tests/test_notices.py compares
 # the matrices on random payloads with the standard's padding, and decodes the printed code).
@@ -162,15 +161,46 @@ def qr_matrix(data: bytes) -> list[bytes]:
 
 
 _BITS = bytes.maketrans(b"01", b"\x00\x01")
-_DARK_RUN = re.compile(rb"\x01+")
+_TO_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
+def _chunk_path(byte: int) -> str:
+    """Relative path for 8 modules (most significant bit left): a horizontal line over each dark run, the pen
+    ending 8 modules right of where it started."""
+    out, pos, k = [], 0, 0
+    while k < 8:
+        if byte >> (7 - k) & 1:
+            j = k
+            while j < 8 and byte >> (7 - j) & 1:
+                j += 1
+            if k > pos:
+                out.append(f"m{k - pos} 0")
+            out.append(f"h{j - k}")
+            pos = k = j
+        else:
+            k += 1
+    if pos < 8:
+        out.append(f"m{8 - pos} 0")
+    return "".join(out)
+
+
+_CHUNK_PATHS = [_chunk_path(b) for b in range(256)]
 
 
 def matrix_svg(matrix, border: int = 4) -> str:
-    """Minimal SVG of a QR matrix: one stroked line per horizontal run of dark modules (as segno draws it)."""
-    size = len(matrix) + 2 * border
+    """Minimal SVG of a QR matrix: stroked horizontal lines (1 module wide) over the dark modules, row by row.
+
+    Each row is packed into bytes and drawn from a table of 256 relative path pieces (one per 8 modules):
+    ≈ 0.05 ms per code instead of 0.35 ms with one formatted segment per dark run (a run that crosses a
+    piece boundary is drawn as two touching segments; rasterised, the code is pixel for pixel the same)."""
+    n = len(matrix)
+    size = n + 2 * border
+    pad = -n % 8
+    nbytes = (n + pad) // 8
     parts = []
     for y, row in enumerate(matrix):
-        for m in _DARK_RUN.finditer(bytes(row)):
-            parts.append(f"M{m.start() + border} {y + border}.5h{m.end() - m.start()}")
+        packed = (int(bytes(row).translate(_TO_DIGITS), 2) << pad).to_bytes(nbytes, "big")
+        parts.append(f"M{border} {y + border}.5")
+        parts.append("".join([_CHUNK_PATHS[c] for c in packed]))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}">'
             f'<rect width="{size}" height="{size}" fill="#fff"/><path stroke="#000" d="{"".join(parts)}"/></svg>')
