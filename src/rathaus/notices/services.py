@@ -101,7 +101,8 @@ def _completed_tasks(case) -> list:
     """The case's completed tasks, oldest first (one query, shared by reason and task data)."""
     from rathaus.cases.models import TaskState
 
-    return list(case.tasks.filter(state=TaskState.COMPLETED).order_by("completed_at", "id"))
+    # only what notices read (name, data): not the task's form schema, a JSON document decoded per row
+    return list(case.tasks.filter(state=TaskState.COMPLETED).order_by("completed_at", "id").only("name", "data"))
 
 
 def _task_data(case, tasks=None) -> dict:
