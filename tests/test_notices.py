@@ -162,6 +162,39 @@ def test_girocode_svg_path_covers_exactly_the_dark_modules():
         assert painted == expected, length
 
 
+def test_girocode_png_has_one_pixel_per_module():
+    """The PNG the templates embed: greyscale 1 bit, one pixel per module, black exactly where the matrix is
+    dark, a light quiet zone of 4 modules; decoded here with zlib by the PNG rules (filter type 0 per row)."""
+    import random
+    import struct
+    import zlib
+
+    rnd = random.Random(19005)
+    for length in (1, 33, 120, 331):
+        matrix = girocode.qr_matrix(bytes(rnd.randrange(256) for _ in range(length)))
+        png = girocode.matrix_png(matrix, border=4)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        chunks, pos = {}, 8
+        while pos < len(png):
+            (n,) = struct.unpack(">I", png[pos:pos + 4])
+            kind, body = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + n]
+            assert struct.unpack(">I", png[pos + 8 + n:pos + 12 + n])[0] == zlib.crc32(kind + body)
+            chunks[kind] = body
+            pos += 12 + n
+        size = len(matrix) + 8
+        assert struct.unpack(">IIBBBBB", chunks[b"IHDR"]) == (size, size, 1, 0, 0, 0, 0)
+        raw = zlib.decompress(chunks[b"IDAT"])
+        stride = 1 + (size + 7) // 8
+        assert len(raw) == size * stride and b"IEND" in chunks
+        for y in range(size):
+            line = raw[y * stride:(y + 1) * stride]
+            assert line[0] == 0
+            dark = [1 - (line[1 + x // 8] >> (7 - x % 8) & 1) for x in range(size)]
+            inner = 4 <= y < size - 4
+            expected = [0] * 4 + list(matrix[y - 4]) + [0] * 4 if inner else [0] * size
+            assert dark == expected, (length, y)
+
+
 # --------------------------------------------------------------------------- end to end
 
 @pytest.mark.parametrize("service", SERVICES)

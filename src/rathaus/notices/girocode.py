@@ -7,6 +7,8 @@ text carries the Kassenzeichen in its display form, which the Stadtkasse matches
 from __future__ import annotations
 
 import functools
+import struct
+import zlib
 from decimal import Decimal
 
 import segno
@@ -56,6 +58,13 @@ def girocode_svg(*, name: str, iban: str, amount: Decimal, text: str, bic: str =
 def payload_svg(payload: str) -> str:
     """The GiroCode SVG of an EPC payload (`epc_payload`), UTF-8 in byte mode as segno encodes it."""
     return matrix_svg(qr_matrix(payload.encode("utf-8")), border=4)
+
+
+def payload_png(payload: str) -> bytes:
+    """The GiroCode as a PNG of one pixel per module (1 bit grey, quiet zone of 4 modules), ≈ 500 bytes. The
+    templates scale it with `scaling: "pixelated"` (no smoothing; in the PDF an image without /Interpolate):
+    Typst embeds it ≈ 0.3 ms faster per notice than converting the SVG path."""
+    return matrix_png(qr_matrix(payload.encode("utf-8")), border=4)
 
 
 # --------------------------------------------------------------------------- fast encoder
@@ -204,3 +213,26 @@ def matrix_svg(matrix, border: int = 4) -> str:
         parts.append("".join([_CHUNK_PATHS[c] for c in packed]))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}">'
             f'<rect width="{size}" height="{size}" fill="#fff"/><path stroke="#000" d="{"".join(parts)}"/></svg>')
+
+
+_LIGHT_DIGITS = bytes.maketrans(b"\x00\x01", b"10")  # PNG grey 1 bit: 1 = white, 0 = black
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def matrix_png(matrix, border: int = 4) -> bytes:
+    """PNG (greyscale, 1 bit per pixel, one pixel per module) of a QR matrix with `border` light modules."""
+    size = len(matrix) + 2 * border
+    pad = -size % 8
+    row_bytes = (size + pad) // 8
+    light = b"\0" + b"\xff" * row_bytes  # filter type 0 + a light row
+    margin = b"1" * border
+    rows = [light] * border
+    for row in matrix:
+        digits = margin + bytes(row).translate(_LIGHT_DIGITS) + margin + b"1" * pad
+        rows.append(b"\0" + int(digits, 2).to_bytes(row_bytes, "big"))
+    rows += [light] * border
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + _png_chunk(b"IEND", b""))

@@ -151,7 +151,8 @@ def payment_block(receivable, tenant=None) -> dict:
                  "bank_name": pay_to.get("bank_name", "")},
         "girocode_text": text,
         "girocode_payload": payload,
-        "girocode_svg": girocode.payload_svg(payload),
+        "girocode_svg": girocode.payload_svg(payload),  # for templates that still embed the SVG
+        "girocode_png": list(girocode.payload_png(payload)),  # bytes as a JSON array: image(bytes(...))
     }
 
 
@@ -174,7 +175,7 @@ def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None,
         "tasks": _task_data(case, tasks),
         "rechtsbehelf": legal.remedy_paragraphs(
             tenant, optional_objection=bool(sv.definition.get("fakultativer_widerspruch"))),
-        "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "",
+        "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "", "girocode_png": [],
     }
     if receivable is not None:
         data.update(payment_block(receivable, tenant))
@@ -228,7 +229,7 @@ def sample_notice_data(application: dict, decision: str, tenant=None) -> dict:
         "reasons": [] if decision == "approve" else ["Die Voraussetzungen liegen nicht vor (Beispielbegründung)."],
         "application": application, "tasks": {},
         "rechtsbehelf": legal.remedy_paragraphs(tenant),
-        "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "",
+        "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "", "girocode_png": [],
     }
     if decision == "approve":
         text = girocode.remittance_text("2026-000123-45", "Beispielleistung ABC-2026-000123")
@@ -241,6 +242,7 @@ def sample_notice_data(application: dict, decision: str, tenant=None) -> dict:
             "bank": {"name": qr["name"], "iban": tenant.iban, "bic": tenant.bic, "bank_name": tenant.bank_name},
             "girocode_text": text, "girocode_payload": girocode.epc_payload(**qr),
             "girocode_svg": girocode.payload_svg(girocode.epc_payload(**qr)),
+            "girocode_png": list(girocode.payload_png(girocode.epc_payload(**qr))),
         })
     return data
 
