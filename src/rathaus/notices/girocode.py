@@ -7,6 +7,7 @@ text carries the Kassenzeichen in its display form, which the Stadtkasse matches
 from __future__ import annotations
 
 import functools
+import operator
 import struct
 import zlib
 from decimal import Decimal
@@ -74,7 +75,7 @@ def payload_png(payload: str) -> bytes:
 # that depends only on the version is computed once (with segno's own functions): the template with
 # finder/alignment/timing patterns, format and version information and the mask bits, and the positions
 # of the data modules in placement order. Per code remain the bit stream, Reed-Solomon with a
-# per-generator table (one int XOR per data byte) and flipping the positions of the 1 bits: ~0.3 ms with
+# per-generator table (one int XOR per data byte) and putting the bits in place with one gather (itemgetter) and one int XOR: ≈ 0.1 ms; with
 # the SVG (matrix_svg: ≈ 0.05 ms). The result is module for module the matrix segno makes, but for one detail: segno adds a
 # further 0x00 codeword when the bit stream already ends on a codeword boundary (always so in byte mode),
 # ISO/IEC 18004 7.4.10 pads only up to the boundary; decoders ignore both (tests/test_notices.py compares
@@ -111,7 +112,12 @@ def _layout(version: int):
     blocks = [(ec.num_data, ec.num_total - ec.num_data) for ec in consts.ECC[version][_ERROR_M]
               for _ in range(ec.num_blocks)]
     remainder = {2: 7, 3: 7, 4: 7, 5: 7, 6: 7}.get(version, 3 if 14 <= version <= 20 else 0)
-    return width, template, positions, blocks, remainder
+    # gather instead of scatter: for every module (row-major) the index of its bit in the placement-order
+    # stream, or the index of an appended 0 for function modules; one C-level itemgetter call per code
+    index = [len(positions)] * (width * width)
+    for k, p in enumerate(positions):
+        index[p] = k
+    return width, template, positions, blocks, remainder, operator.itemgetter(*index)
 
 
 @functools.lru_cache(maxsize=64)
@@ -144,7 +150,7 @@ def qr_matrix(data: bytes) -> list[bytes]:
             break
     else:
         raise ValueError("EPC-QR-Code zu groß (Version > 13)")
-    width, template, positions, blocks, remainder = _layout(version)
+    width, template, positions, blocks, remainder, gather = _layout(version)
     bits = "0100" + format(len(data), f"0{cci}b") + format(int.from_bytes(data, "big"), f"0{8 * len(data)}b")
     bits += "0" * min(4, capacity - len(bits))
     bits += "0" * (-len(bits) % 8)
@@ -162,11 +168,9 @@ def qr_matrix(data: bytes) -> list[bytes]:
         for i in range(max(len(b) for b in group)):
             final.extend(b[i] for b in group if i < len(b))
     stream = format(int.from_bytes(final, "big") << remainder, f"0{len(positions)}b").encode().translate(_BITS)
-    flat = bytearray(template)
-    for p, v in zip(positions, stream, strict=True):
-        if v:
-            flat[p] ^= 1
-    return [bytes(flat[r:r + width]) for r in range(0, width * width, width)]
+    data = bytes(gather(stream + b"\0"))  # the data bits at their module positions, 0 elsewhere
+    flat = (int.from_bytes(template, "big") ^ int.from_bytes(data, "big")).to_bytes(width * width, "big")
+    return [flat[r:r + width] for r in range(0, width * width, width)]
 
 
 _BITS = bytes.maketrans(b"01", b"\x00\x01")

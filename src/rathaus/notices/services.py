@@ -140,6 +140,7 @@ def payment_block(receivable, tenant=None) -> dict:
     qr_args = {"name": pay_to.get("name", ""), "iban": pay_to.get("iban", ""), "amount": receivable.amount,
                "text": text, "bic": pay_to.get("bic", "")}
     payload = girocode.epc_payload(**qr_args)
+    matrix = girocode.qr_matrix(payload.encode("utf-8"))  # once for both pictures of the code
     lines = sorted(receivable.lines.all(), key=lambda ln: (ln.position, ln.pk or 0))
     return {
         "fees": [{"title": ln.title, "legal_basis": ln.legal_basis, "amount": _money(ln.amount)} for ln in lines],
@@ -151,8 +152,8 @@ def payment_block(receivable, tenant=None) -> dict:
                  "bank_name": pay_to.get("bank_name", "")},
         "girocode_text": text,
         "girocode_payload": payload,
-        "girocode_svg": girocode.payload_svg(payload),  # for templates that still embed the SVG
-        "girocode_png": list(girocode.payload_png(payload)),  # bytes as a JSON array: image(bytes(...))
+        "girocode_svg": girocode.matrix_svg(matrix, border=4),  # for templates that still embed the SVG
+        "girocode_png": list(girocode.matrix_png(matrix, border=4)),  # bytes as a JSON array: image(bytes(...))
     }
 
 
