@@ -75,8 +75,9 @@ def payload_png(payload: str) -> bytes:
 # that depends only on the version is computed once (with segno's own functions): the template with
 # finder/alignment/timing patterns, format and version information and the mask bits, and the positions
 # of the data modules in placement order. Per code remain the bit stream, Reed-Solomon with a
-# per-generator table (one int XOR per data byte) and putting the bits in place with one gather (itemgetter) and one int XOR: ≈ 0.1 ms; with
-# the SVG (matrix_svg: ≈ 0.05 ms). The result is module for module the matrix segno makes, but for one detail: segno adds a
+# per-generator table (one int XOR per data byte) and putting the bits in place with one gather
+# (itemgetter) and one int XOR: ≈ 0.1 ms; the pictures (matrix_png, matrix_svg) ≈ 0.05 ms each. The result is
+# module for module the matrix segno makes, but for one detail: segno adds a
 # further 0x00 codeword when the bit stream already ends on a codeword boundary (always so in byte mode),
 # ISO/IEC 18004 7.4.10 pads only up to the boundary; decoders ignore both (tests/test_notices.py compares
 # the matrices on random payloads with the standard's padding, and decodes the printed code).
