@@ -101,11 +101,13 @@ def reserve_ids(model, n: int) -> list[int] | None:
         return _reserve_ids(cur, model._meta.db_table, model._meta.pk.column, n)
 
 
-def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[int] | None = None) -> list[int]:
+def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[int] | None = None,
+                returning: bool = True) -> list[int]:
     """Insert plain dicts (keys: field attnames, e.g. `tenant_id`) without building model instances;
     missing keys take the field default. Returns the new primary keys in order (`ids`: keys from
-    `reserve_ids`, PostgreSQL only). The fast path for bulk jobs; other databases than PostgreSQL go
-    through `bulk_create`."""
+    `reserve_ids`, PostgreSQL only; `returning=False`: the database numbers the rows itself and nothing is
+    returned, one round trip less per batch). The fast path for bulk jobs; other databases than PostgreSQL
+    go through `bulk_create`."""
     if not rows:
         return []
     conn = connections[router.db_for_write(model)]
@@ -135,25 +137,31 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[in
     pick = operator.itemgetter(*(f.attname for f in fields))
     json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     qn = conn.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in [pk_field, *fields])
+    numbered = returning or ids is not None
+    columns = ", ".join(qn(f.column) for f in ([pk_field, *fields] if numbered else fields))
     new_ids: list[int] = []
     with conn.cursor() as cur:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
-            chunk_ids = (ids[start:start + batch_size] if ids is not None
-                         else _reserve_ids(cur, meta.db_table, pk_field.column, len(chunk)))
+            if ids is not None:
+                chunk_ids = ids[start:start + batch_size]
+            elif returning:
+                chunk_ids = _reserve_ids(cur, meta.db_table, pk_field.column, len(chunk))
+            else:
+                chunk_ids = None
             # Django's error classes (IntegrityError, …) for the raw COPY too, as for every other statement
             with conn.wrap_database_errors, cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
                 write = copy.write_row
-                for row, pk in zip(chunk, chunk_ids, strict=True):
+                for i, row in enumerate(chunk):
                     values = pick(defaults | row) if len(fields) > 1 else (pick(defaults | row),)
                     if json_at:
                         values = list(values)
-                        for i in json_at:
-                            if values[i] is not None:
-                                values[i] = Jsonb(values[i])
-                    write((pk, *values))
-            new_ids.extend(chunk_ids)
+                        for j in json_at:
+                            if values[j] is not None:
+                                values[j] = Jsonb(values[j])
+                    write((chunk_ids[i], *values) if chunk_ids is not None else values)
+            if chunk_ids is not None:
+                new_ids.extend(chunk_ids)
     return new_ids
 
 

@@ -588,10 +588,10 @@ class _Importer:
         def write():
             if tx_rows is not None:
                 insert_rows(BankTransaction, tx_rows, ids=reserved)
-            insert_rows(Allocation, alloc_rows)
+            insert_rows(Allocation, alloc_rows, returning=False)
             if amounts:
                 _write_receivable_amounts(amounts)
-            insert_rows(OutboxEvent, events)
+            insert_rows(OutboxEvent, events, returning=False)
             if paid_items:
                 from .models import Payable, PaymentRunItem
 

@@ -215,7 +215,7 @@ def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool 
             for ln in lines:
                 ln["entry_id"] = entry.pk
                 rows.append(ln)
-        insert_rows(JournalLine, rows)
+        insert_rows(JournalLine, rows, returning=False)
         if audit and new_entries:
             record_change(
                 tenant=tenant, actor=actor, action="ledger.posted", object_type="journal",
