@@ -92,6 +92,10 @@ def _invalid(message: str, pointer: str | None = None) -> Invalid:
 
 
 def _money(value, where: str, pointer: str | None = None) -> Decimal:
+    # the common case first (bulk postings have ten thousands of lines): a non-negative Decimal in cents
+    if type(value) is Decimal and value.is_finite() and value >= 0 and value.as_tuple().exponent == -2 \
+            and value.adjusted() <= 12:
+        return value
     try:
         d = Decimal(value)
     except Exception as e:  # noqa: BLE001 - any conversion problem is the caller's input error
