@@ -244,11 +244,14 @@ class Entry:
             self.account_servicer_ref,
             [[tx.end_to_end_id, tx.remittance, tx.debtor_iban] for tx in self.transactions],
         ]
-        data = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+        data = _FINGERPRINT_JSON.encode(parts)  # = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+_FINGERPRINT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _canonical_amount(amount: Decimal) -> str:
