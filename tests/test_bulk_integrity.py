@@ -170,6 +170,7 @@ def test_parser_process_reports_the_parser_errors(data, message):
     with pytest.raises(CamtError) as child:
         list(parse_camt053_parallel(data, max_bytes=10**6))
     assert (child.value.message, child.value.line) == (inline.value.message, inline.value.line)
+    assert message in child.value.message
 
 
 def test_parser_process_keeps_the_size_limit():

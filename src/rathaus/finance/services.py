@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -825,7 +826,7 @@ def _entries(source):
 
     limit = settings.RATHAUS_MAX_STATEMENT_BYTES
     size = source_size(source)
-    if size is not None and size >= settings.RATHAUS_CAMT_PROCESS_BYTES:
+    if size is not None and size >= settings.RATHAUS_CAMT_PROCESS_BYTES and sys.executable:
         return parse_camt053_parallel(source, max_bytes=limit)
     return parse_camt053(source, max_bytes=limit)
 
