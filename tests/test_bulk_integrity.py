@@ -232,3 +232,39 @@ def test_batches_see_the_amounts_of_the_batches_before(seeded, monkeypatch):
     # the receivable's Forderung is settled exactly once (100.00), the 5.00 over are a liability
     settled = JournalLine.objects.filter(tenant=t, text__contains=k, credit__gt=0).aggregate(c=Sum("credit"))["c"]
     assert settled == Decimal("100.00")
+
+
+def _parser_children() -> list[int]:
+    import os
+
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
+            cmd = open(f"/proc/{d}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and b"camt_process" in cmd and stat[0] != "Z":
+            pids.append(int(d))
+    return pids
+
+
+def test_a_failed_import_stops_its_parser_process(seeded):
+    """A statement that is malformed half-way through: 4xx, nothing booked, and the parser process is gone
+    when the error reaches the caller."""
+    from rathaus.core.errors import Invalid
+
+    t = seeded["musterstadt"]
+    good = statement([pay("1.00", "x", f"H{i}") for i in range(50)])
+    broken = good[: len(good) * 2 // 3]  # cut off in the middle of an entry
+    with override_settings(RATHAUS_CAMT_PROCESS_BYTES=0), pytest.raises(Invalid):
+        import_bank_statement(t, broken, actor="kasse")
+    assert _parser_children() == []
+    assert not BankTransaction.objects.filter(tenant=t, bank_reference__startswith="H").exists()
+    # refused by the booking side at the first entry (not the tenant's account) while the child still parses
+    foreign = statement([pay("1.00", "x", f"F{i}") for i in range(3000)], iban="DE89370400440532013000")
+    with override_settings(RATHAUS_CAMT_PROCESS_BYTES=0), pytest.raises(Invalid, match="kein Konto"):
+        import_bank_statement(t, foreign, actor="kasse")
+    assert _parser_children() == []

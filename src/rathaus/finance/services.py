@@ -788,8 +788,9 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         with transaction.atomic():
             custom_plans()
             importer = _Importer(tenant, actor, sha, None, now)
+            entries = _prefetched(_entries(source))
             try:
-                for entry in _prefetched(_entries(source)):
+                for entry in entries:
                     importer.add(entry)
                 if importer.statement is None:
                     _check_empty_statement(tenant, source)
@@ -797,6 +798,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
                 importer.flush()
                 importer.finish_statement()
             finally:
+                entries.close()  # stops the parser (thread or process) now, also when the booking failed
                 importer.close()
             if not isinstance(source, bytes | bytearray):
                 source.seek(0)
