@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .camt import CHUNK_SIZE, CamtError, Entry, StatementInfo, parse_camt053
+from .camt import CamtError, Entry, StatementInfo, _CountingReader, parse_camt053
 
 BATCH = 250
 _HEADER = 4
@@ -82,22 +82,16 @@ def _child(max_bytes: int) -> int:
 
 
 def _feed(source: Any, stdin) -> None:
-    """Copy the source into the child's stdin (in a thread: the pipe holds only 64 KB)."""
+    """Copy the source into the child's stdin (in a thread: the pipe holds only 64 KB). The parser's own
+    reader takes bytes, paths and file objects alike; the size limit is the child's to enforce."""
+    reader = _CountingReader(source, sys.maxsize)
     try:
-        if isinstance(source, bytes | bytearray | memoryview):
-            data = memoryview(source).cast("B")
-            for start in range(0, len(data), CHUNK_SIZE):
-                stdin.write(data[start:start + CHUNK_SIZE])
-        elif isinstance(source, str | os.PathLike):
-            with open(source, "rb") as f:
-                while chunk := f.read(CHUNK_SIZE):
-                    stdin.write(chunk)
-        else:
-            while chunk := source.read(CHUNK_SIZE):
-                stdin.write(chunk)
+        for chunk in reader.chunks():
+            stdin.write(chunk)
     except (BrokenPipeError, OSError, ValueError):
         pass  # the child stopped reading (too large, malformed) or was stopped; it says why
     finally:
+        reader.close()
         try:
             stdin.close()
         except OSError:
