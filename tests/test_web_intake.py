@@ -292,6 +292,11 @@ def test_parse_types_and_german_input():
     assert p.state.values["/personen/0/vorname"] == "Bea"  # compacted for the re-render
     assert forms.parse(SMALL, Post({"/anzahl": "2,5", "/betrag": "2.5"})).data["anzahl"] == "2,5"
     assert forms.parse(SMALL, Post({"/betrag": "2,5"})).data["betrag"] == 2.5
+    # English notation on the English form; mixed-up separators are no number (a message, not a wrong value)
+    assert forms.parse(SMALL, Post({"/betrag": "1,234.5"})).data["betrag"] == 1234.5
+    assert forms.parse(SMALL, Post({"/betrag": "1.234.567,25"})).data["betrag"] == 1234567.25
+    assert forms.parse(SMALL, Post({"/betrag": "1,23.5"})).data["betrag"] == "1,23.5"
+    assert forms.parse(SMALL, Post({"/betrag": "12.5,0"})).data["betrag"] == "12.5,0"
 
 
 def test_add_row_and_render_with_errors():

@@ -164,8 +164,17 @@ def _parse_date(raw: str) -> str:
 def parse_number(raw: str, integer: bool = False):
     """German or international notation ("2,5", "1.234,5", "2.5") → int/float; raw string if not a number."""
     r = raw.replace(" ", "").replace("\u00a0", "")
-    if "," in r:
-        r = r.replace(".", "").replace(",", ".")
+    if "," in r and "." in r:
+        # both separators ("1.234,5" German, "1,234.5" English, both forms are shown in two languages): the
+        # last one is the decimal separator, the other must group thousands, else it is not a number
+        dec = "," if r.rfind(",") > r.rfind(".") else "."
+        whole, _, frac = r.rpartition(dec)
+        group = "." if dec == "," else ","
+        if not (re.fullmatch(rf"[+-]?\d{{1,3}}(?:{re.escape(group)}\d{{3}})+", whole) and frac.isdigit()):
+            return raw
+        r = f"{whole.replace(group, '')}.{frac}"
+    elif "," in r:
+        r = r.replace(",", ".")
     if re.fullmatch(r"[+-]?\d+", r):
         return int(r)
     if integer:
