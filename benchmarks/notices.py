@@ -176,7 +176,7 @@ def main() -> int:
         prof.enable()
         wall_rs, cpu_rs = timed(render_store_all)
         prof.disable()
-        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(os.environ.get("BENCH_FILTER", ""), 40)
     else:
         wall_rs, cpu_rs = timed(render_store_all)
 

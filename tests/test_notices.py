@@ -505,6 +505,65 @@ def test_templates_render_sample_data(service, decision):
         assert "Beispielbegründung" in text and "2026-000123-45" not in text
 
 
+def _embedded_fonts(pdf: bytes) -> dict[str, str]:
+    """BaseFont name (without the subset tag) -> kind of the embedded font program, over all pages."""
+    kinds = {"/FontFile2": "truetype", "/FontFile3": "cff", "/FontFile": "type1"}
+    out = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            for f in font.get_object().get("/DescendantFonts") or [font]:
+                f = f.get_object()
+                desc = f["/FontDescriptor"].get_object()
+                name = str(f["/BaseFont"]).split("+", 1)[-1]
+                out[name] = next(v for k, v in kinds.items() if k in desc)
+    return out
+
+
+def test_rathaus_serif_fonts_are_available_in_four_styles():
+    fonts = [f for f in typst_render._fonts().fonts() if f.family == "Rathaus Serif"]
+    assert sorted((f.style, f.weight) for f in fonts) == [("italic", 400), ("italic", 700), ("normal", 400),
+                                                           ("normal", 700)]
+    assert all(str(typst_render.FONT_DIR) in (f.path or "") for f in fonts)
+    assert "SIL Open Font License" in (typst_render.FONT_DIR / "OFL.txt").read_text(encoding="utf-8")
+
+
+def test_notice_embeds_rathaus_serif_as_truetype_and_falls_back_for_other_scripts():
+    """The demo templates set ("Rathaus Serif", "Libertinus Serif"): Latin text comes from the TrueType
+    build (cheaper to subset), a Greek or Cyrillic name from the original Libertinus – and is still there,
+    as text, in the PDF."""
+    tpl = (DEMO_SERVICES_DIR / "gewerbeanmeldung" / "notice.typ").read_text(encoding="utf-8")
+    data = notices.sample_notice_data(_examples("gewerbeanmeldung")[0], "approve")
+    pdf = notices.render_pdf(("test", "fonts"), tpl, data)
+    fonts = _embedded_fonts(pdf)
+    assert fonts == {"RathausSerif-Regular": "truetype", "RathausSerif-Bold": "truetype"}, fonts
+    assert "Straße" in pdf_text(pdf) or "straße" in pdf_text(pdf)
+
+    name = "Σωκράτης Ιβανов-Müller"
+    data["recipient"] = {**data["recipient"], "name": name, "lines": [name]}
+    pdf = notices.render_pdf(("test", "fonts"), tpl, data)
+    fonts = _embedded_fonts(pdf)
+    assert fonts["RathausSerif-Regular"] == "truetype" and fonts.get("LibertinusSerif-Regular") == "cff", fonts
+    assert name in pdf_text(pdf)
+    assert_pdfa(pdf)
+
+
+def test_girocode_svg_only_for_templates_that_read_it(api, seeded):
+    from rathaus.finance.models import Receivable
+
+    sub = run_to(api, "gewerbeanmeldung", "approve")
+    rec = Receivable.objects.select_related("case__service_version").get(case_id=sub["id"])
+    case = rec.case
+    data = notices.notice_data(case, "approve", receivable=rec)
+    assert data["girocode_png"] and data["girocode_svg"] == ""
+    old = case.service_version
+    assert "girocode_svg" in old.notice_template  # named in the header comment: does not count
+    old.notice_template = old.notice_template + "\n/* girocode_svg */\n"
+    assert notices.notice_data(case, "approve", receivable=rec, template_version=old)["girocode_svg"] == ""
+    old.notice_template = old.notice_template + '\n#image(bytes(d.girocode_svg), format: "svg")\n'
+    data = notices.notice_data(case, "approve", receivable=rec, template_version=old)
+    assert data["girocode_svg"].startswith("<svg")
+
+
 def test_consecutive_notices_never_mix_data():
     """The data travels in data.json and Typst reuses the layout of unchanged parts from the previous notice:
     each notice must still show only its own data (also with the older sys.inputs template interface)."""

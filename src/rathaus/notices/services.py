@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -130,9 +131,9 @@ def _money(x) -> str:
     return f"{Decimal(x):.2f}"
 
 
-def payment_block(receivable, tenant=None) -> dict:
+def payment_block(receivable, tenant=None, *, svg: bool = True) -> dict:
     """Fee table, payment request and GiroCode of a receivable (finance app). `tenant`: the receivable's
-    tenant if already loaded (saves a query)."""
+    tenant if already loaded (saves a query). `svg`: also the GiroCode as SVG text (older templates)."""
     from rathaus.finance.services import pay_to as pay_to_of
 
     pay_to = dict(pay_to_of(tenant if tenant is not None else receivable.tenant) or {})
@@ -152,13 +153,25 @@ def payment_block(receivable, tenant=None) -> dict:
                  "bank_name": pay_to.get("bank_name", "")},
         "girocode_text": text,
         "girocode_payload": payload,
-        "girocode_svg": girocode.matrix_svg(matrix, border=4),  # for templates that still embed the SVG
+        "girocode_svg": girocode.matrix_svg(matrix, border=4) if svg else "",  # templates that embed the SVG
         "girocode_png": list(girocode.matrix_png(matrix, border=4)),  # bytes as a JSON array: image(bytes(...))
     }
 
 
-def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None, tasks=None) -> dict:
-    """`tasks`: the case's completed tasks if already loaded (`_completed_tasks`)."""
+_TYPST_COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+
+
+def _template_reads(template: str, name: str) -> bool:
+    """Whether a template mentions a data field outside its comments (a cheap, conservative check: a field
+    named in a string counts too)."""
+    return name in template and name in _TYPST_COMMENTS.sub("", template)
+
+
+def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None, tasks=None,
+                template_version=None) -> dict:
+    """`tasks`: the case's completed tasks if already loaded (`_completed_tasks`). `template_version`: the
+    service version whose template renders the data, if not the case's (only for `girocode_svg`, which is
+    filled only for templates that read it)."""
     now = now or timezone.now()
     sv = case.service_version
     tenant = case.tenant
@@ -179,7 +192,8 @@ def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None,
         "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "", "girocode_png": [],
     }
     if receivable is not None:
-        data.update(payment_block(receivable, tenant))
+        template = (template_version or sv).notice_template or ""
+        data.update(payment_block(receivable, tenant, svg=_template_reads(template, "girocode_svg")))
     return data
 
 
@@ -272,7 +286,8 @@ def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None, tem
     if reasons is None:
         reasons = _deciding_reason(case, decision, tasks)
     receivable = _create_receivable(case, now) if decision == "approve" else None
-    data = notice_data(case, decision, reasons=reasons, receivable=receivable, now=now, tasks=tasks)
+    data = notice_data(case, decision, reasons=reasons, receivable=receivable, now=now, tasks=tasks,
+                       template_version=template_version)
     pdf = render_notice_pdf(template_version or case.service_version, data, timestamp=now)
     title = "Bescheid" if decision == "approve" else "Ablehnungsbescheid"
     meta = {"decision": decision, "pdf_standard": PDF_STANDARD_LABEL}
