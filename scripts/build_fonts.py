@@ -53,9 +53,8 @@ RANGES = [
 
 def libertinus_from_typst() -> dict[str, bytes]:
     """The OpenType files embedded in the typst wheel's extension module (typst-assets)."""
-    from fontTools.ttLib import TTFont
-
     import typst
+    from fontTools.ttLib import TTFont
 
     lib = next(Path(typst.__file__).parent.glob("_typst*.so"))
     data = lib.read_bytes()
