@@ -22,6 +22,7 @@ row is locked for the whole import; transactions are unique by fingerprint).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -790,7 +791,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         source.seek(0)
         sha = h.hexdigest()
     try:
-        with transaction.atomic():
+        with transaction.atomic(), _old_objects_frozen():
             custom_plans()
             importer = _Importer(tenant, actor, sha, None, now)
             entries = _prefetched(_entries(source))
@@ -823,6 +824,25 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
         raise Invalid(f"Der Kontoauszug ist fehlerhaft: {e}", errors=[
             {"pointer": f"/line/{line}" if line else "", "message": str(e), "field": ""}
         ], type="https://rathaus.example/probleme/kontoauszug-fehlerhaft") from e
+
+
+@contextlib.contextmanager
+def _old_objects_frozen():
+    """While a statement is imported, the cyclic garbage collector leaves the objects that existed before
+    alone (`gc.freeze`; afterwards they are collected as before). The import allocates millions of objects,
+    so the collector runs often, and each full collection walked every object of the process (Django's
+    models, URL patterns, modules …): ≈ 0.6 s of 50,000 entries. Objects of the import itself are still
+    collected. Where the process froze objects itself (e.g. a pre-forking server), nothing is changed."""
+    import gc
+
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _entries(source):
