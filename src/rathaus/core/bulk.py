@@ -161,6 +161,7 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[in
     # the row's values in column order, picked in C (dict union + itemgetter): this loop runs for every
     # row of a bank statement's bulk tables
     pick = operator.itemgetter(*(f.attname for f in fields))
+    attnames = {f.attname for f in fields}
     json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     qn = conn.ops.quote_name
     numbered = returning or ids is not None
@@ -178,8 +179,16 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[in
             # Django's error classes (IntegrityError, …) for the raw COPY too, as for every other statement
             with conn.wrap_database_errors, cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
                 write = copy.write_row
+                # rows that give every column (the usual case) need no union with the defaults
+                complete = len(fields) > 1 and attnames <= chunk[0].keys()
                 for i, row in enumerate(chunk):
-                    values = pick(defaults | row) if len(fields) > 1 else (pick(defaults | row),)
+                    if complete:
+                        try:
+                            values = pick(row)
+                        except KeyError:  # this row lacks a column: its default
+                            values = pick(defaults | row)
+                    else:
+                        values = pick(defaults | row) if len(fields) > 1 else (pick(defaults | row),)
                     if json_at:
                         values = list(values)
                         for j in json_at:
