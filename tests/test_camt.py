@@ -618,6 +618,31 @@ def test_fingerprint_contents():
     assert e.fingerprint() != base
 
 
+def test_fingerprint_is_the_sha256_of_the_json_encoding():
+    """`fingerprint()` writes its JSON directly; it must stay byte for byte the encoder's (stored fingerprints
+    recognise re-delivered bookings)."""
+    import dataclasses
+    import hashlib
+
+    def by_encoder(e):
+        return hashlib.sha256(e._fingerprint_json().encode("utf-8")).hexdigest()
+
+    entries = [e for path in sorted(FIXTURES.glob("*.camt.053.*.xml")) if "99" not in path.name
+               for e in parse_camt053(path)]
+    assert len(entries) > 20
+    tricky = ["", 'say "hi"', "back\\slash", "tab\tnew\nline\r", "\x00\x01\x1f\x7f", "Ümläut € 😀",
+              "\u2028\u2029", "</Ustrd>&amp;", "[1,2]", "null"]
+    e = entries[0]
+    for text in tricky:
+        tx = dataclasses.replace(e.transactions[0], remittance=text, end_to_end_id=text[::-1])
+        entries.append(dataclasses.replace(e, account_servicer_ref=text, transactions=[tx, tx]))
+    entries.append(dataclasses.replace(e, reversal=True, credit=False, booking_date=None, value_date=None,
+                                       transactions=[]))
+    entries.append(dataclasses.replace(e, reversal=1, account_servicer_ref=None))  # not from the parser
+    for e in entries:
+        assert e.fingerprint() == by_encoder(e)
+
+
 def test_day_statement_redelivered_inside_a_month_statement(tmp_path):
     """The same bookings in a different file (other statement id, more entries) are recognised."""
     fx = load_fixture_module()

@@ -43,6 +43,47 @@ def test_kassenzeichen_found_in_remittance_text(text):
     assert k in kz.candidates_in(t)
 
 
+def test_kassenzeichen_candidates_as_when_the_text_as_written_was_searched_too():
+    """`candidates_in` searches only the text without separators; the earlier version also searched the text
+    as written (after the stripped one). Same result, same order, on texts built to mix both."""
+    import random
+    import re
+
+    def reference(*texts):
+        found = []
+        for text in texts:
+            if not text:
+                continue
+            for variant in (re.sub(r"[\s\-./_]+", "", text), text):
+                for m in re.finditer(r"\d{12,}", variant):
+                    run = m.group()
+                    for i in range(len(run) - 11):
+                        w = run[i:i + 12]
+                        if w not in found and w.isascii() and 2000 <= int(w[:4]) <= 2099 and int(w) % 97 == 1:
+                            found.append(w)
+        return found
+
+    rnd = random.Random(7)
+    kzs = [kz.make(rnd.randrange(2000, 2100), rnd.randrange(1, 999_999)) for _ in range(40)]
+    pieces = ["", " ", "-", ".", "/", "_", "\n", "\t", "\u00a0", "x", "KZ", "٣", "7", "12", "2026", "/-"]
+    texts = []
+    for _ in range(3000):
+        parts = []
+        for _ in range(rnd.randrange(1, 6)):
+            k = rnd.choice(kzs)
+            cut = sorted(rnd.sample(range(1, 12), rnd.randrange(0, 3)))
+            chunks = [k[a:b] for a, b in zip([0, *cut], [*cut, 12], strict=True)]
+            parts.append(rnd.choice(pieces).join(chunks) if rnd.random() < 0.7 else k)
+            parts.append("".join(rnd.choice(pieces) for _ in range(rnd.randrange(0, 4))))
+        texts.append("".join(parts))
+    hits = 0
+    for i in range(0, len(texts), 3):
+        group = texts[i:i + 3]
+        assert kz.candidates_in(*group) == reference(*group), group
+        hits += bool(reference(*group))
+    assert hits > 500
+
+
 def test_kassenzeichen_not_invented():
     k = kz.make(2026, 4711)
     wrong = k[:-1] + str((int(k[-1]) + 1) % 10)

@@ -369,3 +369,30 @@ def test_cancel_only_unpaid_and_reversed_in_the_ledger(seeded, api):
     import_bank_statement(t, statement([pay("26.00", f"KZ {paid.kassenzeichen}", "CX2")], statement_id="S2"),
                           actor="kasse")
     assert kasse.post(f"/api/v1/receivables/{paid.kassenzeichen}/cancel", {"reason": "x"}).status_code == 409
+
+
+def test_gc_freeze_during_import_is_undone_and_respects_an_existing_freeze():
+    import gc
+
+    from rathaus.finance.services import _old_objects_frozen
+
+    assert gc.get_freeze_count() == 0
+    threshold = gc.get_threshold()
+    with _old_objects_frozen():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= 50_000
+        survivor = [object()]  # made during the import: collectable as usual
+        assert gc.is_tracked(survivor)
+        with _old_objects_frozen():  # a second import meanwhile changes nothing
+            assert gc.get_threshold()[0] >= 50_000
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == threshold
+    gc.freeze()  # e.g. a pre-forking server froze its objects: the import leaves them frozen
+    try:
+        before = gc.get_freeze_count()
+        with _old_objects_frozen():
+            pass
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()

@@ -134,3 +134,30 @@ def test_any_of_is_in_with_one_array_parameter():
     if conn.vendor == "postgresql":
         sql = ctx.captured_queries[0]["sql"]
         assert "= ANY(" in sql and " IN (" not in sql
+
+
+@pytest.mark.django_db
+def test_array_literal_round_trips_any_text():
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db import connection as conn
+
+    from rathaus.core.bulk import array_literal
+
+    texts = ["", "plain", 'a "quoted" word', "back\\slash", "\\\"", "comma,brace}{", "NULL", " spaces ",
+             "Zeile 1\nZeile 2", "Ümläut €"]
+    assert array_literal([1, None, Decimal("-12.50")]) == "{1,NULL,-12.50}"
+    with pytest.raises(TypeError):
+        array_literal([object()])
+    if conn.vendor != "postgresql":
+        return
+    with conn.cursor() as cur:
+        cur.execute("SELECT %s::text[], %s::numeric[], %s::bigint[], %s::timestamptz[]",
+                    [array_literal(texts + [None]), array_literal([Decimal("8.85"), Decimal("-0.01"), None]),
+                     array_literal([1, 2**40]), array_literal([dt.datetime(2026, 3, 2, 12, 30, tzinfo=dt.UTC)])])
+        t, n, i, ts = cur.fetchone()
+    assert t == texts + [None]
+    assert n == [Decimal("8.85"), Decimal("-0.01"), None]
+    assert i == [1, 2**40]
+    assert ts == [dt.datetime(2026, 3, 2, 12, 30, tzinfo=dt.UTC)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Collection, Sequence
+from decimal import Decimal
 
 from django.db import connections, router
 
@@ -27,6 +28,31 @@ def custom_plans(using: str = "default") -> None:
             cur.execute("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
+def array_literal(values: Sequence) -> str:
+    """A PostgreSQL array literal (``{1,2}``, ``{"a","b"}``) of `values`, for a parameter cast to an array type
+    (``%s::bigint[]``), sent as one text parameter. psycopg's own list adaptation runs several Python calls for
+    every element (the camt import passes ≈ 300,000 elements: ≈ 0.4 s); this is a few string operations each.
+    The text is the same array literal psycopg would send. Strings are always quoted and
+    escaped (backslash and double quote), so any text round-trips; ``None`` is ``NULL``; numbers (int,
+    Decimal) as `str` gives them, dates and datetimes in ISO format."""
+    parts = []
+    append = parts.append
+    for v in values:
+        if type(v) is str:
+            append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif v is None:
+            append("NULL")
+        elif isinstance(v, int | Decimal) and not isinstance(v, bool):
+            append(str(v))
+        elif isinstance(v, dt.date):  # datetime too
+            append('"' + v.isoformat() + '"')
+        elif isinstance(v, str):
+            append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            raise TypeError(f"array_literal: unsupported value {v!r}")
+    return "{" + ",".join(parts) + "}"
+
+
 def any_of(queryset, field: str, values: Sequence):
     """`queryset.filter(<field>__in=values)`, on PostgreSQL as `<column> = ANY(%s)` with one array parameter:
     a list of thousands of values is then one parameter of one prepared statement, not thousands of
@@ -37,7 +63,7 @@ def any_of(queryset, field: str, values: Sequence):
     f = queryset.model._meta.get_field(field)
     column = f"{conn.ops.quote_name(queryset.model._meta.db_table)}.{conn.ops.quote_name(f.column)}"
     cast = f.db_type(conn).split("(")[0]  # varchar(40) -> varchar[]: the column's own type, its index applies
-    return queryset.extra(where=[f"{column} = ANY(%s::{cast}[])"], params=[list(values)])
+    return queryset.extra(where=[f"{column} = ANY(%s::{cast}[])"], params=[array_literal(values)])
 
 
 def bulk_insert(objs: Sequence, *, batch_size: int = 5000) -> Sequence:
@@ -135,6 +161,7 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[in
     # the row's values in column order, picked in C (dict union + itemgetter): this loop runs for every
     # row of a bank statement's bulk tables
     pick = operator.itemgetter(*(f.attname for f in fields))
+    attnames = {f.attname for f in fields}
     json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     qn = conn.ops.quote_name
     numbered = returning or ids is not None
@@ -152,8 +179,16 @@ def insert_rows(model, rows: list[dict], *, batch_size: int = 5000, ids: list[in
             # Django's error classes (IntegrityError, …) for the raw COPY too, as for every other statement
             with conn.wrap_database_errors, cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
                 write = copy.write_row
+                # rows that give every column (the usual case) need no union with the defaults
+                complete = len(fields) > 1 and attnames <= chunk[0].keys()
                 for i, row in enumerate(chunk):
-                    values = pick(defaults | row) if len(fields) > 1 else (pick(defaults | row),)
+                    if complete:
+                        try:
+                            values = pick(row)
+                        except KeyError:  # this row lacks a column: its default
+                            values = pick(defaults | row)
+                    else:
+                        values = pick(defaults | row) if len(fields) > 1 else (pick(defaults | row),)
                     if json_at:
                         values = list(values)
                         for j in json_at:

@@ -54,6 +54,7 @@ NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
 SUPPORTED_VERSIONS: tuple[str, ...] = tuple(f"camt.053.001.{n:02d}" for n in range(2, 9))
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 CHUNK_SIZE = 64 * 1024
+_CACHE_SIZE = 4096  # checked amounts, dates, currencies remembered by their text (per document)
 # The root element must start within this many bytes (the prolog may only hold the XML
 # declaration, whitespace and comments).
 SNIFF_LIMIT = 1024 * 1024
@@ -232,6 +233,28 @@ class Entry:
         ``AcctSvcrRef``) get the same fingerprint; callers should number equal fingerprints
         within one statement (first, second, ... occurrence) if that matters.
         """
+        st = self.statement
+        reversal = "true" if self.reversal is True else "false" if self.reversal is False else None
+        if reversal is not None:
+            # the JSON below written directly, string by string with json's own (C) string encoder: the same
+            # bytes as the encoder (tests compare both), without building the list and an encoder per entry
+            enc = _json_string
+            direction = '"CRDT"' if self.credit else '"DBIT"'
+            try:
+                txs = ",".join(f"[{enc(tx.end_to_end_id)},{enc(tx.remittance)},{enc(tx.debtor_iban)}]"
+                               for tx in self.transactions)
+                data = (f'["camt-entry-v1",{enc(st.account_iban or st.account_other)},'
+                        f'{enc(self.booking_date.isoformat() if self.booking_date else "")},'
+                        f'{enc(self.value_date.isoformat() if self.value_date else "")},'
+                        f'{enc(_canonical_amount(self.amount))},{enc(self.currency)},'
+                        f"{direction},{reversal},"
+                        f"{enc(self.account_servicer_ref)},[{txs}]]")
+                return hashlib.sha256(data.encode("utf-8")).hexdigest()
+            except TypeError:  # a field that is no str (not from the parser): the encoder decides
+                pass
+        return hashlib.sha256(self._fingerprint_json().encode("utf-8")).hexdigest()
+
+    def _fingerprint_json(self) -> str:
         parts: list[Any] = [
             "camt-entry-v1",
             self.statement.account_iban or self.statement.account_other,
@@ -244,14 +267,14 @@ class Entry:
             self.account_servicer_ref,
             [[tx.end_to_end_id, tx.remittance, tx.debtor_iban] for tx in self.transactions],
         ]
-        data = _FINGERPRINT_JSON.encode(parts)  # = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+        return _FINGERPRINT_JSON.encode(parts)  # = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 _FINGERPRINT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_json_string = json.encoder.encode_basestring  # how that encoder writes a str (ensure_ascii=False)
 
 
 def _canonical_amount(amount: Decimal) -> str:
@@ -655,19 +678,36 @@ class _Reader:
             "Id IBAN RtrInf Rsn Dt DtTm"
         ).split()
         self.t = type("Tags", (), {name: self.q + name for name in names})()
+        # checked values by their text (bounded): amount -> Decimal, date -> date, Ccy attribute -> currency
+        self._amounts: dict[str | None, Decimal] = {}
+        self._dates: dict[str | None, date] = {}
+        self._currencies: dict[str | None, str] = {}
 
     # -- small pieces
 
     def amount(self, el: etree._Element | None, what: str, line: int | None) -> tuple[Decimal, str]:
         if el is None:
             raise CamtError(f"{what}: das Pflichtelement Amt (Betrag) fehlt.", line)
-        line = el.sourceline or line
-        value = parse_amount(el.text, line=line)
-        ccy = (el.get("Ccy") or "").strip()
-        if not _CCY_RE.fullmatch(ccy):
-            if not ccy:
-                raise CamtError(f"{what}: beim Betrag fehlt die Währung (Attribut Ccy).", line)
-            raise CamtError(f"{what}: ungültige Währung „{_short(ccy)}“ (erwartet drei Großbuchstaben).", line)
+        # amounts and currencies repeat (an entry's amount is its transaction's): each text is checked and
+        # converted once (Decimal is immutable, the same object can serve every entry)
+        text = el.text
+        value = self._amounts.get(text)
+        if value is None:
+            value = parse_amount(text, line=el.sourceline or line)
+            if len(self._amounts) >= _CACHE_SIZE:
+                self._amounts.clear()
+            self._amounts[text] = value
+        raw = el.get("Ccy")
+        ccy = self._currencies.get(raw)
+        if ccy is None:
+            line = el.sourceline or line
+            ccy = (raw or "").strip()
+            if not _CCY_RE.fullmatch(ccy):
+                if not ccy:
+                    raise CamtError(f"{what}: beim Betrag fehlt die Währung (Attribut Ccy).", line)
+                raise CamtError(f"{what}: ungültige Währung „{_short(ccy)}“ (erwartet drei Großbuchstaben).", line)
+            if len(self._currencies) < _CACHE_SIZE:
+                self._currencies[raw] = ccy
         return value, ccy
 
     def credit_debit(self, el: etree._Element | None, what: str, line: int | None) -> bool:
@@ -691,7 +731,14 @@ class _Reader:
         for child in el:
             tag = child.tag
             if tag == t.Dt:
-                return _parse_date(child.text, child.sourceline or line)
+                text = child.text
+                value = self._dates.get(text)  # the same few days throughout a statement: parsed once each
+                if value is None:
+                    value = _parse_date(text, child.sourceline or line)
+                    if len(self._dates) >= _CACHE_SIZE:
+                        self._dates.clear()
+                    self._dates[text] = value
+                return value
             if tag == t.DtTm:
                 return _parse_datetime(child.text, child.sourceline or line).date()
         return None

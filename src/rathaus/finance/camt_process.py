@@ -1,15 +1,15 @@
 """Parse a large camt.053 file in a separate process, next to the import that books it.
 
 Why a process: the import of a bank statement is CPU-bound Python on both sides: the parser
-(lxml events into ``Entry`` objects, fingerprints, Kassenzeichen candidates, ≈ 80 µs an entry) and
+(lxml events into ``Entry`` objects, fingerprints, Kassenzeichen candidates, ≈ 55 µs an entry) and
 the booking (matching, ledger rows, COPY). A parser *thread* shares the interpreter lock with the
 booking, so the two only overlap while the booking waits for PostgreSQL. A parser *process* runs on
-another core: for 50,000 entries it takes ≈ 4 s of CPU off the importing process, which then only
-unpickles the entries (≈ 8 µs each).
+another core: for 50,000 entries it takes ≈ 3 s of CPU off the importing process, which then only
+unpickles the entries (tuples of their fields made into instances, ≈ 7 µs each).
 
 The child is ``python -m rathaus.finance.camt_process MAX_BYTES``: it reads the file from stdin and
-writes length-prefixed pickles to stdout (``("S", StatementInfo)``, ``("E", [Entry, ...])`` with
-``statement`` set to None, fingerprint and candidates computed; ``("X", message, line)`` for a
+writes length-prefixed pickles to stdout (``("S", StatementInfo)``, ``("E", [entry, ...])`` with each entry as
+a tuple of its fields but the statement, fingerprint and candidates computed; ``("X", message, line)`` for a
 ``CamtError``; ``("D", None)`` at the end). It imports neither Django nor the database: only the
 parser (lxml, hardened as in the thread) and the Kassenzeichen rules. The pickles come from our own
 child over a pipe, never from outside.
@@ -20,6 +20,7 @@ threshold is ``settings.RATHAUS_CAMT_PROCESS_BYTES``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import subprocess
@@ -29,10 +30,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .camt import CamtError, Entry, StatementInfo, _CountingReader, parse_camt053
+from .camt import CamtError, Entry, StatementInfo, Transaction, _CountingReader, parse_camt053
 
 BATCH = 250
 _HEADER = 4
+# Entries travel as tuples of their fields (in this order), not as pickled dataclass instances: unpickling an
+# instance builds a state dict and interns every key (≈ 9 µs an entry, in the importing process); a tuple is
+# read in C and put into a fresh instance's __dict__ with one update (≈ 3.5 µs less in both processes
+# together).
+_ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry) if f.name != "statement")
+_TX_FIELDS = tuple(f.name for f in dataclasses.fields(Transaction))
+_TXS = _ENTRY_FIELDS.index("transactions")
 
 
 def _prepare(entry: Entry) -> None:
@@ -46,6 +54,28 @@ def _prepare(entry: Entry) -> None:
                                                    entry.additional_info)
 
 
+def _as_tuple(entry: Entry) -> tuple:
+    values = [getattr(entry, name) for name in _ENTRY_FIELDS]
+    values[_TXS] = [tuple(getattr(tx, name) for name in _TX_FIELDS) for tx in entry.transactions]
+    return tuple(values)
+
+
+def _from_tuple(values: tuple, statement: StatementInfo | None, new=object.__new__) -> Entry:
+    """The entry as the child had it (the same field values; dataclass instances made as unpickling makes
+    them, without calling __init__)."""
+    entry = new(Entry)
+    state = entry.__dict__
+    state["statement"] = statement
+    state.update(zip(_ENTRY_FIELDS, values, strict=True))
+    txs = []
+    for tx_values in values[_TXS]:
+        tx = new(Transaction)
+        tx.__dict__.update(zip(_TX_FIELDS, tx_values, strict=True))
+        txs.append(tx)
+    state["transactions"] = txs
+    return entry
+
+
 def _child(max_bytes: int) -> int:
     out = sys.stdout.buffer
 
@@ -55,7 +85,7 @@ def _child(max_bytes: int) -> int:
         out.write(data)
 
     info: StatementInfo | None = None
-    batch: list[Entry] = []
+    batch: list[tuple] = []
     try:
         for entry in parse_camt053(sys.stdin.buffer, max_bytes=max_bytes):
             if entry.statement is not info:
@@ -65,8 +95,7 @@ def _child(max_bytes: int) -> int:
                 info = entry.statement
                 send(("S", info))
             _prepare(entry)
-            entry.statement = None  # type: ignore[assignment] - the parent puts it back
-            batch.append(entry)
+            batch.append(_as_tuple(entry))  # without the statement: the parent puts it back
             if len(batch) >= BATCH:
                 send(("E", batch))
                 batch = []
@@ -126,9 +155,8 @@ def parse_camt053_parallel(source: Any, *, max_bytes: int) -> Iterator[Entry]:
                 code = proc.wait()
                 raise RuntimeError(f"Der Leseprozess für den Kontoauszug endete unerwartet (Code {code}).") from None
             if kind == "E":
-                for entry in payload[0]:
-                    entry.statement = info
-                    yield entry
+                for values in payload[0]:
+                    yield _from_tuple(values, info)
             elif kind == "S":
                 info = payload[0]
             elif kind == "X":

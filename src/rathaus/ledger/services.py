@@ -59,6 +59,7 @@ class _Lookup:
         self._products = None
         self._cost_centres = None
         self._closed = None
+        self.kontierungen: dict[tuple, tuple] = {}  # checked (account, product, cost centre, cash account)
 
     @property
     def accounts(self) -> dict[str, Account]:
@@ -91,10 +92,15 @@ def _invalid(message: str, pointer: str | None = None) -> Invalid:
     return Invalid(message, errors=[{"pointer": pointer, "message": message}] if pointer is not None else None)
 
 
+def _plain_cents(value) -> bool:
+    """The common case (bulk postings have ten thousands of lines): a finite, non-negative Decimal in cents
+    of at most 13 digits before the point, which `_money` returns as it is."""
+    return (type(value) is Decimal and value.is_finite() and value >= 0 and value.as_tuple().exponent == -2
+            and value.adjusted() <= 12)
+
+
 def _money(value, where: str, pointer: str | None = None) -> Decimal:
-    # the common case first (bulk postings have ten thousands of lines): a non-negative Decimal in cents
-    if type(value) is Decimal and value.is_finite() and value >= 0 and value.as_tuple().exponent == -2 \
-            and value.adjusted() <= 12:
+    if _plain_cents(value):
         return value
     try:
         d = Decimal(value)
@@ -109,6 +115,41 @@ def _money(value, where: str, pointer: str | None = None) -> Decimal:
     return d.quantize(CENT)
 
 
+def _kontierung(ln: Line, lk: _Lookup, where: str, ptr: str) -> tuple:
+    """Check a line's account, product, cost centre and cash account against the chart; returns
+    (account id, product id, cost centre id, cash account id, account is liquid, has a cash account)."""
+    account = lk.accounts.get(ln.account)
+    if account is None or not account.active:
+        raise _invalid(f"{where}: Sachkonto {ln.account!r} ist nicht (mehr) im Kontenplan.", f"{ptr}/account")
+    if account.kind == Account.Kind.CASH:
+        raise _invalid(f"{where}: Finanzrechnungskonto {ln.account} ist nur als Finanzkonto einer Zeile "
+                       "zulässig, nicht als Buchungskonto.", f"{ptr}/account")
+    product = None
+    if ln.product:
+        product = lk.products.get(ln.product)
+        if product is None or not product.active:
+            raise _invalid(f"{where}: Produkt {ln.product!r} ist nicht im Produktplan.", f"{ptr}/product")
+    elif account.kind == Account.Kind.RESULT:
+        raise _invalid(f"{where}: Ertrags- und Aufwandskonten brauchen ein Produkt ({account.number}).",
+                       f"{ptr}/product")
+    cost_centre = None
+    if ln.cost_centre:
+        cost_centre = lk.cost_centres.get(ln.cost_centre)
+        if cost_centre is None or not cost_centre.active:
+            raise _invalid(f"{where}: Kostenstelle {ln.cost_centre!r} ist unbekannt.", f"{ptr}/cost_centre")
+    cash_account = None
+    if ln.cash_account:
+        cash_account = lk.accounts.get(ln.cash_account)
+        if cash_account is None or cash_account.kind != Account.Kind.CASH or not cash_account.active:
+            raise _invalid(f"{where}: {ln.cash_account!r} ist kein Finanzrechnungskonto (Klasse 6/7).",
+                           f"{ptr}/cash_account")
+        if account.liquid:
+            raise _invalid(f"{where}: das Finanzrechnungskonto gehört an die Gegenbuchung, nicht an das "
+                           "Konto der liquiden Mittel.", f"{ptr}/cash_account")
+    return (account.pk, product.pk if product else None, cost_centre.pk if cost_centre else None,
+            cash_account.pk if cash_account else None, account.liquid, cash_account is not None)
+
+
 def _check_entry(spec: EntrySpec, lk: _Lookup) -> tuple[list[JournalLine], Decimal]:
     if not spec.source_ref or len(spec.source_ref) > 120:
         raise _invalid("Jede Buchung braucht eine Quellreferenz (höchstens 120 Zeichen).", "/source_ref")
@@ -121,49 +162,33 @@ def _check_entry(spec: EntrySpec, lk: _Lookup) -> tuple[list[JournalLine], Decim
                        "bitte im offenen Zeitraum buchen.")
     lines, debit_sum, credit_sum = [], ZERO, ZERO
     liquid_net, cash_flow = ZERO, ZERO
+    # a checked Kontierung (account, product, cost centre, cash account) is valid for every line that has it:
+    # collective entries of bank statements have thousands of lines with a handful of Kontierungen
+    checked = lk.kontierungen
+    tenant_id, year = lk.tenant.pk, spec.date.year
     for i, ln in enumerate(spec.lines, start=1):
-        where, ptr = f"Zeile {i}", f"/lines/{i - 1}"
-        debit, credit = _money(ln.debit, where, f"{ptr}/debit"), _money(ln.credit, where, f"{ptr}/credit")
+        debit, credit = ln.debit, ln.credit
+        if not (_plain_cents(debit) and _plain_cents(credit)):  # the messages name the line only when needed
+            where, ptr = f"Zeile {i}", f"/lines/{i - 1}"
+            debit, credit = _money(debit, where, f"{ptr}/debit"), _money(credit, where, f"{ptr}/credit")
         if (debit > 0) == (credit > 0):
-            raise _invalid(f"{where}: genau einer von Soll oder Haben muss größer als 0 sein.", f"{ptr}/debit")
-        account = lk.accounts.get(ln.account)
-        if account is None or not account.active:
-            raise _invalid(f"{where}: Sachkonto {ln.account!r} ist nicht (mehr) im Kontenplan.", f"{ptr}/account")
-        if account.kind == Account.Kind.CASH:
-            raise _invalid(f"{where}: Finanzrechnungskonto {ln.account} ist nur als Finanzkonto einer Zeile "
-                           "zulässig, nicht als Buchungskonto.", f"{ptr}/account")
-        product = None
-        if ln.product:
-            product = lk.products.get(ln.product)
-            if product is None or not product.active:
-                raise _invalid(f"{where}: Produkt {ln.product!r} ist nicht im Produktplan.", f"{ptr}/product")
-        elif account.kind == Account.Kind.RESULT:
-            raise _invalid(f"{where}: Ertrags- und Aufwandskonten brauchen ein Produkt ({account.number}).",
-                           f"{ptr}/product")
-        cost_centre = None
-        if ln.cost_centre:
-            cost_centre = lk.cost_centres.get(ln.cost_centre)
-            if cost_centre is None or not cost_centre.active:
-                raise _invalid(f"{where}: Kostenstelle {ln.cost_centre!r} ist unbekannt.", f"{ptr}/cost_centre")
-        cash_account = None
-        if ln.cash_account:
-            cash_account = lk.accounts.get(ln.cash_account)
-            if cash_account is None or cash_account.kind != Account.Kind.CASH or not cash_account.active:
-                raise _invalid(f"{where}: {ln.cash_account!r} ist kein Finanzrechnungskonto (Klasse 6/7).",
-                               f"{ptr}/cash_account")
-            if account.liquid:
-                raise _invalid(f"{where}: das Finanzrechnungskonto gehört an die Gegenbuchung, nicht an das "
-                               "Konto der liquiden Mittel.", f"{ptr}/cash_account")
+            raise _invalid(f"Zeile {i}: genau einer von Soll oder Haben muss größer als 0 sein.",
+                           f"/lines/{i - 1}/debit")
+        key = (ln.account, ln.product, ln.cost_centre, ln.cash_account)
+        k = checked.get(key)
+        if k is None:
+            k = checked[key] = _kontierung(ln, lk, f"Zeile {i}", f"/lines/{i - 1}")
+        account_id, product_id, cost_centre_id, cash_account_id, liquid, has_cash = k
+        if has_cash:
             cash_flow += credit - debit
-        if account.liquid:
+        if liquid:
             liquid_net += debit - credit
         debit_sum += debit
         credit_sum += credit
         # plain rows (no model instances): collective entries of bank statements have thousands of lines
         lines.append({
-            "tenant_id": lk.tenant.pk, "year": spec.date.year, "account_id": account.pk,
-            "product_id": product.pk if product else None, "cost_centre_id": cost_centre.pk if cost_centre else None,
-            "cash_account_id": cash_account.pk if cash_account else None, "debit": debit, "credit": credit,
+            "tenant_id": tenant_id, "year": year, "account_id": account_id, "product_id": product_id,
+            "cost_centre_id": cost_centre_id, "cash_account_id": cash_account_id, "debit": debit, "credit": credit,
             "text": (ln.text or "")[:300],
         })
     if debit_sum != credit_sum:
