@@ -166,8 +166,20 @@ def main() -> int:
             phases["store"] += clock() - t2
 
     phases = {"data": 0.0, "render": 0.0, "store": 0.0}
+    import gc
+
+    gc_stats = {"collections": [0, 0, 0], "s": 0.0}
+    gc_start = [0.0]
+
+    def gc_timer(phase, info):
+        if phase == "start":
+            gc_start[0] = time.process_time()
+        else:
+            gc_stats["collections"][info["generation"]] += 1
+            gc_stats["s"] += time.process_time() - gc_start[0]
 
     log("notice data + render + store (receivable exists)")
+    gc.callbacks.append(gc_timer)
     if os.environ.get("BENCH_PROFILE"):
         import cProfile
         import pstats
@@ -180,6 +192,7 @@ def main() -> int:
     else:
         wall_rs, cpu_rs = timed(render_store_all)
 
+    gc.callbacks.remove(gc_timer)
     log("receipts")
     wall_receipt, cpu_receipt = timed(lambda: [notices.ensure_receipt(c) for c in cases])
 
@@ -194,6 +207,8 @@ def main() -> int:
         "render_store_per_s_wall": round(n / wall_rs, 1), "render_store_per_s_cpu": round(n / cpu_rs, 1),
         "render_store_ms_per_notice_cpu": round(1000 * cpu_rs / n, 2),
         "render_store_phases_ms_cpu": {k: round(1000 * v / n, 2) for k, v in phases.items()},
+        "render_store_gc": {"collections_by_generation": gc_stats["collections"],
+                            "ms_per_notice": round(1000 * gc_stats["s"] / n, 3)},
         "render_per_s_wall": round(len(datas) / wall_render, 1),
         "render_ms_per_notice_cpu": round(1000 * cpu_render / len(datas), 2),
         "receipt_per_s_wall": round(n / wall_receipt, 1), "receipt_ms_cpu": round(1000 * cpu_receipt / n, 2),
