@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _noop
 
@@ -98,12 +100,23 @@ def recipient_of(form_schema: dict, data: dict, fallback_name: str = "") -> dict
     }
 
 
-def _completed_tasks(case) -> list:
-    """The case's completed tasks, oldest first (one query, shared by reason and task data)."""
-    from rathaus.cases.models import TaskState
+class _DoneTask(NamedTuple):
+    name: str
+    data: dict | None
 
-    # only what notices read (name, data): not the task's form schema, a JSON document decoded per row
-    return list(case.tasks.filter(state=TaskState.COMPLETED).order_by("completed_at", "id").only("name", "data"))
+
+def _completed_tasks(case) -> list[_DoneTask]:
+    """The case's completed tasks (name and completion data), oldest first: one query, shared by reason and
+    task data. Plain SQL on the task table's case index: on every notice, and the ORM's query building cost
+    more than the query (≈ 0.3 ms of ≈ 0.35 ms alone, more between two Typst runs)."""
+    from rathaus.cases.models import Task, TaskState
+
+    with connections[router.db_for_read(Task)].cursor() as cur:
+        cur.execute(f"SELECT name, data FROM {Task._meta.db_table} WHERE case_id = %s AND state = %s "
+                    "ORDER BY completed_at, id", [case.pk, TaskState.COMPLETED.value])
+        rows = cur.fetchall()
+    # JSON arrives as text (SQLite; Django's jsonb loader on PostgreSQL)
+    return [_DoneTask(name, json.loads(data) if isinstance(data, str) else data) for name, data in rows]
 
 
 def _task_data(case, tasks=None) -> dict:
