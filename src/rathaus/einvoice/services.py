@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import logging
 import re
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -64,23 +63,13 @@ def receive_invoice(tenant, content: bytes, *, actor: str, channel: str = "api",
 
 
 def _store_received(tenant, content: bytes, sha: str, *, filename: str, actor: str):
-    """The received file, unchanged, in the E-Akte (write-once, as `documents.services.store_document`
-    stores it) and its `Document` row, inserted without the ORM's query compilation (hot path)."""
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
+    """The received file, unchanged, in the E-Akte (write-once) and its `Document` row."""
     from rathaus.documents.models import Document
-    from rathaus.documents.services import _safe_filename
+    from rathaus.documents.services import store_document
 
-    safe = _safe_filename(filename)
-    path = f"{tenant.slug}/{dt.date.today():%Y/%m}/{uuid.uuid4().hex}-{safe}"
-    saved = default_storage.save(path, ContentFile(content))
-    doc = Document(tenant=tenant, case=None, kind=Document.Kind.INVOICE, title="E-Rechnung (Eingang)",
-                   filename=safe, content_type="application/xml", size=len(content), sha256=sha, version=1,
-                   previous=None, file=saved, created_by=actor, retention_until=None, released_to_applicant=False,
-                   meta={})
-    insert_new([doc])
-    return doc
+    return store_document(tenant=tenant, case=None, kind=Document.Kind.INVOICE, title="E-Rechnung (Eingang)",
+                          filename=filename, content_type="application/xml", content=content, actor=actor,
+                          sha256=sha)
 
 
 def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) -> EInvoice:
