@@ -38,16 +38,14 @@ def array_literal(values: Sequence) -> str:
     parts = []
     append = parts.append
     for v in values:
-        if type(v) is str:
-            append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        if isinstance(v, str):  # str subclasses (e.g. choices) too
+            append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
         elif v is None:
             append("NULL")
         elif isinstance(v, int | Decimal) and not isinstance(v, bool):
             append(str(v))
         elif isinstance(v, dt.date):  # datetime too
             append('"' + v.isoformat() + '"')
-        elif isinstance(v, str):
-            append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
         else:
             raise TypeError(f"array_literal: unsupported value {v!r}")
     return "{" + ",".join(parts) + "}"
