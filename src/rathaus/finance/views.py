@@ -178,9 +178,9 @@ def statements(request, membership):
                     res = services.import_bank_statement(membership.tenant, fh, actor=request.user.get_username(),
                                                          filename=upload.name)
                 messages.success(request, _(
-                    "Kontoauszug eingelesen: %(entries)s Umsätze, %(matched)s zugeordnet, "
-                    "%(unmatched)s Klärfälle, %(duplicates)s bereits eingelesen, "
-                    "%(skipped)s vorgemerkt (nicht gebucht).") % {
+                    "Kontoauszug eingelesen. Umsätze: %(entries)s, davon zugeordnet: %(matched)s, "
+                    "Klärfälle: %(unmatched)s, bereits eingelesen: %(duplicates)s, "
+                    "vorgemerkt (nicht gebucht): %(skipped)s.") % {
                     "entries": res.entries, "matched": res.matched, "unmatched": res.unmatched,
                     "duplicates": res.duplicates, "skipped": res.skipped})
                 return redirect(reverse("finance:statements"))
