@@ -249,7 +249,7 @@ def test_import_camt_command(seeded, tmp_path):
     f.write_bytes(statement([pay("26.00", f"KZ {r.kassenzeichen}", "C1")]))
     out = io.StringIO()
     call_command("import_camt", str(f), "--tenant", "musterstadt", stdout=out)
-    assert "1 zugeordnet" in out.getvalue()
+    assert "Umsätze: 1, zugeordnet: 1," in out.getvalue()
     r.refresh_from_db()
     assert r.status == "paid"
 

@@ -668,7 +668,7 @@ class _Importer:
             st = self.statement
             out.append(ledger.EntrySpec(
                 date=date, text=f"Kontoauszug {st.statement_id} vom {date:%d.%m.%Y}, Teil {self._batches} "
-                                f"({day['n']} Umsätze)"[:300],
+                                f"(Umsätze: {day['n']})"[:300],
                 source_ref=f"statement:{st.pk}:{self._batches}:{date.isoformat()}", source_type="bank_statement",
                 lines=lines))
         return out

@@ -38,7 +38,8 @@ class Command(BaseCommand):
                 self.stderr.write(f"{path}: {e.detail}")
                 failed += 1
                 continue
-            self.stdout.write(f"{path}: {r.entries} Umsätze, {r.matched} zugeordnet, {r.unmatched} Klärfälle, "
-                              f"{r.duplicates} Dubletten, {r.skipped} nicht gebucht (vorgemerkt)")
+            # labelled counts (as on the statements page): "1 Umsätze" would be wrong in the singular
+            self.stdout.write(f"{path}: Umsätze: {r.entries}, zugeordnet: {r.matched}, Klärfälle: {r.unmatched}, "
+                              f"Dubletten: {r.duplicates}, nicht gebucht (vorgemerkt): {r.skipped}")
         if failed:
             raise CommandError(f"{failed} Datei(en) nicht eingelesen.")
