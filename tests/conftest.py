@@ -27,7 +27,7 @@ def _fast_hashers(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+        "default": {"BACKEND": "rathaus.documents.storage.DurableFileSystemStorage",
                     "OPTIONS": {"location": str(tmp_path / "documents")}},
     }
 

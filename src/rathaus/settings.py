@@ -127,7 +127,9 @@ WHITENOISE_USE_FINDERS = True
 DATA_DIR = Path(os.environ.get("RATHAUS_DATA_DIR", VAR_DIR / "documents"))
 MEDIA_ROOT = DATA_DIR
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR}},
+    # write-once documents, synced to disk before their row is committed (documents/storage.py)
+    "default": {"BACKEND": "rathaus.documents.storage.DurableFileSystemStorage",
+                "OPTIONS": {"location": DATA_DIR, "fsync": os.environ.get("RATHAUS_FSYNC_DOCUMENTS", "1") != "0"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
