@@ -27,8 +27,9 @@ def _fast_hashers(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
+        # the durable storage with its syncs on (off by default in settings): every test exercises that path
         "default": {"BACKEND": "rathaus.documents.storage.DurableFileSystemStorage",
-                    "OPTIONS": {"location": str(tmp_path / "documents")}},
+                    "OPTIONS": {"location": str(tmp_path / "documents"), "fsync": True}},
     }
 
 

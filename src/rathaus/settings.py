@@ -127,9 +127,10 @@ WHITENOISE_USE_FINDERS = True
 DATA_DIR = Path(os.environ.get("RATHAUS_DATA_DIR", VAR_DIR / "documents"))
 MEDIA_ROOT = DATA_DIR
 STORAGES = {
-    # write-once documents, synced to disk before their row is committed (documents/storage.py)
+    # write-once documents; RATHAUS_FSYNC_DOCUMENTS=1: synced to disk before their row is committed
+    # (documents/storage.py says what that costs)
     "default": {"BACKEND": "rathaus.documents.storage.DurableFileSystemStorage",
-                "OPTIONS": {"location": DATA_DIR, "fsync": os.environ.get("RATHAUS_FSYNC_DOCUMENTS", "1") != "0"}},
+                "OPTIONS": {"location": DATA_DIR, "fsync": os.environ.get("RATHAUS_FSYNC_DOCUMENTS", "0") == "1"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
