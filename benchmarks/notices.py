@@ -72,21 +72,16 @@ def vary(value, i: int):
 
 
 PREFIX = "rathaus-bench-notices-"
-# Why not delete the documents at the end: on ext4, creating a file needs a free inode, and the allocator
-# skips inodes freed in the last 60-300 s ("recently_deleted", a read of the inode table block each). Right
-# after a run deleted its ~1,200 files, creating a 46 KB file cost 0.5-0.9 ms of CPU instead of 0.05-0.14 ms
-# (measured 2026-12-06), ≈ 0.5 ms of "store" per notice that an E-Akte, which never deletes, does not pay.
-STALE_S = 600
+# Why the documents are not deleted during a series of runs: on ext4, creating a file needs a free inode, and
+# the allocator skips inodes freed in the last minutes ("recently_deleted", a read of the inode table block
+# each). Right after ~1,200 files were deleted, creating a 46 KB file cost 0.5-0.9 ms of CPU instead of
+# 0.05-0.14 ms (measured 2026-12-06), ≈ 0.5 ms of "store" per notice that an E-Akte, which never deletes, does
+# not pay. Deleting old runs' folders at the start of a run (as until 2026-12-06) put that cost into the run
+# itself; so folders of earlier runs are removed only on request (--remove-old, after the measurements).
 
 
-def remove_stale_runs() -> None:
-    now = time.time()
-    for d in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
-        try:
-            if (d / ".remove-later").exists() and now - (d / ".remove-later").stat().st_mtime > STALE_S:
-                shutil.rmtree(d, ignore_errors=True)
-        except OSError:
-            pass
+def old_runs(current: Path) -> list[Path]:
+    return [d for d in Path(tempfile.gettempdir()).glob(PREFIX + "*") if d != current and d.is_dir()]
 
 
 def main() -> int:
@@ -96,11 +91,11 @@ def main() -> int:
     ap.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     ap.add_argument("--json", default="", help="write the results to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary database and documents for good")
-    ap.add_argument("--cleanup", action="store_true",
-                    help="delete the temporary folder at the end (default: at a later run, see STALE_S)")
+    ap.add_argument("--cleanup", action="store_true", help="delete this run's temporary folder at the end")
+    ap.add_argument("--remove-old", action="store_true",
+                    help="delete the folders of earlier runs at the end (not during a series: see PREFIX)")
     args = ap.parse_args()
 
-    remove_stale_runs()
     tmp = Path(tempfile.mkdtemp(prefix=PREFIX))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rathaus.settings")
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{tmp / 'db.sqlite3'}"
@@ -244,8 +239,15 @@ def main() -> int:
     if args.cleanup and not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     elif not args.keep:
-        (tmp / ".remove-later").touch()
-        log(f"{tmp} is removed by a run after {STALE_S // 60} minutes (or now with rm -r)")
+        log(f"documents of this run: {tmp} (--cleanup removes them at the end)")
+    old = old_runs(tmp)
+    if old and args.remove_old:
+        for d in old:
+            shutil.rmtree(d, ignore_errors=True)
+        log(f"removed {len(old)} folders of earlier runs")
+    elif old:
+        log(f"{len(old)} folders of earlier runs in {tempfile.gettempdir()}: --remove-old (after the last run of a "
+            f"series) or rm -r {Path(tempfile.gettempdir()) / PREFIX}*")
     return 0
 
 
