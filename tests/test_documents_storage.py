@@ -65,13 +65,14 @@ def test_uploaded_attachment_is_synced_by_the_default_storage(api, seeded, synce
     assert synced.index(full) < synced.index(os.path.dirname(full))
 
 
-def test_a_write_that_fails_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("fsync", [True, False])
+def test_a_write_that_fails_leaves_no_file(tmp_path, fsync):
     class Broken(ContentFile):
         def chunks(self, chunk_size=None):
             yield b"first part"
             raise OSError("disk full")
 
-    storage = DurableFileSystemStorage(location=str(tmp_path))
+    storage = DurableFileSystemStorage(location=str(tmp_path), fsync=fsync)
     with pytest.raises(OSError, match="disk full"):
         storage.save("a/x.pdf", Broken(b"ignored", name="x.pdf"))
     assert list((tmp_path / "a").iterdir()) == []  # never a half-written document
@@ -89,3 +90,19 @@ def test_large_upload_moved_from_its_temporary_file_is_synced(tmp_path, synced):
     upload_file.close()  # as after a request: the temporary file was moved
     assert (tmp_path / name).stat().st_size == 100_009
     assert synced[:2] == [str(tmp_path / name), str(tmp_path / "big")]
+
+
+def test_without_fsync_the_same_files_as_django(tmp_path):
+    """fsync off: same names, content and permissions as Django's FileSystemStorage (the lean write path)."""
+    from django.core.files.storage import FileSystemStorage
+
+    ours = DurableFileSystemStorage(location=str(tmp_path / "ours"), fsync=False)
+    django = FileSystemStorage(location=str(tmp_path / "django"))
+    for storage in (ours, django):
+        first = storage.save("t/2026/12/a.pdf", ContentFile(b"%PDF-1.7 a"))
+        again = storage.save("t/2026/12/a.pdf", ContentFile(b"%PDF-1.7 b"))  # taken: another name, never overwritten
+        text = storage.save("t/b.txt", ContentFile("Grüße"))
+        assert first == "t/2026/12/a.pdf" and again != first and again.startswith("t/2026/12/a_")
+        assert storage.open(first).read() == b"%PDF-1.7 a" and storage.open(again).read() == b"%PDF-1.7 b"
+        assert storage.open(text).read() == "Grüße".encode()
+    assert oct(os.stat(tmp_path / "ours/t/2026/12/a.pdf").st_mode) == oct(os.stat(tmp_path / "django/t/2026/12/a.pdf").st_mode)

@@ -40,9 +40,7 @@ class DurableFileSystemStorage(FileSystemStorage):
         self.fsync = fsync
 
     def _save(self, name, content):
-        if not self.fsync:
-            return super()._save(name, content)
-        # folders that do not exist yet: their entries in their parents must be synced too
+        # folders that do not exist yet (created below; with fsync their entries in their parents are synced)
         created = []
         folder = os.path.dirname(self.path(name))
         root = os.path.abspath(self.location)
@@ -51,19 +49,22 @@ class DurableFileSystemStorage(FileSystemStorage):
             folder = os.path.dirname(folder)
         if hasattr(content, "temporary_file_path"):  # a large upload already on disk: Django moves it
             name = super()._save(name, content)
-            fsync_path(self.path(name))
+            if self.fsync:
+                fsync_path(self.path(name))
         else:
-            name = self._write_synced(name, content, bool(created))
-        full = self.path(name)
-        fsync_path(os.path.dirname(full))
-        for folder in created:  # deepest first; the file's own folder is synced above
-            fsync_path(os.path.dirname(folder))
+            name = self._write(name, content, bool(created))
+        if self.fsync:
+            full = self.path(name)
+            fsync_path(os.path.dirname(full))
+            for folder in created:  # deepest first; the file's own folder is synced above
+                fsync_path(os.path.dirname(folder))
         return name
 
-    def _write_synced(self, name, content, make_folders: bool) -> str:
-        """Django's `_save` for content in memory or a stream, with `fsync` on the open file, without its
-        advisory lock (the name is new, O_EXCL decides) and without the extra file objects; a file that cannot
-        be written completely is removed (never a half-written document)."""
+    def _write(self, name, content, make_folders: bool) -> str:
+        """Django's `_save` for content in memory or a stream (`fsync` on the open file if switched on),
+        without its advisory lock (the name is new, O_EXCL decides) and without its extra file objects
+        (≈ 0.1 ms less per document); a file that cannot be written completely is removed: never a
+        half-written document (Django's leaves the part it wrote)."""
         full = self.path(name)
         if make_folders:
             if self.directory_permissions_mode is not None:
@@ -87,7 +88,8 @@ class DurableFileSystemStorage(FileSystemStorage):
                     view = view[os.write(fd, view):]
             if self.file_permissions_mode is not None:
                 os.fchmod(fd, self.file_permissions_mode)
-            os.fsync(fd)
+            if self.fsync:
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             os.unlink(full)
