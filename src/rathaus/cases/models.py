@@ -40,6 +40,10 @@ class Case(models.Model):
     # no index of its own: (tenant, reference) and (tenant, status, created_at) lead with it
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases", db_index=False)
     service_version = models.ForeignKey(ServiceVersion, on_delete=models.PROTECT, related_name="cases")
+    # the unit the case belongs to (need to know: cases.services.visible_cases): the service's unit, for an
+    # inbound invoice's approval the unit its Leitweg-ID routes to; no index: read together with the tenant
+    org_unit = models.ForeignKey("tenants.OrgUnit", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+", db_index=False, verbose_name="Organisationseinheit")
     reference = models.CharField("Aktenzeichen", max_length=40)
     access_salt = models.CharField(max_length=32)  # access code = HMAC(SECRET_KEY, salt), see services
     status = models.CharField(max_length=30, choices=CaseStatus.choices, default=CaseStatus.RECEIVED)

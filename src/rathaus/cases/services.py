@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _noop
 
@@ -263,8 +263,12 @@ def submit_application(
     attachments: list | None = None,
     now: dt.datetime | None = None,
     savepoint: bool = True,
+    org_unit_id: int | None = None,
 ) -> SubmissionResult:
     """Validate an application, open its case and start its process (one transaction).
+
+    `org_unit_id`: the unit the case belongs to if not the service's (an inbound invoice's approval belongs to
+    the unit its Leitweg-ID routes to); it decides who may read the case (`visible_cases`).
 
     Inside a caller's transaction the inserts run in a savepoint, so a caller may catch a failure and go on;
     `savepoint=False` spares the two round trips for callers that let every failure end their transaction
@@ -309,6 +313,7 @@ def submit_application(
     case = Case(
         tenant=tenant,
         service_version=sv,
+        org_unit_id=org_unit_id or sv.org_unit_id,
         reference=f"~{salt}",  # placeholder until the counter is taken (_assign_reference)
         access_salt=salt,
         status=CaseStatus.RECEIVED,
@@ -601,10 +606,29 @@ def workable_tasks(membership: Membership, case_id: int | None = None):
     return [t for t in tasks if not (t.four_eyes and (t.case_id, t.four_eyes) in blocked)]
 
 
+# roles that work across the organisation's units (Stadtkasse, Kämmerei, administration): all cases of the tenant
+CROSS_UNIT_ROLES = frozenset({"admin", "treasury", "accounting"})
+
+
+def visible_cases(membership: Membership):
+    """The cases of the member's tenant the member may read (need to know): all of them for admin, treasury
+    and accounting and for members without an org unit; for clerks and approvers of a unit the cases that
+    belong to that unit or a unit below it (`Case.org_unit`) or to no unit, and cases with a task the member
+    may work on (routed to such a unit, or to no unit for one of the member's roles; e.g. the Tiefbauamt's
+    statement on a Sondernutzung). Other cases answer 404, as cases of other tenants do."""
+    qs = Case.objects.filter(tenant_id=membership.tenant_id)
+    if CROSS_UNIT_ROLES & set(membership.roles):
+        return qs
+    units = units_within(membership.tenant_id, membership.org_unit_id)
+    if units is None:
+        return qs
+    routed_here = Task.objects.filter(case_id=OuterRef("pk")).filter(
+        Q(org_unit_id__in=units) | Q(org_unit__isnull=True, role__in=membership.roles))
+    return qs.filter(Q(org_unit_id__in=units) | Q(org_unit__isnull=True) | Exists(routed_here))
+
+
 def cases_for(membership: Membership, status: str | None = None, service: str | None = None):
-    qs = Case.objects.filter(tenant_id=membership.tenant_id).select_related(
-        "service_version", "service_version__service"
-    )
+    qs = visible_cases(membership).select_related("service_version", "service_version__service")
     if status:
         qs = qs.filter(status=status)
     if service:
@@ -614,7 +638,7 @@ def cases_for(membership: Membership, status: str | None = None, service: str | 
 
 def get_case(membership: Membership, case_id: int) -> Case:
     case = (
-        Case.objects.filter(pk=case_id, tenant_id=membership.tenant_id)
+        visible_cases(membership).filter(pk=case_id)
         .select_related("service_version", "service_version__service")
         .first()
     )

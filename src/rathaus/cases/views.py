@@ -24,7 +24,7 @@ from rathaus.catalog.services import active_services
 from rathaus.core.api import clean_key
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.core.i18n import choice_label, choice_options
-from rathaus.documents.api import document_response
+from rathaus.documents.api import document_response, may_read
 from rathaus.documents.models import Document
 from rathaus.intake import forms
 from rathaus.intake.views import public_tenant
@@ -241,6 +241,7 @@ def _task_schema(membership, task_id: int) -> dict:
 @staff_view
 def document(request, membership, doc_id: int):
     doc = Document.objects.filter(pk=doc_id, tenant_id=membership.tenant_id).first()
-    if doc is None:
+    # the API's role and need-to-know check (a clerk does not open bank statements or other units' cases)
+    if doc is None or not may_read(membership, doc):
         raise Http404("Dokument nicht gefunden")
     return document_response(doc)

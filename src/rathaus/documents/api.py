@@ -31,7 +31,9 @@ def may_read(membership, doc: Document) -> bool:
     inbound invoices also for the clerks and approvers who check them."""
     roles = set(membership.roles)
     if doc.case_id is not None:
-        return bool(roles & CASE_ROLES)
+        from rathaus.cases.services import visible_cases
+
+        return bool(roles & CASE_ROLES) and visible_cases(membership).filter(pk=doc.case_id).exists()
     if doc.kind == Document.Kind.INVOICE:
         return bool(roles & (FINANCE_ROLES | {"clerk", "approver"}))
     return bool(roles & FINANCE_ROLES)

@@ -355,7 +355,8 @@ def _start_approval(inv: EInvoice, model, *, actor: str, proposal: dict | None =
     # no savepoint: process_invoice lets any failure here end its transaction (an IntegrityError of a parallel
     # upload is handled after the rollback)
     result = submit_application(inv.tenant, APPROVAL_SERVICE, data, channel="einvoice",
-                                idempotency_key=f"einvoice-{inv.pk}", savepoint=False)
+                                idempotency_key=f"einvoice-{inv.pk}", savepoint=False,
+                                org_unit_id=inv.org_unit_id)  # the ordering unit reads its invoices' cases
     if model is not None:
         file_to_case(inv, model, result.case, actor=actor)
     return result.case
