@@ -75,13 +75,25 @@ def test_a_task_routed_to_another_unit_opens_the_case_to_it(api):
     assert sne["id"] in case_ids(api, "tiefbau")
 
 
-def test_backfill_takes_the_service_unit(api):
-    gew = submit(api, "gewerbeanmeldung")
-    Case.objects.filter(pk=gew["id"]).update(org_unit=None)
+def test_backfill_takes_the_service_unit_and_the_invoices_unit(api, seeded):
+    from decimal import Decimal
+
     from django.apps import apps
 
+    from rathaus.einvoice.demo import DemoLine, demo_invoice_for
+    from rathaus.einvoice.services import receive_invoice
+
+    gew = submit(api, "gewerbeanmeldung")
+    ms = seeded["musterstadt"]
+    inv = receive_invoice(ms, demo_invoice_for(ms, "VIS-1", lines=[DemoLine("Papier", Decimal("2"), Decimal("4.50"))]),
+                          actor="kasse", channel="api")
+    assert inv.case_id and inv.org_unit.slug == "ordnungsamt"  # routed by the Leitweg-ID (demo route)
+    # the invoice's case belongs to the routed unit, not to the approval service's (Stadtkasse)
+    assert Case.objects.get(pk=inv.case_id).org_unit_id == inv.org_unit_id
+    Case.objects.filter(pk__in=[gew["id"], inv.case_id]).update(org_unit=None)
     importlib.import_module("rathaus.cases.migrations.0005_case_org_unit").backfill(apps, None)
     assert Case.objects.get(pk=gew["id"]).org_unit.slug == "ordnungsamt"
+    assert Case.objects.get(pk=inv.case_id).org_unit_id == inv.org_unit_id
 
 
 def test_tasks_inbox_and_case_list_agree(api):
