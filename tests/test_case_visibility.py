@@ -108,3 +108,23 @@ def test_tasks_inbox_and_case_list_agree(api):
         assert len({t["case"]["id"] for t in tasks} & {s["id"] for s in subs}) == expected, user
         readable = case_ids(api, user)
         assert all(t["case"]["id"] in readable for t in tasks), user
+
+
+def test_invoice_desk_shows_clerks_the_invoices_of_their_unit(api, client, seeded):
+    from decimal import Decimal
+
+    from rathaus.einvoice.demo import DemoLine, demo_invoice_for
+    from rathaus.einvoice.services import receive_invoice
+
+    ms = seeded["musterstadt"]
+    inv = receive_invoice(ms, demo_invoice_for(ms, "VIS-2", lines=[DemoLine("Toner", Decimal("1"), Decimal("80"))]),
+                          actor="kasse", channel="api")
+    assert inv.org_unit.slug == "ordnungsamt"
+    for user, sees in (("sachbearbeitung", True), ("stellvertretung", True), ("kasse", True), ("tiefbau", False)):
+        listed = {i["id"] for i in api(user).get("/api/v1/einvoices").json()}
+        assert (inv.pk in listed) is sees, user
+        assert api(user).get(f"/api/v1/einvoices/{inv.pk}").status_code == (200 if sees else 404), user
+        assert api(user).get(f"/api/v1/cases/{inv.case_id}").status_code == (200 if sees else 404), user
+    assert client.login(username="tiefbau", password="rathaus-demo")
+    assert client.get(f"/rechnungen/{inv.pk}/").status_code == 404
+    assert f"/rechnungen/{inv.pk}/" not in client.get("/rechnungen/").content.decode()

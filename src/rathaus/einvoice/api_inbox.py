@@ -108,10 +108,11 @@ def list_invoices(request, status: str | None = None, limit: int = 100, offset: 
     _require(request.membership, READ_ROLES, "Die Rechnungsübersicht")
     limit = max(1, min(limit, 500))
     offset = max(0, min(offset, 10**9))
-    return [invoice_out(i) for i in services.invoices_for(request.membership.tenant, status)[offset:offset + limit]]
+    return [invoice_out(i) for i in services.invoices_for(request.membership.tenant, status,
+                                                            membership=request.membership)[offset:offset + limit]]
 
 
 @router.get("/einvoices/{int:invoice_id}", response=InvoiceOut, summary="Eine E-Rechnung mit Prüfergebnis")
 def get_invoice(request, invoice_id: DbId):
     _require(request.membership, READ_ROLES, "Die Rechnungsübersicht")
-    return invoice_out(services.get_invoice(request.membership.tenant, invoice_id))
+    return invoice_out(services.get_invoice(request.membership.tenant, invoice_id, membership=request.membership))

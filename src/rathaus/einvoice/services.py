@@ -580,8 +580,25 @@ def reject_invoice_from_case(case, *, actor: str) -> None:
 
 # --------------------------------------------------------------------------- queries
 
-def invoices_for(tenant, status: str | None = None):
-    qs = EInvoice.objects.filter(tenant=tenant).select_related("case", "payable", "org_unit")
+def _need_to_know(qs, membership):
+    """As for cases (`cases.services.visible_cases`): clerks and approvers of a unit see the invoices routed to
+    that unit or a unit below it; treasury, accounting, admin and members without a unit see all of them (the
+    unrouted ones – invalid, misrouted – are the finance desk's)."""
+    if membership is None:
+        return qs
+    from rathaus.cases.services import CROSS_UNIT_ROLES
+    from rathaus.tenants.services import units_within
+
+    if CROSS_UNIT_ROLES & set(membership.roles):
+        return qs
+    units = units_within(membership.tenant_id, membership.org_unit_id)
+    return qs if units is None else qs.filter(org_unit_id__in=units)
+
+
+def invoices_for(tenant, status: str | None = None, *, membership=None):
+    """The tenant's invoices, newest first; with `membership` only those the member may read."""
+    qs = _need_to_know(EInvoice.objects.filter(tenant=tenant), membership).select_related(
+        "case", "payable", "org_unit")
     if status:
         if status not in InvoiceStatus.values:
             raise Invalid(f"Unbekannter Status; erlaubt: {', '.join(InvoiceStatus.values)}.")
@@ -589,8 +606,9 @@ def invoices_for(tenant, status: str | None = None):
     return qs.order_by("-received_at", "-id")
 
 
-def get_invoice(tenant, invoice_id: int) -> EInvoice:
-    inv = EInvoice.objects.filter(tenant=tenant, pk=invoice_id).select_related("case", "payable", "org_unit").first()
+def get_invoice(tenant, invoice_id: int, *, membership=None) -> EInvoice:
+    inv = (_need_to_know(EInvoice.objects.filter(tenant=tenant, pk=invoice_id), membership)
+           .select_related("case", "payable", "org_unit").first())
     if inv is None:
         raise NotFound("Diese E-Rechnung gibt es nicht.")
     return inv

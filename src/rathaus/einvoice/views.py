@@ -30,7 +30,7 @@ def _readable_invoice(membership, invoice_id: int):
     if not _may(membership, READ_ROLES):
         raise PermissionDenied("Kein Zugriff auf den Rechnungseingang.")
     try:
-        return services.get_invoice(membership.tenant, invoice_id)
+        return services.get_invoice(membership.tenant, invoice_id, membership=membership)
     except NotFound as e:
         raise Http404(str(e)) from e
 
@@ -64,7 +64,7 @@ def inbox(request, membership):
     filt = request.GET.get("status", "")
     if filt not in InvoiceStatus.values:
         filt = ""
-    qs = services.invoices_for(membership.tenant, filt or None)
+    qs = services.invoices_for(membership.tenant, filt or None, membership=membership)
     page = Paginator(qs, 50).get_page(request.GET.get("seite"))
     rows = [{"inv": i, "status": services.invoice_status(i)} for i in page.object_list]
     for r in rows:
