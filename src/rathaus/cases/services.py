@@ -29,7 +29,7 @@ from rathaus.core.bulk import Insert, insert_new
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.events.services import change_rows, pg_append_ctes, placeholder, record_change
 from rathaus.tenants.models import Membership, Tenant
-from rathaus.tenants.services import covers_unit, org_unit_id, units_within
+from rathaus.tenants.services import covers_unit, org_unit_id, readable_units, units_within
 from rathaus.workflow import engine
 
 from .models import Case, CaseEvent, CaseStatus, ReferenceCounter, Task, TaskState
@@ -606,10 +606,6 @@ def workable_tasks(membership: Membership, case_id: int | None = None):
     return [t for t in tasks if not (t.four_eyes and (t.case_id, t.four_eyes) in blocked)]
 
 
-# roles that work across the organisation's units (Stadtkasse, Kämmerei, administration): all cases of the tenant
-CROSS_UNIT_ROLES = frozenset({"admin", "treasury", "accounting"})
-
-
 def visible_cases(membership: Membership):
     """The cases of the member's tenant the member may read (need to know): all of them for admin, treasury
     and accounting and for members without an org unit; for clerks and approvers of a unit the cases that
@@ -617,9 +613,7 @@ def visible_cases(membership: Membership):
     may work on (routed to such a unit, or to no unit for one of the member's roles; e.g. the Tiefbauamt's
     statement on a Sondernutzung). Other cases answer 404, as cases of other tenants do."""
     qs = Case.objects.filter(tenant_id=membership.tenant_id)
-    if CROSS_UNIT_ROLES & set(membership.roles):
-        return qs
-    units = units_within(membership.tenant_id, membership.org_unit_id)
+    units = readable_units(membership)
     if units is None:
         return qs
     routed_here = Task.objects.filter(case_id=OuterRef("pk")).filter(

@@ -24,8 +24,9 @@ from rathaus.catalog.services import active_services
 from rathaus.core.api import clean_key
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.core.i18n import choice_label, choice_options
-from rathaus.documents.api import document_response, may_read
+from rathaus.documents.api import document_response
 from rathaus.documents.models import Document
+from rathaus.documents.services import may_read
 from rathaus.intake import forms
 from rathaus.intake.views import public_tenant
 

@@ -7,6 +7,7 @@ from rathaus.core.api import DbId, TokenAuth
 from rathaus.core.errors import Forbidden, NotFound
 
 from .models import Document
+from .services import may_read
 
 router = Router(tags=["E-Akte"], auth=TokenAuth())
 
@@ -19,24 +20,6 @@ def content(request, doc_id: DbId):
     if not may_read(request.membership, doc):
         raise Forbidden("Dieses Dokument ist für Ihre Rolle nicht freigegeben.")
     return document_response(doc)
-
-
-CASE_ROLES = {"clerk", "approver", "treasury", "accounting", "admin"}
-FINANCE_ROLES = {"treasury", "accounting", "admin"}
-
-
-def may_read(membership, doc: Document) -> bool:
-    """Role check on top of the tenant check: case documents for case workers and finance; documents
-    outside a case (bank statements, payment files, inbound invoices) for treasury/accounting, and
-    inbound invoices also for the clerks and approvers who check them."""
-    roles = set(membership.roles)
-    if doc.case_id is not None:
-        from rathaus.cases.services import visible_cases
-
-        return bool(roles & CASE_ROLES) and visible_cases(membership).filter(pk=doc.case_id).exists()
-    if doc.kind == Document.Kind.INVOICE:
-        return bool(roles & (FINANCE_ROLES | {"clerk", "approver"}))
-    return bool(roles & FINANCE_ROLES)
 
 
 def document_response(doc: Document, inline: bool = True) -> FileResponse:

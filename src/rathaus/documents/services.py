@@ -132,3 +132,24 @@ def store_attachments(case, uploads: list[Upload], actor: str) -> list[Document]
                        content_type=u.content_type, content=u.content, actor=actor)
         for u in uploads
     ]
+
+
+# --------------------------------------------------------------------------- who may read
+
+CASE_ROLES = {"clerk", "approver", "treasury", "accounting", "admin"}
+FINANCE_ROLES = {"treasury", "accounting", "admin"}
+
+
+def may_read(membership, doc: Document) -> bool:
+    """Role check on top of the tenant check: case documents for case workers and finance, of cases they may
+    read (`cases.services.visible_cases`: need to know); documents
+    outside a case (bank statements, payment files, inbound invoices) for treasury/accounting, and
+    inbound invoices also for the clerks and approvers who check them."""
+    roles = set(membership.roles)
+    if doc.case_id is not None:
+        from rathaus.cases.services import visible_cases
+
+        return bool(roles & CASE_ROLES) and visible_cases(membership).filter(pk=doc.case_id).exists()
+    if doc.kind == Document.Kind.INVOICE:
+        return bool(roles & (FINANCE_ROLES | {"clerk", "approver"}))
+    return bool(roles & FINANCE_ROLES)

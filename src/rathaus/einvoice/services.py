@@ -586,12 +586,9 @@ def _need_to_know(qs, membership):
     unrouted ones – invalid, misrouted – are the finance desk's)."""
     if membership is None:
         return qs
-    from rathaus.cases.services import CROSS_UNIT_ROLES
-    from rathaus.tenants.services import units_within
+    from rathaus.tenants.services import readable_units
 
-    if CROSS_UNIT_ROLES & set(membership.roles):
-        return qs
-    units = units_within(membership.tenant_id, membership.org_unit_id)
+    units = readable_units(membership)
     return qs if units is None else qs.filter(org_unit_id__in=units)
 
 

@@ -100,6 +100,18 @@ def units_within(tenant_id: int, root_id: int | None) -> set[int] | None:
     return out
 
 
+# roles that work across the organisation's units (Stadtkasse, Kämmerei, administration)
+CROSS_UNIT_ROLES = frozenset({"admin", "treasury", "accounting"})
+
+
+def readable_units(membership: Membership) -> set[int] | None:
+    """The units whose cases and invoices the member may read (need to know): the member's unit and those
+    below it; None means the whole tenant (cross-unit roles, or a member without a unit)."""
+    if CROSS_UNIT_ROLES & set(membership.roles):
+        return None
+    return units_within(membership.tenant_id, membership.org_unit_id)
+
+
 def covers_unit(membership: Membership, unit_id: int | None) -> bool:
     if membership.org_unit_id is None or unit_id is None:
         return True
