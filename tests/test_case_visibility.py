@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 
+import pytest
+
 from rathaus.cases.models import Case
 from rathaus.documents.models import Document
 
@@ -128,3 +130,10 @@ def test_invoice_desk_shows_clerks_the_invoices_of_their_unit(api, client, seede
     assert client.login(username="tiefbau", password="rathaus-demo")
     assert client.get(f"/rechnungen/{inv.pk}/").status_code == 404
     assert f"/rechnungen/{inv.pk}/" not in client.get("/rechnungen/").content.decode()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/einvoices/-1", "/api/v1/einvoices/0", "/api/v1/einvoices/abc",
+                                  "/api/v1/einvoices/100000000000000000000"])
+def test_odd_invoice_ids_are_problem_json(api, path):
+    r = api("kasse").get(path)
+    assert r.status_code == 422 and r["Content-Type"] == "application/problem+json", (path, r.status_code)
