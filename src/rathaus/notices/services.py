@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -174,9 +175,11 @@ def payment_block(receivable, tenant=None, *, svg: bool = True) -> dict:
 _TYPST_COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 
 
+@functools.lru_cache(maxsize=256)
 def _template_reads(template: str, name: str) -> bool:
     """Whether a template mentions a data field outside its comments (a cheap, conservative check: a field
-    named in a string counts too)."""
+    named in a string counts too). Cached per template text: asked on every notice, and published templates
+    do not change."""
     return name in template and name in _TYPST_COMMENTS.sub("", template)
 
 
