@@ -132,8 +132,9 @@ def test_invoice_desk_shows_clerks_the_invoices_of_their_unit(api, client, seede
     assert f"/rechnungen/{inv.pk}/" not in client.get("/rechnungen/").content.decode()
 
 
-@pytest.mark.parametrize("path", ["/api/v1/einvoices/-1", "/api/v1/einvoices/0", "/api/v1/einvoices/abc",
-                                  "/api/v1/einvoices/100000000000000000000"])
-def test_odd_invoice_ids_are_problem_json(api, path):
+@pytest.mark.parametrize("path,status", [("/api/v1/einvoices/-1", 404), ("/api/v1/einvoices/abc", 404),
+                                         ("/api/v1/nichts-hier", 404), ("/api/v1/einvoices/0", 422),
+                                         ("/api/v1/einvoices/100000000000000000000", 422)])
+def test_odd_invoice_ids_and_unknown_api_addresses_are_problem_json(api, path, status):
     r = api("kasse").get(path)
-    assert r.status_code == 422 and r["Content-Type"] == "application/problem+json", (path, r.status_code)
+    assert r.status_code == status and r["Content-Type"] == "application/problem+json", (path, r.status_code)

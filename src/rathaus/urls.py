@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rathaus.cases.api import router as cases_router
 from rathaus.catalog.api import router as catalog_router
-from rathaus.core.api import api
+from rathaus.core.api import api, problem
 from rathaus.core.health import router as health_router
 from rathaus.documents.api import router as documents_router
 from rathaus.einvoice.api import router as einvoice_router
@@ -37,3 +37,16 @@ urlpatterns = [
     path("", include("rathaus.einvoice.urls")),
     path("", include("rathaus.ledger.urls")),
 ]
+
+
+def not_found(request, exception=None):
+    """An address below /api/ that no route matches (a typo, an id the route's pattern refuses such as
+    /einvoices/-1): problem+json like every other API answer; elsewhere Django's page (templates/404.html)."""
+    if request.path.startswith("/api/"):
+        return problem(request, 404, "Nicht gefunden", "Diese Adresse gibt es in der Schnittstelle nicht.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+handler404 = not_found

@@ -112,7 +112,8 @@ def list_invoices(request, status: str | None = None, limit: int = 100, offset: 
                                                             membership=request.membership)[offset:offset + limit]]
 
 
-@router.get("/einvoices/{invoice_id}", response=InvoiceOut, summary="Eine E-Rechnung mit Prüfergebnis")
+# `int:` so that POST /einvoices/validate is not taken for an id
+@router.get("/einvoices/{int:invoice_id}", response=InvoiceOut, summary="Eine E-Rechnung mit Prüfergebnis")
 def get_invoice(request, invoice_id: DbId):
     _require(request.membership, READ_ROLES, "Die Rechnungsübersicht")
     return invoice_out(services.get_invoice(request.membership.tenant, invoice_id, membership=request.membership))
