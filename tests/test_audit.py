@@ -186,3 +186,110 @@ def test_chain_hash_is_the_same_whoever_computes_it(seeded):
     head = AuditHead.objects.get(tenant=fresh)
     assert (head.seq, head.hash) == (4, prev)
     assert verify_chain(fresh).ok
+
+
+# --------------------------------------------------------------------------- anchors
+
+
+def audit_anchor(*args) -> list[dict]:
+    import json
+
+    out = io.StringIO()
+    call_command("audit", "anchor", *args, stdout=out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def rewrite_chain_from(tenant, seq: int, **changes):
+    """What someone with DDL rights can do: change entry `seq` and recompute every hash after it, head
+    included, so that the chain is consistent in itself again."""
+    drop_append_only_triggers()
+    prev = GENESIS
+    for e in entries(tenant):
+        if e.seq == seq:
+            for k, v in changes.items():
+                setattr(e, k, v)
+        if e.seq >= seq:
+            h = compute_hash(prev, seq=e.seq, at=e.at, actor=e.actor, action=e.action, object_type=e.object_type,
+                             object_id=e.object_id, data=e.data)
+            AuditEntry.objects.filter(pk=e.pk).update(prev_hash=prev, hash=h, **changes if e.seq == seq else {})
+            e.hash = h
+        prev = e.hash
+    AuditHead.objects.filter(tenant=tenant).update(hash=prev)
+
+
+def test_anchor_prints_each_tenants_head_and_appends_to_a_file(flow, seeded, tmp_path):
+    ms = seeded["musterstadt"]
+    head = AuditHead.objects.get(tenant=ms)
+    anchors = audit_anchor()
+    by_tenant = {a["tenant"]: a for a in anchors}
+    assert by_tenant["musterstadt"]["seq"] == head.seq and by_tenant["musterstadt"]["hash"] == head.hash
+    assert "beispielhausen" in by_tenant and by_tenant["musterstadt"]["at"]
+    f = tmp_path / "anker.jsonl"
+    audit_anchor("--tenant", "musterstadt", "--append", str(f))
+    audit_anchor("--tenant", "musterstadt", "--append", str(f))
+    assert len(f.read_text().splitlines()) == 2  # appended, not overwritten
+    out, err = audit_verify("--anchors", str(f))
+    assert "musterstadt: " in out and "2 Anker passen" in out and err == ""
+    assert "beispielhausen" in out and "keine Anker" in out
+
+
+def test_rewritten_chain_passes_the_chain_check_but_not_the_anchors(flow, seeded, tmp_path):
+    ms = seeded["musterstadt"]
+    f = tmp_path / "anker.jsonl"
+    audit_anchor("--append", str(f))
+    victim = entries(ms)[1]
+    rewrite_chain_from(ms, victim.seq, actor="mallory")
+    assert verify_chain(ms).ok  # consistent in itself: the chain alone cannot tell
+    audit_verify()
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="Protokollkette verletzt"):
+        call_command("audit", "verify", "--anchors", str(f), stdout=io.StringIO(), stderr=err)
+    assert "musterstadt: FEHLER" in err.getvalue() and "anderen Hash (Kette neu geschrieben?)" in err.getvalue()
+    assert "beispielhausen" not in err.getvalue()
+
+
+def test_truncated_chain_is_caught_by_an_anchor(flow, seeded, tmp_path):
+    ms = seeded["musterstadt"]
+    f = tmp_path / "anker.jsonl"
+    audit_anchor("--tenant", "musterstadt", "--append", str(f))
+    last = entries(ms)[-1]
+    drop_append_only_triggers()
+    AuditEntry.objects.filter(pk=last.pk).delete()
+    AuditHead.objects.filter(tenant=ms).update(seq=last.seq - 1, hash=last.prev_hash)
+    assert verify_chain(ms).ok
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", "--anchors", str(f), stdout=io.StringIO(), stderr=err)
+    assert f"Eintrag {last.seq} fehlt (Protokoll gekürzt?)" in err.getvalue()
+
+
+def test_anchors_taken_earlier_still_match_after_more_entries(flow, seeded, submit, tmp_path):
+    f = tmp_path / "anker.jsonl"
+    audit_anchor("--append", str(f))
+    submit()  # the chain grows; the old anchor is an earlier entry now
+    out, err = audit_verify("--anchors", str(f))
+    assert "musterstadt" in out and "1 Anker passt" in out and err == ""
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"tenant": "musterstadt", "seq": 1}\n', "Zeile 1: kein Anker"),
+    ('# Anker\n\nkein json\n', "Zeile 3: kein Anker"),
+    ('{"tenant": "musterstadt", "seq": -1, "hash": "' + "a" * 64 + '"}\n', "seq muss eine Zahl"),
+    ('{"tenant": "musterstadt", "seq": "3", "hash": "' + "a" * 64 + '"}\n', "seq muss eine Zahl"),
+    ('{"tenant": "musterstadt", "seq": 3, "hash": "xyz"}\n', "hash 64 Hex-Zeichen"),
+    ('{"tenant": "musterstadt", "seq": 0, "hash": "' + "a" * 64 + '"}\n', "seq 0 hat den Anfangs-Hash"),
+])
+def test_damaged_anchor_file_is_refused_with_the_line(flow, seeded, tmp_path, text, message):
+    f = tmp_path / "anker.jsonl"
+    f.write_text(text)
+    with pytest.raises(CommandError, match=message):
+        audit_verify("--anchors", str(f))
+
+
+def test_missing_anchor_file_and_unknown_tenant_are_clear_errors(seeded, tmp_path):
+    with pytest.raises(CommandError, match="Ankerdatei .*nicht-da.jsonl"):
+        audit_verify("--anchors", str(tmp_path / "nicht-da.jsonl"))
+    with pytest.raises(CommandError, match="Unbekannter Mandant: gibtsnicht"):
+        audit_anchor("--tenant", "gibtsnicht")
+    with pytest.raises(CommandError, match="Ankerdatei"):
+        audit_anchor("--append", str(tmp_path / "kein-ordner" / "a.jsonl"))

@@ -223,4 +223,85 @@ def verify_chain(tenant) -> VerifyResult:
     return VerifyResult(tenant.slug, count, True)
 
 
-__all__ = ["record_change", "verify_chain", "transaction"]
+# --------------------------------------------------------------------------- anchors
+
+# Why anchors: the database refuses UPDATE and DELETE on audit entries (triggers), and `verify_chain` finds any
+# changed, inserted or removed entry – unless someone with the rights to drop the triggers rewrites the chain
+# from the changed entry to the end, head included: then the new chain is consistent in itself. An anchor is
+# the head (seq, hash) written down *outside* the database at a point in time (`rathaus audit anchor`, daily
+# from cron into a log the database administrators cannot change); `verify_anchors` then checks that entry
+# `seq` still carries that hash. A rewritten or truncated history no longer matches its earlier anchors.
+
+
+@dataclass(frozen=True)
+class Anchor:
+    tenant: str
+    seq: int
+    hash: str
+    at: str  # ISO time the anchor was taken
+
+    def as_json(self) -> str:
+        return json.dumps({"tenant": self.tenant, "seq": self.seq, "hash": self.hash, "at": self.at},
+                          ensure_ascii=False, separators=(",", ":"))
+
+
+class AnchorFormatError(ValueError):
+    pass
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def take_anchors(tenants) -> list[Anchor]:
+    """The current head of each tenant's chain (seq 0 and the genesis hash for a tenant without entries)."""
+    at = timezone.now().isoformat(timespec="seconds")
+    heads = {h.tenant_id: h for h in AuditHead.objects.filter(tenant__in=list(tenants))}
+    out = []
+    for t in tenants:
+        h = heads.get(t.pk)
+        out.append(Anchor(t.slug, h.seq if h else 0, h.hash if h else GENESIS, at))
+    return out
+
+
+def parse_anchors(lines) -> list[Anchor]:
+    """Anchors from JSON lines as written by `take_anchors` (blank lines and lines starting with # skipped).
+    A line that is not an anchor raises AnchorFormatError naming the line: a damaged anchor file must not
+    pass as "no anchors"."""
+    out = []
+    for no, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            d = json.loads(line)
+            a = Anchor(str(d["tenant"]), d["seq"], str(d["hash"]), str(d.get("at", "")))
+        except (ValueError, KeyError, TypeError) as e:
+            raise AnchorFormatError(f"Zeile {no}: kein Anker ({type(e).__name__}: {e})") from None
+        if type(a.seq) is not int or a.seq < 0 or not _HEX64.fullmatch(a.hash):
+            raise AnchorFormatError(f"Zeile {no}: kein Anker (seq muss eine Zahl ≥ 0, hash 64 Hex-Zeichen sein)")
+        if a.seq == 0 and a.hash != GENESIS:
+            raise AnchorFormatError(f"Zeile {no}: kein Anker (seq 0 hat den Anfangs-Hash 000…0)")
+        out.append(a)
+    return out
+
+
+def verify_anchors(tenant, anchors: list[Anchor]) -> VerifyResult:
+    """Every anchor of `tenant` must still match: entry `seq` exists and carries the anchored hash."""
+    mine = sorted((a for a in anchors if a.tenant == tenant.slug), key=lambda a: a.seq)
+    if not mine:
+        return VerifyResult(tenant.slug, 0, True)
+    wanted = {a.seq for a in mine if a.seq > 0}
+    found = dict(AuditEntry.objects.filter(tenant=tenant, seq__in=wanted).values_list("seq", "hash"))
+    for a in mine:
+        if a.seq == 0:  # taken before the tenant's first entry: nothing to compare
+            continue
+        if a.seq not in found:
+            return VerifyResult(tenant.slug, 0, False,
+                                f"Anker vom {a.at}: Eintrag {a.seq} fehlt (Protokoll gekürzt?)")
+        if found[a.seq] != a.hash:
+            return VerifyResult(tenant.slug, 0, False,
+                                f"Anker vom {a.at}: Eintrag {a.seq} hat einen anderen Hash (Kette neu geschrieben?)")
+    return VerifyResult(tenant.slug, len(mine), True)
+
+
+__all__ = ["record_change", "verify_chain", "take_anchors", "parse_anchors", "verify_anchors", "transaction"]
