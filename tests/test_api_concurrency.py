@@ -163,3 +163,61 @@ def test_the_same_invoice_uploaded_in_parallel_opens_one_approval_case(seeded_tx
             assert r.duplicate_of_id == in_review[0].pk and r.case_id is None
     cases_after = Case.objects.filter(tenant=tenant, service_version__service__key="eingangsrechnung").count()
     assert cases_after == cases_before + 1
+
+
+def test_completing_a_task_does_not_hold_up_new_cases_of_the_same_service(seeded_tx, monkeypatch):
+    """complete_task locks the case row, not the rows it joins: a plain FOR UPDATE with select_related locked
+    the service version too, and every new case of that service waited for the clerk's transaction (process
+    step, notice rendering) because its FK check needs a KEY SHARE lock on that row. The clerk's transaction
+    is held right after the process step, while the case is locked and before the audit append."""
+    from django.db import transaction
+
+    from rathaus.cases import services as cases
+    from rathaus.cases.models import Case, Task
+    from rathaus.tenants.models import Membership
+
+    tenant = seeded_tx["musterstadt"]
+    case = cases.submit_application(tenant, "testdienst", dict(TESTDIENST_EXAMPLE)).case
+    task = Task.objects.get(case=case, state="open")
+    clerk = Membership.objects.select_related("user", "tenant").get(tenant=tenant, user__username="sachbearbeitung")
+    locked, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    step = cases.engine.complete_user_task
+
+    def held_step(*args, **kwargs):  # the real process step, then wait inside the clerk's transaction
+        result = step(*args, **kwargs)
+        locked.set()
+        release.wait(timeout=30)
+        return result
+
+    monkeypatch.setattr(cases.engine, "complete_user_task", held_step)
+
+    def clerk_transaction():
+        try:
+            cases.complete_task(clerk, task.pk, {"decision": "approve"})
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+            locked.set()
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=clerk_transaction)
+    t.start()
+    try:
+        assert locked.wait(timeout=30)
+        assert not errors, errors
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL lock_timeout = '2s'")
+            other = cases.submit_application(tenant, "testdienst", {**TESTDIENST_EXAMPLE, "vorname": "Zweite"}).case
+        assert other.pk and other.service_version_id == case.service_version_id
+        from django.db import OperationalError
+
+        with pytest.raises(OperationalError), transaction.atomic():  # the case row itself stays locked
+            Case.objects.select_for_update(nowait=True).filter(pk=case.pk).exists()
+    finally:
+        release.set()
+        t.join(timeout=30)
+    assert not errors, errors
+    task.refresh_from_db()
+    assert task.state == "completed"

@@ -516,7 +516,12 @@ def complete_task(membership: Membership, task_id: int, data) -> Task:
         raise Conflict(f"Die Aufgabe wird von {task.assignee.get_username()} bearbeitet.")
     if not isinstance(data, dict):
         raise Invalid(errors=[{"pointer": "/data", "message": "Erwartet wird ein JSON-Objekt.", "field": ""}])
-    case = Case.objects.select_for_update().select_related("service_version").get(pk=task.case_id)
+    # Lock the case row only (OF self): a plain FOR UPDATE with joins would lock the service version and
+    # tenant rows too, and every new case of that service (its FK check takes a KEY SHARE lock on them) would
+    # wait for this transaction, notice rendering included. Tenant, service and unit are read for the notice.
+    case = (Case.objects.select_for_update(of=("self",))
+            .select_related("service_version__service", "service_version__org_unit", "tenant")
+            .get(pk=task.case_id))
     sv = case.service_version
     errors = schemas.validate(task.form_schema, data, prefix="/data", cache_key=("task", *sv.cache_key, task.name))
     if errors:

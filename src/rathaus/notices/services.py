@@ -334,7 +334,8 @@ def reissue_notice(case, *, actor: str, use_current_template: bool = False) -> D
     """
     from rathaus.cases.models import Case, CaseEvent, CaseStatus
 
-    case = Case.objects.select_for_update().select_related("service_version", "tenant").get(pk=case.pk)
+    case = (Case.objects.select_for_update(of=("self",))  # not the tenant's and version's rows (see complete_task)
+            .select_related("service_version__service", "service_version__org_unit", "tenant").get(pk=case.pk))
     decision = {CaseStatus.APPROVED: "approve", CaseStatus.REJECTED: "reject"}.get(case.status)
     if decision is None:
         raise NoticeError(f"{case.reference}: kein Bescheid möglich, der Vorgang ist nicht entschieden ({case.status}).")
