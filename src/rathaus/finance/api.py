@@ -180,6 +180,14 @@ def import_statement(request):
     return Status(201, result.as_dict())
 
 
+class SuggestionOut(Schema):
+    kassenzeichen: str
+    debtor_name: str
+    purpose: str
+    open_amount: str
+    reasons: list[str] = Field(description="kz_typo, kz_swap, kz_no_check, aktenzeichen, name_amount, amount")
+
+
 class ClearingOut(Schema):
     id: int
     booking_date: str
@@ -191,13 +199,18 @@ class ClearingOut(Schema):
     remittance: str
     note: str
     statement: int
+    suggestions: list[SuggestionOut] = Field(
+        default=[], description="open receivables the payer probably meant (only in the list), strongest first")
 
 
-def clearing_out(t: BankTransaction) -> dict:
+def clearing_out(t: BankTransaction, suggestions=()) -> dict:
     return {"id": t.pk, "booking_date": t.booking_date.isoformat(), "amount": str(t.amount),
             "unallocated": str(t.unallocated), "credit": t.credit, "counterparty_name": t.counterparty_name,
             "counterparty_iban": t.counterparty_iban, "remittance": t.remittance, "note": t.note,
-            "statement": t.statement_id}
+            "statement": t.statement_id,
+            "suggestions": [{"kassenzeichen": s.receivable.kassenzeichen_display, "debtor_name": s.receivable.debtor_name,
+                             "purpose": s.receivable.purpose, "open_amount": str(s.receivable.open_amount),
+                             "reasons": s.reason_codes} for s in suggestions]}
 
 
 @router.get("/clearing", response=list[ClearingOut], summary="Klärfälle (nicht zugeordnete Zahlungen)")
@@ -205,7 +218,10 @@ def list_clearing(request, limit: int = 100, offset: int = 0):
     require_role(request.membership, READ_ROLES, "Die Klärfallliste")
     limit = max(1, min(limit, 1000))
     offset = max(0, min(offset, 10**9))
-    return [clearing_out(t) for t in services.clearing_list(request.membership.tenant)[offset:offset + limit]]
+    tenant = request.membership.tenant
+    items = list(services.clearing_list(tenant)[offset:offset + limit])
+    suggestions = services.clearing_suggestions(tenant, items)
+    return [clearing_out(t, suggestions.get(t.pk, ())) for t in items]
 
 
 class AssignIn(Schema):

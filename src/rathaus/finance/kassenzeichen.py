@@ -60,3 +60,43 @@ def candidates_in(*texts: str) -> list[str]:
                 if kz not in found and kz.isascii() and 2000 <= int(kz[:4]) <= 2099 and int(kz) % 97 == 1:
                     found.append(kz)
     return found
+
+
+def near_misses(*texts: str, limit: int = 200) -> dict[str, str]:
+    """Kassenzeichen the payer probably meant, for the clearing list's suggestions: {Kassenzeichen: how}.
+
+    - a 12-digit number that looks like a Kassenzeichen (year 2000-2099) but fails the check: every valid
+      Kassenzeichen one typed digit or one swap of adjacent digits away (the check digits catch exactly these
+      errors, so each window has at most 12 + 11 such neighbours);
+    - a 10-digit number year + sequence (the check digits left out): the one Kassenzeichen it completes.
+    Valid Kassenzeichen in the text are not repeated here (`candidates_in` finds those)."""
+    out: dict[str, str] = {}
+    valid = set(candidates_in(*texts))
+    for text in texts:
+        if not text:
+            continue
+        for m in re.finditer(r"\d{10,20}", _SEPARATORS.sub("", text)):
+            run = m.group()
+            if not run.isascii():
+                continue
+            if len(run) == 10 and 2000 <= int(run[:4]) <= 2099 and int(run[4:]) > 0:
+                out.setdefault(run + mod_97_10.calc_check_digits(run), "ohne Prüfziffer")
+                continue
+            for i in range(len(run) - 11):
+                kz = run[i:i + 12]
+                if kz in valid or not 2000 <= int(kz[:4]) <= 2099 or int(kz) % 97 == 1:
+                    continue
+                for j in range(12):
+                    for d in "0123456789":
+                        if d != kz[j]:
+                            v = kz[:j] + d + kz[j + 1:]
+                            if int(v) % 97 == 1 and 2000 <= int(v[:4]) <= 2099:
+                                out.setdefault(v, "Tippfehler")
+                for j in range(11):
+                    if kz[j] != kz[j + 1]:
+                        v = kz[:j] + kz[j + 1] + kz[j] + kz[j + 2:]
+                        if int(v) % 97 == 1 and 2000 <= int(v[:4]) <= 2099:
+                            out.setdefault(v, "Zahlendreher")
+                if len(out) >= limit:
+                    return out
+    return out

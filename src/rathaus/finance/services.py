@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -962,6 +963,116 @@ def _check_empty_statement(tenant, source) -> None:
 def clearing_list(tenant):
     return (BankTransaction.objects.filter(tenant=tenant, state=BankTransaction.State.CLEARING)
             .select_related("statement").order_by("booking_date", "id"))
+
+
+# --------------------------------------------------------------------------- suggestions for the clearing list
+
+_AKTENZEICHEN = re.compile(r"\b([A-Z]{2,6})[\s\-/.]*(20\d\d)[\s\-/.]*(\d{1,6})\b")
+MAX_SUGGESTIONS = 5
+
+
+@dataclass
+class Suggestion:
+    """An open receivable the payer probably meant, and why (shown to the treasury, never booked alone)."""
+
+    receivable: Receivable
+    # (code, detail): kz_typo, kz_swap, kz_no_check (a Kassenzeichen the check digits refused, or without
+    # them), aktenzeichen (detail: the reference), name_amount, amount (the open amount equals the payment)
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+    score: int = 0
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return [code for code, _ in self.reasons]
+
+
+def clearing_suggestions(tenant, transactions) -> dict[int, list[Suggestion]]:
+    """For the clearing items shown (one page): the open receivables their payers probably meant.
+
+    Reasons, strongest first: a Kassenzeichen with one typed digit or one swap of adjacent digits (which the
+    check digits refuse), or without its check digits; the Aktenzeichen of the case in the remittance text;
+    the debtor's name together with the exact open amount. Then whether the amount and the name fit. At most
+    MAX_SUGGESTIONS per item; at most five queries per page, whatever its size (Kassenzeichen and Aktenzeichen by
+    their unique indexes; name and amount over the tenant's open receivables, limited)."""
+    from rathaus.cases.models import Case
+    from rathaus.cases.services import format_reference
+    from rathaus.catalog.models import ServiceVersion
+
+    items = [t for t in transactions if t.credit and t.unallocated > 0]
+    if not items:
+        return {}
+    open_states = (ReceivableStatus.OPEN, ReceivableStatus.PARTIALLY_PAID)
+    by_kz: dict[int, dict[str, str]] = {}
+    by_ref: dict[int, set[str]] = {}
+    prefixes = set(ServiceVersion.objects.filter(service__tenant=tenant).values_list("reference_prefix", flat=True)
+                   .distinct().order_by())  # "KZ 2026-000123-45" is no Aktenzeichen, "GEW 2026 123" is
+    for t in items:
+        text = f"{t.remittance}\n{t.end_to_end_id}".upper()
+        refs = [m for m in _AKTENZEICHEN.finditer(text) if m.group(1) in prefixes]
+        by_ref[t.pk] = {format_reference(m.group(1), int(m.group(2)), int(m.group(3))) for m in refs}
+        # the digits of an Aktenzeichen (GEW-2026-000001) are not a Kassenzeichen without its check digits
+        for m in reversed(refs):
+            text = text[:m.start()] + "\n" + text[m.end():]
+        by_kz[t.pk] = kzlib.near_misses(text)
+    all_kz = {k for d in by_kz.values() for k in d}
+    all_refs = {r for refs in by_ref.values() for r in refs}
+    receivables: dict[str, Receivable] = {}
+    if all_kz:
+        for r in any_of(Receivable.objects.filter(tenant=tenant, status__in=open_states), "kassenzeichen",
+                        sorted(all_kz)):
+            receivables[r.kassenzeichen] = r
+    case_receivables: dict[str, list[Receivable]] = {}
+    if all_refs:
+        ids = dict(Case.objects.filter(tenant=tenant, reference__in=sorted(all_refs)).values_list("pk", "reference"))
+        for r in (Receivable.objects.filter(tenant=tenant, case_id__in=list(ids), status__in=open_states)
+                  .order_by("id")):
+            case_receivables.setdefault(ids[r.case_id], []).append(r)
+    # name + exact open amount: only receivables whose open amount is one of the page's amounts and whose
+    # debtor shares a word of a payer's name (SQL), the exact word check in Python
+    words = {w for t in items for w in _name_words(t.counterparty_name)}
+    named: list[Receivable] = []
+    if words:
+        # SQLite's LIKE folds the case of ASCII letters only (PostgreSQL's ILIKE all): the pre-filter looks for
+        # each word without its first letter, in lower and in upper case ("zdemir" finds Özdemir and ÖZDEMIR),
+        # a superset; the exact word check follows in Python
+        cond = Q()
+        for w in sorted(words)[:40]:
+            cond |= Q(debtor_name__icontains=w[1:]) | Q(debtor_name__icontains=w[1:].upper())
+        named = list(Receivable.objects.filter(tenant=tenant, status__in=open_states,
+                                               open_amount__in={t.unallocated for t in items})
+                     .filter(cond).order_by("due_date", "id")[:500])
+    out: dict[int, list[Suggestion]] = {}
+    for t in items:
+        found: dict[int, Suggestion] = {}
+
+        def add(r, reason, score, detail="", found=found):
+            s = found.setdefault(r.pk, Suggestion(r))
+            if all(code != reason for code, _ in s.reasons):
+                s.reasons.append((reason, detail))
+                s.score += score
+
+        for kz, how in by_kz[t.pk].items():
+            if kz in receivables:
+                add(receivables[kz], {"Tippfehler": "kz_typo", "Zahlendreher": "kz_swap"}.get(how, "kz_no_check"), 40)
+        for ref in sorted(by_ref[t.pk]):
+            for r in case_receivables.get(ref, []):
+                add(r, "aktenzeichen", 30, ref)
+        payer = _name_words(t.counterparty_name)
+        for r in named:
+            if r.open_amount == t.unallocated and payer & _name_words(r.debtor_name):
+                add(r, "name_amount", 20)
+        for s in found.values():
+            if s.receivable.open_amount == t.unallocated and "name_amount" not in s.reason_codes:
+                add(s.receivable, "amount", 5)
+        out[t.pk] = sorted(found.values(), key=lambda s: (-s.score, s.receivable.due_date, s.receivable.pk)
+                           )[:MAX_SUGGESTIONS]
+    return out
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of a name that identify a person (not "und", "GmbH", initials): lower case, ≥ 3 letters."""
+    stop = {"und", "gmbh", "mbh", "e.k.", "herr", "frau", "familie", "fam", "co.", "kg", "ohg", "bank", "sparkasse"}
+    return {w for w in re.split(r"[\s,;/&+\-]+", (name or "").lower()) if len(w) > 2 and w not in stop}
 
 
 def assign_transaction(tenant, tx_id: int, *, kassenzeichen: str, amount: Decimal | None = None, actor: str,
