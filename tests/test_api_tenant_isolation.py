@@ -237,6 +237,32 @@ def iso_resolve(w: World):
     assert w.api("kasse").post(f"/api/v1/clearing/{ms_tx.pk}/resolve", {"note": "erledigt"}).status_code == 200
 
 
+def iso_refund_clearing(w: World):
+    from rathaus.finance.models import BankTransaction
+
+    ms_tx = _clearing_item("musterstadt")
+    BankTransaction.objects.filter(pk=ms_tx.pk).update(counterparty_iban="DE89370400440532013000")
+    assert_404(w.api("bh-kasse").post(f"/api/v1/clearing/{ms_tx.pk}/refund", {}))
+    ms_tx.refresh_from_db()
+    assert ms_tx.state == "clearing"
+    assert w.api("kasse").post(f"/api/v1/clearing/{ms_tx.pk}/refund", {}).status_code == 201
+
+
+def iso_refund_receivable(w: World):
+    from rathaus.finance.models import Payable
+    from rathaus.finance.services import import_bank_statement
+
+    from .test_finance_statements import pay, statement
+
+    ms = _receivable("musterstadt")
+    import_bank_statement(ms.tenant, statement([pay("20.00", f"KZ {ms.kassenzeichen}", "ISO-1")]), actor="test")
+    ms.refresh_from_db()
+    assert ms.status == "overpaid"
+    assert_404(w.api("bh-kasse").post(f"/api/v1/receivables/{ms.kassenzeichen}/refund", {}))
+    assert not Payable.objects.exists()
+    assert w.api("kasse").post(f"/api/v1/receivables/{ms.kassenzeichen}/refund", {}).status_code == 201
+
+
 def scoped_receivables(w: World):
     ms, bh = _receivable("musterstadt"), _receivable("beispielhausen")
     seen = w.api("bh-kasse").get("/api/v1/receivables", limit=1000).json()
@@ -388,6 +414,8 @@ ISOLATION = {
     ("post", "/api/v1/clearing/{tx_id}/assign"): iso_assign,
     ("post", "/api/v1/receivables/{kassenzeichen}/cancel"): iso_cancel,
     ("post", "/api/v1/clearing/{tx_id}/resolve"): iso_resolve,
+    ("post", "/api/v1/clearing/{tx_id}/refund"): iso_refund_clearing,
+    ("post", "/api/v1/receivables/{kassenzeichen}/refund"): iso_refund_receivable,
     ("get", "/api/v1/einvoices/{invoice_id}"): iso_einvoice,
 }
 

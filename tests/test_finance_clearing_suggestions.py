@@ -2,9 +2,7 @@
 Aktenzeichen in the remittance text, name and exact open amount), in the web page and the API; accepting one
 assigns the payment. Suggestions never book anything by themselves."""
 
-import datetime as dt
 import re
-from decimal import Decimal
 
 import pytest
 from django.db import connection

@@ -69,9 +69,17 @@ class ReceivableOut(Schema):
     created_at: str
 
 
+class RefundRef(Schema):
+    payable: str = Field(description="Anordnungsnummer of the refund payable (paid by the next payment run)")
+    amount: str
+    status: str
+    iban: str
+
+
 class ReceivableDetail(ReceivableOut):
     lines: list[ReceivableLineOut]
     payments: list[AllocationOut]
+    refunds: list[RefundRef] = []
 
 
 def receivable_out(r, pay_to: dict | None = None) -> dict:
@@ -96,6 +104,10 @@ def receivable_detail(r) -> dict:
          "counterparty": a.transaction.counterparty_name, "manual": a.manual}
         for a in r.allocations.select_related("transaction")
     ]
+    from .refunds import refunds_of
+
+    out["refunds"] = [{"payable": p.number, "amount": str(p.amount), "status": p.status, "iban": p.creditor_iban}
+                      for p in refunds_of(r)]
     return out
 
 
@@ -289,6 +301,33 @@ def list_payables(request, status: str | None = None, limit: int = 100, offset: 
     limit = max(1, min(limit, 1000))
     offset = max(0, min(offset, 10**9))
     return [payable_out(p) for p in qs.order_by("due_date", "id")[offset:offset + limit]]
+
+
+class RefundIn(Schema):
+    note: str = Field(default="", max_length=300)
+
+
+@router.post("/receivables/{kassenzeichen}/refund", response={201: PayableOut},
+             summary="Überzahlung erstatten (Auszahlung an das Konto der überzahlenden Zahlung anordnen)")
+def refund_receivable(request, kassenzeichen: str, payload: RefundIn):
+    from .refunds import refund_overpayment
+
+    require_role(request.membership, WRITE_ROLES, "Das Anordnen von Erstattungen")
+    if clean_key(kassenzeichen, 40) is None:
+        raise Invalid("Ungültiges Kassenzeichen.")
+    p = refund_overpayment(request.membership.tenant, kassenzeichen, note=payload.note,
+                           actor=request.user.get_username())
+    return Status(201, payable_out(p))
+
+
+@router.post("/clearing/{tx_id}/refund", response={201: PayableOut},
+             summary="Klärfall zurücküberweisen (Auszahlung an das Konto des Einzahlers anordnen)")
+def refund_clearing(request, tx_id: DbId, payload: RefundIn):
+    from .refunds import refund_clearing_item
+
+    require_role(request.membership, WRITE_ROLES, "Das Anordnen von Rückzahlungen")
+    p = refund_clearing_item(request.membership.tenant, tx_id, note=payload.note, actor=request.user.get_username())
+    return Status(201, payable_out(p))
 
 
 class PaymentRunIn(Schema):

@@ -137,6 +137,7 @@ class BankTransaction(models.Model):
         ASSIGNED = "assigned", "manuell zugeordnet"
         CLEARING = "clearing", "Klärfall"
         IGNORED = "ignored", "nicht zuzuordnen (erledigt)"
+        REFUNDED = "refunded", "zurücküberwiesen"
 
     # tenant and bank account are covered by the unique (tenant, bank_account, fingerprint) index
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bank_transactions", db_index=False,

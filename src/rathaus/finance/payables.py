@@ -170,10 +170,12 @@ def amount_to_pay(p: Payable, execution_date: dt.date) -> tuple[Decimal, Decimal
 
 
 def due_payables(tenant, execution_date: dt.date):
-    """Open payables to pay on execution_date: due by then, or in their Skonto period."""
+    """Open payables to pay on execution_date: due by then, or in their Skonto period. Without the creditor's
+    IBAN (an invoice the supplier collects by direct debit, or one that names no account) a payable cannot be in
+    a credit transfer file: it would make the whole file invalid and hold up every other payment."""
     from django.db.models import Q
 
-    return (Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN)
+    return (Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN).exclude(creditor_iban="")
             .filter(Q(due_date__lte=execution_date) | Q(discount_until__gte=execution_date, discount_amount__gt=0))
             .order_by("due_date", "id"))
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("kasse/forderungen/<str:kassenzeichen>/", views.receivable, name="receivable"),
     path("kasse/forderungen/<str:kassenzeichen>/demo-kontoauszug/", views.demo_statement, name="demo_statement"),
     path("kasse/forderungen/<str:kassenzeichen>/stornieren/", views.cancel, name="cancel"),
+    path("kasse/forderungen/<str:kassenzeichen>/erstatten/", views.refund, name="refund"),
     path("kasse/klaerfaelle/", views.clearing, name="clearing"),
     path("kasse/klaerfaelle/<int:tx_id>/<slug:action>/", views.clearing_action, name="clearing_action"),
     path("kasse/kontoauszuege/", views.statements, name="statements"),

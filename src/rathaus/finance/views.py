@@ -94,7 +94,11 @@ def receivable(request, membership, kassenzeichen: str):
 
     from rathaus.ledger.models import JournalLine
 
-    refs = [f"receivable:{r.pk}"] + [f"allocation:{a.pk}" for a in allocations]
+    from .refunds import refunds_of
+
+    refunds = list(refunds_of(r))
+    refs = ([f"receivable:{r.pk}"] + [f"allocation:{a.pk}" for a in allocations]
+            + [f"payable:{p.pk}" for p in refunds])
     # payments are lines of the statement's collective entry, marked with the Kassenzeichen
     entries = (JournalEntry.objects.filter(Q(source_ref__in=refs) | Q(
         source_type="bank_statement", lines__text__contains=f"KZ {r.kassenzeichen_display}"),
@@ -104,7 +108,9 @@ def receivable(request, membership, kassenzeichen: str):
                    .select_related("account", "cash_account", "product"))))
     return render(request, "finance/receivable.html", {
         "r": r, "label": choice_label(ReceivableStatus, r.status), "lines": r.lines.all(),
-        "allocations": allocations,
+        "allocations": allocations, "refunds": refunds,
+        "may_refund": membership.has_role("treasury") and r.status == ReceivableStatus.OVERPAID,
+        "overpaid": -r.open_amount,
         "entries": entries, "pay_to": services.pay_to(membership.tenant),
         "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
         "may_cancel": membership.has_role("treasury") and r.paid_amount == 0 and r.status != "cancelled",
@@ -119,6 +125,25 @@ def cancel(request, membership, kassenzeichen: str):
                                        actor=request.user.get_username())
         messages.success(request, _("Forderung %(kz)s storniert; die Sollstellung ist zurückgebucht.")
                          % {"kz": r.kassenzeichen_display})
+    except NotFound as e:
+        raise Http404(str(e)) from e
+    except (Invalid, Conflict) as e:
+        messages.error(request, e.detail)
+    return redirect(reverse("finance:receivable", args=[kassenzeichen]))
+
+
+@require_POST
+@treasury_view(write=True)
+def refund(request, membership, kassenzeichen: str):
+    """Überzahlung erstatten: a refund payable to the account the overpayment came from (refunds.py)."""
+    from .refunds import refund_overpayment
+
+    try:
+        p = refund_overpayment(membership.tenant, kassenzeichen, note=request.POST.get("vermerk", ""),
+                               actor=request.user.get_username())
+        messages.success(request, _("Erstattung von %(amount)s an %(name)s (%(iban)s) angeordnet: %(number)s. Sie "
+                                    "wird mit dem nächsten Zahlungslauf überwiesen.") % {
+            "amount": format_eur(p.amount), "name": p.creditor_name, "iban": p.creditor_iban, "number": p.number})
     except NotFound as e:
         raise Http404(str(e)) from e
     except (Invalid, Conflict) as e:
@@ -152,6 +177,14 @@ def clearing_action(request, membership, tx_id: int, action: str):
                                                 amount=amount, actor=actor, note=note)
             messages.success(request, _("%(amount)s dem Kassenzeichen %(kz)s zugeordnet.") % {
                 "amount": format_eur(alloc.amount), "kz": alloc.receivable.kassenzeichen_display})
+        elif action == "zurueckueberweisen":
+            from .refunds import refund_clearing_item
+
+            p = refund_clearing_item(membership.tenant, tx_id, note=note, actor=actor)
+            messages.success(request, _("Rückzahlung von %(amount)s an %(name)s (%(iban)s) angeordnet: %(number)s. "
+                                        "Sie wird mit dem nächsten Zahlungslauf überwiesen.") % {
+                "amount": format_eur(p.amount), "name": p.creditor_name, "iban": p.creditor_iban,
+                "number": p.number})
         elif action == "erledigen":
             services.resolve_transaction(membership.tenant, tx_id, actor=actor, note=note)
             messages.success(request, _("Klärfall ohne Zuordnung erledigt."))
@@ -247,13 +280,15 @@ def payments(request, membership):
             messages.error(request, e.detail)
             status = 422
     due = [{"p": p, "pay": amount_to_pay(p, execution_date)} for p in due_payables(tenant, execution_date)]
-    open_later = Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN).exclude(
+    open_later = Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN).exclude(creditor_iban="").exclude(
         pk__in=[d["p"].pk for d in due]).order_by("due_date")[:200]
+    no_account = Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN, creditor_iban="").order_by(
+        "due_date")[:200]
     runs = PaymentRun.objects.filter(tenant=tenant).order_by("-created_at")[:50]
     scheduled = Payable.objects.filter(tenant=tenant, status=PayableStatus.SCHEDULED).select_related(
         "payment_run").order_by("due_date")[:200]
     return render(request, "finance/payments.html", {
-        "due": due, "open_later": open_later, "runs": runs, "scheduled": scheduled,
+        "due": due, "open_later": open_later, "no_account": no_account, "runs": runs, "scheduled": scheduled,
         "execution_date": execution_date, "may_write": membership.has_role("treasury"),
         "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
     }, status=status)
