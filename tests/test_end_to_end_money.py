@@ -37,8 +37,17 @@ def test_from_the_online_form_to_a_balanced_ledger(seeded, api):
                           tenant="musterstadt").json()
     notice = next(d for d in applicant["documents"] if d["kind"] == "notice")
     web = Client()
-    page = web.get(f"/status/{sub['reference']}/", {"zugangscode": sub["access_code"]})
-    assert page.status_code in (200, 302)
+    page = web.post("/status/", {"aktenzeichen": sub["reference"], "zugangscode": sub["access_code"]}, follow=True)
+    assert page.status_code == 200
+    html = page.content.decode()
+    # ... and what is to be paid, to which account, with which reference
+    assert "Gebühren und Zahlung" in html and rec["kassenzeichen_display"] in html and "26,00 €" in html
+    assert "offen" in html and "DE02120300000000202051" in html
+    assert f"Verwendungszweck: Kassenzeichen {rec['kassenzeichen_display']}" in html
+    (payment,) = applicant["payments"]
+    assert (payment["kassenzeichen"], payment["amount"], payment["status"], payment["open_amount"]) == (
+        rec["kassenzeichen_display"], "26.00", "open", "26.00")
+    assert payment["pay_to"]["iban"] == "DE02120300000000202051" and payment["last_payment"] is None
     pdf = api().get(notice["api_url"], access_code=sub["access_code"], tenant="musterstadt")
     assert pdf.status_code == 200
     content = b"".join(pdf.streaming_content) if pdf.streaming else pdf.content
@@ -61,6 +70,14 @@ def test_from_the_online_form_to_a_balanced_ledger(seeded, api):
     assert imported.status_code == 201, imported.content
     assert imported.json()["matched"] == 1
     assert api("kasse").get(f"/api/v1/receivables/{k}").json()["status"] == "paid"
+    # the applicant sees the payment arrive (web page and API), without bank details any more
+    html = web.get(f"/status/{sub['reference']}/").content.decode()
+    assert "bezahlt" in html and "Ihre Zahlung ist vollständig eingegangen" in html
+    assert f"letzte Zahlung gebucht am {dt.date.today():%d.%m.%Y}" in html and "DE02120300000000202051" not in html
+    (payment,) = api().get(f"/api/v1/submissions/{sub['reference']}", access_code=sub["access_code"],
+                           tenant="musterstadt").json()["payments"]
+    assert (payment["status"], payment["open_amount"], payment["pay_to"]) == ("paid", "0.00", None)
+    assert payment["last_payment"] == dt.date.today().isoformat()
 
     # the accounting sees the fee: in the trial balance (balanced) and in the Ergebnisrechnung by product
     year = dt.date.today().year

@@ -88,6 +88,21 @@ def _main_account(tenant_id: int) -> tuple[str, str] | None:
         return cur.fetchone()
 
 
+def payments_for_applicant(case) -> list[dict]:
+    """What the applicant's status page shows of the case's fees: per receivable (not cancelled) the
+    Kassenzeichen, amount, due date, status, what is still open and the day the last payment was booked.
+    One query; the municipal account is added only when something is still to be paid."""
+    from django.db.models import Max
+
+    rows = list(Receivable.objects.filter(case=case).exclude(status=ReceivableStatus.CANCELLED)
+                .annotate(last_payment=Max("allocations__transaction__booking_date")).order_by("id"))
+    account = pay_to(case.tenant) if any(r.open_amount > 0 for r in rows) else None
+    return [{"kassenzeichen": r.kassenzeichen_display, "purpose": r.purpose, "amount": r.amount,
+             "due_date": r.due_date, "status": r.status, "open_amount": max(r.open_amount, ZERO),
+             "last_payment": r.last_payment, "overdue": r.open_amount > 0 and r.due_date < timezone.localdate(),
+             "pay_to": account if r.open_amount > 0 else None} for r in rows]
+
+
 def pay_to(tenant) -> dict:
     """The municipal account printed on notices and in the GiroCode."""
     row = _main_account(tenant.pk)

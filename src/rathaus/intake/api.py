@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http.multipartparser import MultiPartParserError
 from ninja import Header, Router, Schema, Status
+from pydantic import Field
 
 from rathaus.cases.models import CaseStatus
 from rathaus.cases.services import case_for_applicant, submit_application
@@ -17,6 +18,7 @@ from rathaus.core import throttle
 from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from rathaus.documents.services import Upload
+from rathaus.finance.services import payments_for_applicant
 from rathaus.notices.services import ensure_receipt_quietly
 
 router = Router(tags=["Antragstellung"])
@@ -66,6 +68,24 @@ class DocumentRef(Schema):
     api_url: str
 
 
+class PaymentPayTo(Schema):
+    name: str
+    iban: str
+    bic: str
+
+
+class ApplicantPaymentOut(Schema):
+    kassenzeichen: str
+    purpose: str
+    amount: str
+    due_date: str
+    status: str = Field(description="open, partially_paid, paid, overpaid")
+    open_amount: str
+    last_payment: str | None = Field(description="booking day of the last payment received")
+    overdue: bool
+    pay_to: PaymentPayTo | None = Field(description="the municipal account, while something is still to be paid")
+
+
 class ApplicantViewOut(Schema):
     reference: str
     service: str
@@ -76,6 +96,7 @@ class ApplicantViewOut(Schema):
     due_date: str
     history: list[HistoryItem]
     documents: list[DocumentRef]
+    payments: list[ApplicantPaymentOut] = []
 
 
 MULTIPART = "multipart/form-data"
@@ -259,6 +280,12 @@ def applicant_view(case) -> dict:
         "reference": case.reference, "service": sv.service.key, "service_name": sv.name, "status": case.status,
         "status_label": CaseStatus(case.status).label, "submitted_at": case.created_at.isoformat(),
         "due_date": case.due_date.isoformat(), "history": history, "documents": docs,
+        "payments": [
+            {**p, "amount": str(p["amount"]), "open_amount": str(p["open_amount"]),
+             "due_date": p["due_date"].isoformat(),
+             "last_payment": p["last_payment"].isoformat() if p["last_payment"] else None,
+             "pay_to": {k: p["pay_to"][k] for k in ("name", "iban", "bic")} if p["pay_to"] else None}
+            for p in payments_for_applicant(case)],
     }
 
 
