@@ -155,6 +155,7 @@ def test_refund_in_the_web_ui(seeded):
     assert kasse.login(username="kasse", password="rathaus-demo")
     page = kasse.get(f"/kasse/forderungen/{r.kassenzeichen}/").content.decode()
     assert "Überzahlung erstatten" in page and "4,00 €" in page
+    assert "3792000 Verbindlichkeiten aus Überzahlungen" in page  # the statement's overpayment line is listed
     resp = kasse.post(f"/kasse/forderungen/{r.kassenzeichen}/erstatten/", {"vermerk": ""}, follow=True)
     body = resp.content.decode()
     assert "Erstattung von 4,00 € an Erika Mustermann" in body and "angeordnet" in body

@@ -706,7 +706,10 @@ class _Importer:
             role = Account.Role.OVERPAYMENTS if p.allocations else Account.Role.SUSPENSE
             lines.append(ledger.Line(account=self.role(role), credit=rest,
                                      cash_account=self.role(Account.Role.SUSPENSE_CASH_IN),
-                                     text="Überzahlung" if p.allocations else "ungeklärter Eingang"))
+                                     # the Kassenzeichen (of the last receivable paid) so that the receivable's
+                                     # page finds this line of the statement's collective entry too
+                                     text=f"Überzahlung KZ {p.allocations[-1][0].kassenzeichen_display}"
+                                     if p.allocations else "ungeklärter Eingang"))
         return lines
 
     def _match(self, btx: BankTransaction, found: list[Receivable]) -> list[tuple[Receivable, Decimal]]:
@@ -1140,7 +1143,7 @@ def assign_transaction(tenant, tx_id: int, *, kassenzeichen: str, amount: Decima
             lines.append(ledger.Line(account=ledger.account_for_role(tenant, Account.Role.OVERPAYMENTS).number,
                                      credit=amount - settle,
                                      cash_account=ledger.account_for_role(tenant, Account.Role.SUSPENSE_CASH_IN).number,
-                                     text="Überzahlung"))
+                                     text=f"Überzahlung KZ {r.kassenzeichen_display}"))
         ledger.post_entries(tenant, [ledger.EntrySpec(
             date=timezone.localtime(now).date(), text=f"Zuordnung Klärfall {btx.pk} an KZ {r.kassenzeichen_display}",
             source_ref=f"allocation:{alloc.pk}", source_type="allocation", lines=lines)], actor=actor, audit=False,
