@@ -57,16 +57,22 @@ def test_aktenzeichen_and_name_with_amount_suggest_the_receivable(seeded, submit
     by_case = receivable(t, "31.50")
     Receivable.objects.filter(pk=by_case.pk).update(case=case)
     by_name = receivable(t, "17.25", debtor="Familie Özdemir-Weber")
+    by_name_caps = receivable(t, "18.40", debtor="MÜLLER, JÜRGEN")
+    by_name_title = receivable(t, "19.10", debtor="Ayşe Öztürk")
     receivable(t, "17.25", debtor="Hans Schulz")  # same amount, other name: not suggested
     receivable(t, "99.00", debtor="Aylin Özdemir-Weber")  # same name, other amount: not suggested
     ref = case.reference
     items = clearing_of(t, [pay("31.50", f"Bescheid {ref.replace('-', ' ').lower()} danke", "A1",
                                 debtor_name="Irgendwer"),
-                            pay("17.25", "Hundesteuer", "A2", debtor_name="ÖZDEMIR-WEBER, AYLIN")])
+                            pay("17.25", "Hundesteuer", "A2", debtor_name="ÖZDEMIR-WEBER, AYLIN"),
+                            pay("18.40", "Steuer", "A3", debtor_name="Jürgen Müller"),
+                            pay("19.10", "Gebühr", "A4", debtor_name="ÖZTÜRK AYSE")])
     s = clearing_suggestions(t, items)
     assert [(x.receivable.pk, x.reason_codes) for x in s[items[0].pk]] == [(by_case.pk, ["aktenzeichen", "amount"])]
     assert s[items[0].pk][0].reasons[0] == ("aktenzeichen", ref)
     assert [(x.receivable.pk, x.reason_codes) for x in s[items[1].pk]] == [(by_name.pk, ["name_amount"])]
+    assert [x.receivable.pk for x in s[items[2].pk]] == [by_name_caps.pk]  # umlauts in any case, on SQLite too
+    assert [x.receivable.pk for x in s[items[3].pk]] == [by_name_title.pk]
 
 
 def test_paid_and_cancelled_receivables_and_debits_get_no_suggestions(seeded):

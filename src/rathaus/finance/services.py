@@ -1050,12 +1050,13 @@ def clearing_suggestions(tenant, transactions) -> dict[int, list[Suggestion]]:
     words = {w for t in items for w in _name_words(t.counterparty_name)}
     named: list[Receivable] = []
     if words:
-        # SQLite's LIKE folds the case of ASCII letters only (PostgreSQL's ILIKE all): the pre-filter looks for
-        # each word without its first letter, in lower and in upper case ("zdemir" finds Özdemir and ÖZDEMIR),
-        # a superset; the exact word check follows in Python
+        # SQLite's LIKE folds the case of ASCII letters only (PostgreSQL's ILIKE all): a word with other letters
+        # is looked for as written in lower case, capitals and with a capital first letter (müller, MÜLLER,
+        # Öztürk), the spellings names come in; the exact word check follows in Python
         cond = Q()
         for w in sorted(words)[:40]:
-            cond |= Q(debtor_name__icontains=w[1:]) | Q(debtor_name__icontains=w[1:].upper())
+            for v in {w} if w.isascii() else {w, w.upper(), w.capitalize()}:
+                cond |= Q(debtor_name__icontains=v)
         named = list(Receivable.objects.filter(tenant=tenant, status__in=open_states,
                                                open_amount__in={t.unallocated for t in items})
                      .filter(cond).order_by("due_date", "id")[:500])
