@@ -230,8 +230,10 @@ def test_batches_see_the_amounts_of_the_batches_before(seeded, monkeypatch):
     agg = JournalLine.objects.filter(tenant=t).aggregate(d=Sum("debit"), c=Sum("credit"))
     assert agg["d"] == agg["c"]
     # the receivable's Forderung is settled exactly once (100.00), the 5.00 over are a liability
-    settled = JournalLine.objects.filter(tenant=t, text__contains=k, credit__gt=0).aggregate(c=Sum("credit"))["c"]
+    lines = JournalLine.objects.filter(tenant=t, text__contains=k, credit__gt=0)
+    settled = lines.filter(account__number=r.receivable_account).aggregate(c=Sum("credit"))["c"]
     assert settled == Decimal("100.00")
+    assert lines.get(account__number="3792000").credit == Decimal("5.00")  # "Überzahlung KZ …" of the same payer
 
 
 def _parser_children() -> list[int]:
