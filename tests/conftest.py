@@ -21,9 +21,12 @@ def _fast_hashers(settings, tmp_path):
     from rathaus.catalog.services import forget_current_versions
 
     forget_current_versions()  # per-process cache; the database is rolled back between tests
+    # the failed-lookup counts of core.throttle: in memory per test (the database cache of the settings is
+    # exercised by tests/test_throttle_shared.py), so that tests without database access may clear it
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from django.core.cache import cache
 
-    cache.clear()  # e.g. the failed-lookup counts of core.throttle
+    cache.clear()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,

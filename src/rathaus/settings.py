@@ -101,6 +101,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Django's cache holds only the failed-lookup counts of core.throttle. In the database (table rathaus_cache,
+# created by migration core 0001) every server process and every restart sees the same counts; a per-process
+# memory cache would multiply the limit by the number of workers.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rathaus_cache"}}
+
 LOGIN_URL = "/anmelden/"
 LOGIN_REDIRECT_URL = "/sachbearbeitung/"
 LOGOUT_REDIRECT_URL = "/"

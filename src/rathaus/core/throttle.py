@@ -4,8 +4,9 @@ The access code has 60 bits (12 characters of a 32-letter alphabet), so guessing
 limit keeps a client from hammering the lookup (load, log noise) and from probing many Aktenzeichen. Counted
 are failures only, in Django's cache, per client address (`REMOTE_ADDR`; behind a proxy the proxy must set
 it). Deliberately not per Aktenzeichen: Aktenzeichen are sequential, so such a limit would let anybody lock
-every applicant out of their own status page. With the default cache (local memory) each server process
-counts for itself; configure a shared cache (`CACHES`, e.g. Redis or the database) to count across processes.
+every applicant out of their own status page. The cache of the settings is the database (`DatabaseCache`), so
+all server processes count together. Read and write are not one atomic step: two failures at the same instant
+may count as one, which a limit of this kind can bear.
 """
 
 from __future__ import annotations
