@@ -66,7 +66,7 @@ def refund_overpayment(tenant, kassenzeichen: str, *, actor: str, note: str = ""
     with transaction.atomic():
         r = Receivable.objects.select_for_update().filter(tenant=tenant, kassenzeichen=kz).first()
         if r is None:
-            raise NotFound(f"Kein Kassenzeichen {kzlib.display(kz)}.")
+            raise NotFound(f"Kein Kassenzeichen {kassenzeichen[:40]!r} bei {tenant.name}.")
         amount = -r.open_amount
         if r.status != ReceivableStatus.OVERPAID or amount <= 0:
             raise Conflict(f"Die Forderung {r.kassenzeichen_display} ist nicht überzahlt; es gibt nichts zu erstatten.")
