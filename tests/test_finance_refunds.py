@@ -90,7 +90,7 @@ def test_overpayment_from_several_payments_is_not_refunded_blindly(seeded):
 
 def test_clearing_item_is_paid_back_to_the_payer(seeded):
     t = seeded["musterstadt"]
-    import_bank_statement(t, statement([pay("16.00", "für Frau Nachbarin", "K1")]), actor="kasse")
+    import_bank_statement(t, statement([pay("16.00", "für Frau\nNachbarin", "K1")]), actor="kasse")
     tx = BankTransaction.objects.get(tenant=t, state="clearing")
     assert balance(t, "3791000") == Decimal("-16.00")
     p = refund_clearing_item(t, tx.pk, actor="kasse")

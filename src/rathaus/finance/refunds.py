@@ -121,8 +121,9 @@ def refund_clearing_item(tenant, tx_id: int, *, actor: str, note: str = "",
         amount = btx.unallocated
         payable = create_payable(
             tenant, creditor_name=name, creditor_iban=iban,
+            # one line: the payer's text may span several remittance lines, a transfer's text is one
             remittance=f"Rückzahlung Ihrer Zahlung vom {btx.booking_date:%d.%m.%Y}"
-                       + (f": {btx.remittance}" if btx.remittance else ""),
+                       + (f": {' '.join(btx.remittance.split())}" if btx.remittance.strip() else ""),
             lines=[ExpenseLine(account=ledger.account_for_role(tenant, Account.Role.SUSPENSE).number, amount=amount,
                                cash_account=ledger.account_for_role(tenant, Account.Role.SUSPENSE_CASH_OUT).number,
                                text=f"Rückzahlung Klärfall {btx.pk}")],
