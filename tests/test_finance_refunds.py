@@ -198,3 +198,4 @@ def test_a_payable_without_iban_does_not_block_the_payment_run(seeded):
     assert kasse.login(username="kasse", password="rathaus-demo")
     page = kasse.get("/kasse/zahlungen/").content.decode()
     assert "Ohne Bankverbindung (nicht im Zahlungslauf)" in page and lastschrift.number in page
+

@@ -88,10 +88,10 @@ def _main_account(tenant_id: int) -> tuple[str, str] | None:
         return cur.fetchone()
 
 
-def payments_for_applicant(case) -> list[dict]:
-    """What the applicant's status page shows of the case's fees: per receivable (not cancelled) the
-    Kassenzeichen, amount, due date, status, what is still open and the day the last payment was booked.
-    One query; the municipal account is added only when something is still to be paid."""
+def case_fees(case) -> list[dict]:
+    """The fees of a case as the applicant's status page and the clerk's case page show them: per receivable
+    (not cancelled) the Kassenzeichen, amount, due date, status, what is still open and the day the last payment
+    was booked. One query; the municipal account is added only when something is still to be paid."""
     from django.db.models import Max
 
     rows = list(Receivable.objects.filter(case=case).exclude(status=ReceivableStatus.CANCELLED)

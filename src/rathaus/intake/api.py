@@ -18,7 +18,7 @@ from rathaus.core import throttle
 from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from rathaus.documents.services import Upload
-from rathaus.finance.services import payments_for_applicant
+from rathaus.finance.services import case_fees
 from rathaus.notices.services import ensure_receipt_quietly
 
 router = Router(tags=["Antragstellung"])
@@ -285,7 +285,7 @@ def applicant_view(case) -> dict:
              "due_date": p["due_date"].isoformat(),
              "last_payment": p["last_payment"].isoformat() if p["last_payment"] else None,
              "pay_to": {k: p["pay_to"][k] for k in ("name", "iban", "bic")} if p["pay_to"] else None}
-            for p in payments_for_applicant(case)],
+            for p in case_fees(case)],
     }
 
 

@@ -240,9 +240,9 @@ def status(request, reference: str):
     ensure_receipt_quietly(case)  # the receipt is rendered on first access, not while submitting
     documents = list(case.documents.filter(released_to_applicant=True).order_by("created_at", "id"))
     from rathaus.finance.models import ReceivableStatus
-    from rathaus.finance.services import payments_for_applicant
+    from rathaus.finance.services import case_fees
 
-    payments = payments_for_applicant(case)
+    payments = case_fees(case)
     for p in payments:
         p["status_label"] = choice_label(ReceivableStatus, p["status"])
     return render(request, "intake/status.html", {
