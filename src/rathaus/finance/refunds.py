@@ -97,11 +97,11 @@ def refund_overpayment(tenant, kassenzeichen: str, *, actor: str, note: str = ""
         r.save(update_fields=["paid_amount", "open_amount", "status", "updated_at"])
         from .services import _receivable_event
 
+        _receivable_event(r, old).save()
         record_change(tenant=tenant, actor=actor, action="receivable.refund_ordered", object_type="receivable",
                       object_id=r.kassenzeichen, data={"amount": str(amount), "payable": payable.number,
                                                        "iban": iban, "note": note[:300]},
-                      event_type=None)
-        _receivable_event(r, old).save()
+                      event_type=None)  # last: the audit head stays locked only until COMMIT
     return payable
 
 
