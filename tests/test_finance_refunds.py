@@ -199,3 +199,34 @@ def test_a_payable_without_iban_does_not_block_the_payment_run(seeded):
     page = kasse.get("/kasse/zahlungen/").content.decode()
     assert "Ohne Bankverbindung (nicht im Zahlungslauf)" in page and lastschrift.number in page
 
+
+
+def test_a_returned_transfer_is_explained_in_the_clearing_list_and_not_sent_back_again(seeded, api):
+    """A transfer of ours that the payee's bank returns (AC04: account closed) comes back as an incoming
+    payment with a return reason: the clearing list names the payable and the reason, and offers no repayment
+    to the account that refused it."""
+    from rathaus.finance.payables import ExpenseLine, create_payable
+
+    t = seeded["musterstadt"]
+    p = create_payable(t, creditor_name="Müller GmbH", creditor_iban=PAYER_IBAN, remittance="R-1",
+                       lines=[ExpenseLine("5431000", Decimal("50.00"), "7431000", "02.2.01")],
+                       due_date=dt.date.today(), actor="t")
+    run = create_payment_run(t, execution_date=dt.date.today(), actor="kasse")
+    import_bank_statement(t, demo_statement_for_run(run), actor="kasse")
+    item = run.items.get()
+    back = WriterEntry(amount=Decimal("50.00"), booking_date=dt.date.today(), remittance="RUECKUEBERWEISUNG R-1",
+                       end_to_end_id=item.end_to_end_id, return_reason="AC04", debtor_name="Müller GmbH",
+                       debtor_iban=PAYER_IBAN, account_servicer_ref="RET-1")
+    res = import_bank_statement(t, statement([back], statement_id="S-RET"), actor="kasse")
+    assert res.unmatched == 1
+    tx = BankTransaction.objects.get(tenant=t, state="clearing")
+    assert tx.return_reason == "AC04"
+    kasse = Client()
+    assert kasse.login(username="kasse", password="rathaus-demo")
+    page = kasse.get("/kasse/klaerfaelle/").content.decode()
+    assert f"Unsere Überweisung {p.number} an Müller GmbH (Zahlungslauf {run.number}) ist zurückgekommen." in page
+    assert "Grund AC04: Konto erloschen" in page
+    assert "zurücküberweisen" not in page and "Ohne Zuordnung erledigen" in page
+    with pytest.raises(Conflict, match="zurückgekommene Überweisung"):
+        refund_clearing_item(t, tx.pk, actor="kasse")
+    assert api("kasse").post(f"/api/v1/clearing/{tx.pk}/refund", {}).status_code == 409

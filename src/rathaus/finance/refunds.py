@@ -117,6 +117,9 @@ def refund_clearing_item(tenant, tx_id: int, *, actor: str, note: str = "",
             raise Conflict("Dieser Kontoumsatz ist kein offener Klärfall.")
         if not btx.credit:
             raise Invalid("Nur Zahlungseingänge können zurücküberwiesen werden.")
+        if btx.return_reason:  # the account it came from is the one that refused our transfer
+            raise Conflict(f"Dieser Eingang ist eine zurückgekommene Überweisung (Grund {btx.return_reason}); "
+                           "sie an dasselbe Konto zurückzuüberweisen ginge wieder fehl.")
         name, iban = _payer(btx)
         amount = btx.unallocated
         payable = create_payable(

@@ -983,6 +983,42 @@ def clearing_list(tenant):
             .select_related("statement").order_by("booking_date", "id"))
 
 
+# --------------------------------------------------------------------------- returned payments in the clearing list
+
+# ISO 20022 ExternalReturnReason1Code: the codes German banks give for a returned credit transfer (RtrInf/Rsn)
+RETURN_REASONS = {
+    "AC01": "IBAN fehlerhaft", "AC03": "Konto des Empfängers ungültig", "AC04": "Konto erloschen",
+    "AC06": "Konto gesperrt", "AC13": "Kontoart passt nicht (Verbraucherkonto)", "AG01": "Buchung auf dem Konto nicht zulässig",
+    "AG02": "ungültiger Geschäftsvorfall", "AM05": "Doppelzahlung", "BE04": "Anschrift des Empfängers fehlt",
+    "CUST": "vom Empfänger abgelehnt", "FOCR": "Rückgabe nach Rückrufanfrage", "MD07": "Kontoinhaber verstorben",
+    "MS02": "vom Empfänger abgelehnt, ohne Angabe von Gründen", "MS03": "ohne Angabe von Gründen",
+    "RC01": "BIC fehlerhaft", "RR01": "Konto oder Name des Auftraggebers fehlt (Regulatorik)",
+    "RR02": "Name oder Anschrift des Auftraggebers fehlt", "RR03": "Name oder Anschrift des Empfängers fehlt",
+    "RR04": "regulatorische Gründe", "SL01": "besondere Dienstleistung der Bank", "TM01": "nach Annahmeschluss",
+}
+
+
+def returned_payments(tenant, transactions) -> dict[int, dict]:
+    """Incoming clearing items that are a credit transfer of ours coming back (a return reason in the
+    statement): the reason in words and, where the end-to-end id is one of a payment run, the payable it paid.
+    One query per page."""
+    items = [t for t in transactions if t.credit and t.return_reason]
+    if not items:
+        return {}
+    from .models import PaymentRunItem
+
+    runs = {it.end_to_end_id: it for it in PaymentRunItem.objects.filter(
+        run__tenant=tenant, end_to_end_id__in={t.end_to_end_id for t in items if t.end_to_end_id})
+        .select_related("payable", "run")}
+    out = {}
+    for t in items:
+        it = runs.get(t.end_to_end_id)
+        out[t.pk] = {"code": t.return_reason, "reason": RETURN_REASONS.get(t.return_reason, ""),
+                     "payable": it.payable.number if it else "", "creditor": it.payable.creditor_name if it else "",
+                     "run": it.run.number if it else ""}
+    return out
+
+
 # --------------------------------------------------------------------------- suggestions for the clearing list
 
 _AKTENZEICHEN = re.compile(r"\b([A-Z]{2,6})[\s\-/.]*(20\d\d)[\s\-/.]*(\d{1,6})\b")

@@ -156,8 +156,10 @@ def clearing(request, membership):
     items = services.clearing_list(membership.tenant)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("seite"))
     suggestions = services.clearing_suggestions(membership.tenant, page.object_list)
+    returned = services.returned_payments(membership.tenant, page.object_list)
     for t in page.object_list:
         t.suggestions = suggestions.get(t.pk, [])
+        t.returned = returned.get(t.pk)
     return render(request, "finance/clearing.html", {
         "page": page, "items": page.object_list, "may_write": membership.has_role("treasury"),
         "form_errors": {}, "form_data": {},
