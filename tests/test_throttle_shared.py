@@ -7,7 +7,8 @@ from django.db import connection
 
 from rathaus.core import throttle
 
-DB_CACHE = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rathaus_cache"}}
+DB_CACHE = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rathaus_cache",
+                        "OPTIONS": {"MAX_ENTRIES": 100_000}}}
 
 
 def test_the_settings_use_the_database_cache_and_migrate_created_its_table(db):

@@ -104,7 +104,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # Django's cache holds only the failed-lookup counts of core.throttle. In the database (table rathaus_cache,
 # created by migration core 0001) every server process and every restart sees the same counts; a per-process
 # memory cache would multiply the limit by the number of workers.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rathaus_cache"}}
+# MAX_ENTRIES: Django culls a third of the table beyond its default of 300 entries, which many clients at once
+# (the very case the limit is for) would reach; expired entries go anyway (15 minutes).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rathaus_cache",
+                      "OPTIONS": {"MAX_ENTRIES": 100_000}}}
 
 LOGIN_URL = "/anmelden/"
 LOGIN_REDIRECT_URL = "/sachbearbeitung/"
