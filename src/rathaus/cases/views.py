@@ -178,12 +178,9 @@ def _case_page(request, membership, case_id: int, task_states: dict | None = Non
         tasks.append(item)
     events = list(case.events.all())
     documents = list(case.documents.all())
-    from rathaus.finance.models import ReceivableStatus
     from rathaus.finance.services import case_fees
 
     fees = case_fees(case)  # the facts the applicant sees: for the citizen who calls about the payment
-    for f in fees:
-        f["status_label"] = choice_label(ReceivableStatus, f["status"])
     return render(request, "staff/case.html", {
         "fees": fees, "treasury_link": any(membership.has_role(r) for r in ("treasury", "accounting", "admin")),
         "case": case, "sv": sv, "status_label": choice_label(CaseStatus, case.status), "facts": case_facts(case),

@@ -86,6 +86,15 @@ def _safe_filename(name: str) -> str:
     return keep.strip()[:120] or "datei"
 
 
+def sha256_of(f) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a binary file object from its current position, read in 1-MB chunks."""
+    h, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: f.read(1024 * 1024), b""):
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
 def store_document(*, tenant, case, kind: str, title: str, filename: str, content_type: str, content: bytes,
                    actor: str, released: bool = False, previous: Document | None = None,
                    meta: dict | None = None, sha256: str | None = None) -> Document:
@@ -99,13 +108,10 @@ def store_document(*, tenant, case, kind: str, title: str, filename: str, conten
         sha = sha256 or hashlib.sha256(content).hexdigest()
         size, payload = len(content), ContentFile(content)
     else:
-        h, size = hashlib.sha256(), 0
         content.seek(0)
-        for chunk in iter(lambda: content.read(1024 * 1024), b""):
-            h.update(chunk)
-            size += len(chunk)
+        sha, size = sha256_of(content)
         content.seek(0)
-        sha, payload = h.hexdigest(), File(content)
+        payload = File(content)
     today = dt.date.today()
     safe = _safe_filename(filename)
     path = f"{tenant.slug}/{today:%Y/%m}/{uuid.uuid4().hex}-{safe}"
@@ -186,17 +192,14 @@ def _check_file(doc: Document) -> str:
         return "Datei fehlt"
     except OSError as e:
         return f"Datei nicht lesbar: {e.strerror or e}"
-    h, size = hashlib.sha256(), 0
     try:
         with f:
-            for chunk in iter(lambda: f.read(1024 * 1024), b""):
-                h.update(chunk)
-                size += len(chunk)
+            sha, size = sha256_of(f)
     except OSError as e:
         return f"Datei nicht lesbar: {e.strerror or e}"
     if size != doc.size:
         return f"Größe {size} statt {doc.size} Bytes"
-    if h.hexdigest() != doc.sha256:
+    if sha != doc.sha256:
         return "Inhalt verändert (SHA-256 stimmt nicht)"
     return ""
 

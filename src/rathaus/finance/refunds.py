@@ -78,8 +78,7 @@ def refund_overpayment(tenant, kassenzeichen: str, *, actor: str, note: str = ""
             raise Conflict(f"Die Überzahlung ({amount} €) ist größer als die letzte Zahlung ({last.amount} €), sie "
                            "stammt aus mehreren Zahlungen: bitte außerhalb von rathaus klären und anordnen.")
         name, iban = _payer(last.transaction)
-        count = Payable.objects.filter(tenant=tenant, source_type=SOURCE_TYPE,
-                                       source_id__startswith=f"receivable:{r.pk}:").count()
+        count = refunds_of(r).count()
         payable = create_payable(
             tenant, creditor_name=name, creditor_iban=iban,
             remittance=f"Erstattung Überzahlung Kassenzeichen {r.kassenzeichen_display}",

@@ -96,9 +96,12 @@ def case_fees(case) -> list[dict]:
 
     rows = list(Receivable.objects.filter(case=case).exclude(status=ReceivableStatus.CANCELLED)
                 .annotate(last_payment=Max("allocations__transaction__booking_date")).order_by("id"))
+    from rathaus.core.i18n import choice_label
+
     account = pay_to(case.tenant) if any(r.open_amount > 0 for r in rows) else None
     return [{"kassenzeichen": r.kassenzeichen_display, "purpose": r.purpose, "amount": r.amount,
-             "due_date": r.due_date, "status": r.status, "open_amount": max(r.open_amount, ZERO),
+             "due_date": r.due_date, "status": r.status, "status_label": choice_label(ReceivableStatus, r.status),
+             "open_amount": max(r.open_amount, ZERO),
              "last_payment": r.last_payment, "overdue": r.open_amount > 0 and r.due_date < timezone.localdate(),
              "pay_to": account if r.open_amount > 0 else None} for r in rows]
 
@@ -797,9 +800,7 @@ def _write_receivable_amounts(amounts: list[tuple]) -> None:
 
 
 def _names_overlap(a: str, b: str) -> bool:
-    wa = {w for w in a.lower().replace(",", " ").split() if len(w) > 2}
-    wb = {w for w in b.lower().replace(",", " ").split() if len(w) > 2}
-    return bool(wa & wb)
+    return bool(_name_words(a) & _name_words(b))
 
 
 def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoauszug.xml",
@@ -809,7 +810,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
 
     All or nothing: a file that turns out malformed half-way is rolled back completely (4xx)."""
     from rathaus.documents.models import Document
-    from rathaus.documents.services import store_document
+    from rathaus.documents.services import sha256_of, store_document
 
     from .camt import CamtError
 
@@ -817,12 +818,9 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
     if isinstance(source, bytes | bytearray):
         sha = hashlib.sha256(source).hexdigest()
     else:
-        h = hashlib.sha256()
         source.seek(0)
-        for chunk in iter(lambda: source.read(1024 * 1024), b""):
-            h.update(chunk)
+        sha, _size = sha256_of(source)
         source.seek(0)
-        sha = h.hexdigest()
     try:
         with transaction.atomic(), _old_objects_frozen():
             custom_plans()
@@ -1124,10 +1122,14 @@ def clearing_suggestions(tenant, transactions) -> dict[int, list[Suggestion]]:
     return out
 
 
+_NOT_A_NAME = frozenset({"und", "gmbh", "mbh", "e.k.", "herr", "frau", "familie", "fam", "co.", "kg", "ohg", "bank",
+                         "sparkasse"})
+_NAME_SEPARATORS = re.compile(r"[\s,;/&+\-]+")
+
+
 def _name_words(name: str) -> set[str]:
     """The words of a name that identify a person (not "und", "GmbH", initials): lower case, ≥ 3 letters."""
-    stop = {"und", "gmbh", "mbh", "e.k.", "herr", "frau", "familie", "fam", "co.", "kg", "ohg", "bank", "sparkasse"}
-    return {w for w in re.split(r"[\s,;/&+\-]+", (name or "").lower()) if len(w) > 2 and w not in stop}
+    return {w for w in _NAME_SEPARATORS.split((name or "").lower()) if len(w) > 2 and w not in _NOT_A_NAME}
 
 
 def assign_transaction(tenant, tx_id: int, *, kassenzeichen: str, amount: Decimal | None = None, actor: str,

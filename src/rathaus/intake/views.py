@@ -239,12 +239,9 @@ def status(request, reference: str):
     ]
     ensure_receipt_quietly(case)  # the receipt is rendered on first access, not while submitting
     documents = list(case.documents.filter(released_to_applicant=True).order_by("created_at", "id"))
-    from rathaus.finance.models import ReceivableStatus
     from rathaus.finance.services import case_fees
 
     payments = case_fees(case)
-    for p in payments:
-        p["status_label"] = choice_label(ReceivableStatus, p["status"])
     return render(request, "intake/status.html", {
         "case": case, "sv": case.service_version, "status_label": choice_label(CaseStatus, case.status),
         "history": history, "documents": documents, "payments": payments,
