@@ -101,7 +101,7 @@ def create_payable(tenant, *, creditor_name: str, creditor_iban: str, creditor_b
     total = sum((Decimal(ln.amount) for ln in lines), ZERO)
     if total <= 0:
         raise Invalid("Der Betrag einer Verbindlichkeit muss größer als 0 sein.")
-    discount_amount = Decimal(discount_amount or 0)
+    discount_amount = Decimal(discount_amount or ZERO)  # "0.00" in the API, not "0"
     if discount_amount < 0 or discount_amount >= total:
         raise Invalid("Skonto muss zwischen 0 und dem Rechnungsbetrag liegen.")
     for ln in lines:
