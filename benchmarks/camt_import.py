@@ -52,15 +52,15 @@ def create_receivables(n: int) -> list[tuple[str, str]]:
     from django.db import connection
     from django.utils import timezone
 
-    from rathaus.cases.services import next_reference_number
     from rathaus.finance import kassenzeichen as kz
     from rathaus.finance.models import Receivable
     from rathaus.tenants.models import Tenant
+    from rathaus.tenants.numbering import next_number
 
     t = Tenant.objects.get(slug="musterstadt")
     now = timezone.now()
     year = timezone.localtime(now).year
-    first = next_reference_number(t.pk, "KZ", year, count=n)
+    first = next_number(t.pk, "KZ", year, count=n)
     rnd = random.Random(1)
     out = []
     batch = []

@@ -430,7 +430,8 @@ django.setup()
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from rathaus.cases.models import Case, ReferenceCounter
+from rathaus.cases.models import Case
+from rathaus.tenants.models import ReferenceCounter
 
 payload, refs_file, n = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 expected = set(json.loads(open(refs_file).read()))

@@ -68,7 +68,7 @@ def test_concurrent_submissions_get_distinct_gap_free_references(seeded_tx):
     n = THREADS * PER_THREAD
     assert len(results) == n and len(set(results)) == n
     assert _numbers(tenant, "TST", year) == before + list(range(start + 1, start + n + 1))
-    from rathaus.cases.models import ReferenceCounter
+    from rathaus.tenants.models import ReferenceCounter
 
     assert ReferenceCounter.objects.get(tenant=tenant, prefix="TST", year=year).value == start + n
     from rathaus.events.services import verify_chain

@@ -59,7 +59,8 @@ def test_reference_numbers_keep_counting_past_six_digits(submit, seeded):
     also when the number outgrows its six zero-padded digits; the first case of a year creates the counter."""
     from django.utils import timezone
 
-    from rathaus.cases.models import Case, ReferenceCounter
+    from rathaus.cases.models import Case
+    from rathaus.tenants.models import ReferenceCounter
 
     first = submit()
     year = timezone.localtime().year

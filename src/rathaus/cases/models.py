@@ -19,23 +19,6 @@ class CaseStatus(models.TextChoices):
     CLOSED = "closed", _noop("Abgeschlossen")
 
 
-class ReferenceCounter(models.Model):
-    """Gap-free sequence per tenant, prefix and year (row-locked increment)."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
-    prefix = models.CharField(max_length=10)
-    year = models.PositiveIntegerField()
-    value = models.PositiveBigIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "prefix", "year"], name="refcounter_unique")
-        ]
-
-    def __str__(self):
-        return f"{self.prefix}-{self.year}: {self.value}"
-
-
 class Case(models.Model):
     # no index of its own: (tenant, reference) and (tenant, status, created_at) lead with it
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="cases", db_index=False)

@@ -27,42 +27,20 @@ from rathaus.catalog.services import get_active_service, is_public
 from rathaus.core import schema as schemas
 from rathaus.core.bulk import Insert, insert_new
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
+from rathaus.core.jsonpointer import resolve as resolve_pointer
 from rathaus.events.services import change_rows, pg_append_ctes, placeholder, record_change
+from rathaus.tenants import numbering
 from rathaus.tenants.models import Membership, Tenant
 from rathaus.tenants.services import covers_unit, org_unit_id, readable_units, units_within
 from rathaus.workflow import engine
 
-from .models import Case, CaseEvent, CaseStatus, ReferenceCounter, Task, TaskState
+from .models import Case, CaseEvent, CaseStatus, Task, TaskState
 
 log = logging.getLogger("rathaus.cases")
 ACCESS_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
 # --------------------------------------------------------------------------- references & codes
-
-def next_reference_number(tenant_id: int, prefix: str, year: int, count: int = 1) -> int:
-    """Increment the (tenant, prefix, year) counter by `count` under a row lock and return the first
-    of the reserved numbers; gap-free within the transaction."""
-    table = ReferenceCounter._meta.db_table
-    sql = (f"UPDATE {table} SET value = value + %s WHERE tenant_id = %s AND prefix = %s AND year = %s "
-           "RETURNING value")
-    with connection.cursor() as cur:
-        cur.execute(sql, [count, tenant_id, prefix, year])
-        row = cur.fetchone()
-        if row is None:
-            try:
-                with transaction.atomic():
-                    ReferenceCounter.objects.create(tenant_id=tenant_id, prefix=prefix, year=year, value=0)
-            except IntegrityError:
-                pass  # created concurrently
-            cur.execute(sql, [count, tenant_id, prefix, year])
-            row = cur.fetchone()
-    return int(row[0]) - count + 1
-
-
-def format_reference(prefix: str, year: int, number: int) -> str:
-    return f"{prefix}-{year}-{number:06d}"
-
 
 def access_code_for(case_or_salt, tenant_id: int | None = None, reference: str | None = None) -> str:
     """The applicant's access code: derived (HMAC) from a per-case salt, never stored in clear."""
@@ -160,24 +138,15 @@ def _insert_submission_pg(case: Case, events: list[CaseEvent], tasks: list[Task]
     audit_sql, audit_params = pg_append_ctes(case.tenant_id, fields, event, splices={
         "reference": "(SELECT reference FROM n)", "case": "(SELECT id FROM c)", "case_id": "(SELECT id::text FROM c)"})
     with connection.cursor() as cur:
-        cur.execute(f"WITH n AS ({_COUNTER_UPSERT}), {case_sql}, {audit_sql} SELECT c.id, n.value FROM c, n",
+        cur.execute(f"WITH n AS ({numbering.PG_UPSERT_NEXT}), {case_sql}, {audit_sql} SELECT c.id, n.value FROM c, n",
                     [case.tenant_id, prefix, year, f"{prefix}-{year}-", *case_params, *audit_params])
         case_id, number = cur.fetchone()
     _adopt_case(case, case_id, events, tasks)
-    case.reference = format_reference(prefix, year, int(number))
+    case.reference = numbering.format_reference(prefix, year, int(number))
 
 
-_COUNTER = ReferenceCounter._meta.db_table
-# the next number of (tenant, prefix, year), creating the year's counter on its first case, and the
-# Aktenzeichen formatted as format_reference() does (at least six digits); the upsert draws a value of the
-# counter table's id sequence each time, which is harmless (ids of counters are not numbers of anything)
-_COUNTER_UPSERT = (
-    f"INSERT INTO {_COUNTER} AS r (tenant_id, prefix, year, value) VALUES (%s, %s, %s, 1) "
-    "ON CONFLICT (tenant_id, prefix, year) DO UPDATE SET value = r.value + 1 "
-    "RETURNING r.value, %s::text || lpad(r.value::text, greatest(6, length(r.value::text)), '0') AS reference"
-)
 _ASSIGN_REFERENCE_PG = (
-    f"WITH n AS ({_COUNTER_UPSERT}) UPDATE {Case._meta.db_table} SET reference = n.reference FROM n "
+    f"WITH n AS ({numbering.PG_UPSERT_NEXT}) UPDATE {Case._meta.db_table} SET reference = n.reference FROM n "
     "WHERE id = %s RETURNING n.value"
 )
 
@@ -190,10 +159,10 @@ def _assign_reference(case: Case, prefix: str, year: int) -> str:
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(_ASSIGN_REFERENCE_PG, [case.tenant_id, prefix, year, f"{prefix}-{year}-", case.pk])
-            case.reference = format_reference(prefix, year, int(cur.fetchone()[0]))
+            case.reference = numbering.format_reference(prefix, year, int(cur.fetchone()[0]))
         return case.reference
-    number = next_reference_number(case.tenant_id, prefix, year)  # also creates the year's counter
-    case.reference = format_reference(prefix, year, number)
+    number = numbering.next_number(case.tenant_id, prefix, year)  # also creates the year's counter
+    case.reference = numbering.format_reference(prefix, year, number)
     with connection.cursor() as cur:
         cur.execute(f"UPDATE {Case._meta.db_table} SET reference = %s WHERE id = %s", [case.reference, case.pk])
     return case.reference
@@ -212,24 +181,12 @@ def _fingerprint(service_key: str, data) -> str:
     ).hexdigest()
 
 
-def _pointer_get(data, ptr: str):
-    node = data
-    for part in [p for p in (ptr or "").split("/") if p]:
-        if isinstance(node, dict):
-            node = node.get(part.replace("~1", "/").replace("~0", "~"))
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
 def applicant_of(form_schema: dict, data: dict) -> tuple[str, str]:
     hints = form_schema.get("x-applicant") or {}
     name = hints.get("name")
     parts = [name] if isinstance(name, str) else list(name or [])
-    values = [str(_pointer_get(data, p) or "").strip() for p in parts]
-    email = _pointer_get(data, hints.get("email", "")) or ""
+    values = [str(resolve_pointer(data, p) or "").strip() for p in parts]
+    email = resolve_pointer(data, hints.get("email", "")) or ""
     return " ".join(v for v in values if v)[:300], str(email)[:254]
 
 
@@ -425,7 +382,7 @@ def _new_tasks(case: Case, result: engine.RunResult, now, existing_open: list[Ta
         )
         unit_ref = props.get("org_unit")
         if unit_ref and unit_ref.startswith("/"):  # a JSON pointer into the case data (e.g. invoice routing)
-            unit_ref = str(_pointer_get(case.data, unit_ref) or "")
+            unit_ref = str(resolve_pointer(case.data, unit_ref) or "")
         unit = org_unit_id(case.tenant_id, unit_ref) or sv.org_unit_id
         new.append(Task(
             tenant_id=case.tenant_id, case=case, spiff_id=r.id, name=r.name, title=r.title,
@@ -581,7 +538,7 @@ def task_prefill(task: Task) -> dict | None:
     out = {}
     for prop, pointers in spec.items():
         for ptr in [pointers] if isinstance(pointers, str) else list(pointers or []):
-            value = _pointer_get(source, ptr)
+            value = resolve_pointer(source, ptr)
             if value is not None:
                 out[prop] = value
                 break

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -24,11 +21,11 @@ from rathaus.catalog.services import active_services
 from rathaus.core.api import clean_key
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.core.i18n import choice_label, choice_options
-from rathaus.documents.api import document_response
+from rathaus.core.web import document_response, staff_view
 from rathaus.documents.models import Document
 from rathaus.documents.services import may_read
 from rathaus.intake import forms
-from rathaus.intake.views import public_tenant
+from rathaus.tenants.web import request_tenant
 
 from . import services
 from .facts import case_facts
@@ -50,7 +47,7 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        tenant = public_tenant(self.request)
+        tenant = request_tenant(self.request)
         demo = []
         if getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
             from rathaus.core.demo import DEMO_PASSWORD, USERS
@@ -68,21 +65,6 @@ class LogoutView(auth_views.LogoutView):
 
 
 # --------------------------------------------------------------------------- helpers
-
-def staff_view(view):
-    """Login required; the caller's membership in the request's tenant is passed on (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        bool(request.tenant)  # resolving the tenant sets request.membership for staff
-        membership = getattr(request, "membership", None)
-        if membership is None:
-            raise PermissionDenied("Sie gehören zu keiner Verwaltung in rathaus.")
-        return view(request, membership, *args, **kwargs)
-
-    return wrapper
-
 
 def _versions(ids) -> dict[int, ServiceVersion]:
     ids = {i for i in ids if i}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 
 from rathaus.core.api import clean_key
 from rathaus.core.errors import NotFound
-from rathaus.tenants.services import resolve_tenant
+from rathaus.tenants.web import api_tenant
 
 from .services import active_services, get_active_service, is_public
 
@@ -29,15 +28,6 @@ class ServiceDetailOut(ServiceOut):
     form_schema: dict
 
 
-def public_tenant(request: HttpRequest, tenant: str | None = None):
-    if tenant is not None and clean_key(tenant, 100) is None:
-        raise NotFound("Mandant nicht gefunden.")
-    t = resolve_tenant(request.get_host() if request else None, tenant)
-    if t is None:
-        raise NotFound("Mandant nicht gefunden.")
-    return t
-
-
 def service_out(service, detail: bool = False) -> dict:
     sv = service.current_version
     out = {
@@ -52,12 +42,12 @@ def service_out(service, detail: bool = False) -> dict:
 
 @router.get("/services", response=list[ServiceOut], summary="Leistungen des Mandanten")
 def list_services(request, tenant: str | None = None):
-    return [service_out(s) for s in active_services(public_tenant(request, tenant)) if is_public(s.current_version)]
+    return [service_out(s) for s in active_services(api_tenant(request, tenant)) if is_public(s.current_version)]
 
 
 @router.get("/services/{key}", response=ServiceDetailOut, summary="Eine Leistung mit Formular-Schema")
 def get_service(request, key: str, tenant: str | None = None):
-    t = public_tenant(request, tenant)
+    t = api_tenant(request, tenant)
     s = get_active_service(t, key) if clean_key(key, 100) else None
     if s is None or not is_public(s.current_version):
         raise NotFound(f"Die Leistung „{key}“ gibt es nicht.")

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as _JSError
 
 from .errors import Invalid
+from .jsonpointer import pointer
 from .validators import is_valid_bic, is_valid_iban
 
 format_checker = FormatChecker()
@@ -52,10 +53,6 @@ def validator_for(schema: dict, cache_key=None) -> Draft202012Validator:
                 _cache.clear()
             v = _cache[cache_key] = Draft202012Validator(schema, format_checker=format_checker)
     return v
-
-
-def pointer(path) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def _title_at(schema: dict, path) -> str | None:

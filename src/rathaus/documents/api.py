@@ -1,10 +1,10 @@
 """Document download (role- and tenant-checked)."""
 
-from django.http import FileResponse
 from ninja import Router
 
 from rathaus.core.api import DbId, TokenAuth
 from rathaus.core.errors import Forbidden, NotFound
+from rathaus.core.web import document_response
 
 from .models import Document
 from .services import may_read
@@ -20,12 +20,3 @@ def content(request, doc_id: DbId):
     if not may_read(request.membership, doc):
         raise Forbidden("Dieses Dokument ist für Ihre Rolle nicht freigegeben.")
     return document_response(doc)
-
-
-def document_response(doc: Document, inline: bool = True) -> FileResponse:
-    resp = FileResponse(doc.file.open("rb"), content_type=doc.content_type, as_attachment=not inline,
-                        filename=doc.filename)
-    resp["X-Content-Type-Options"] = "nosniff"
-    resp["Content-Security-Policy"] = "sandbox"
-    resp["Digest"] = f"sha-256={doc.sha256}"
-    return resp

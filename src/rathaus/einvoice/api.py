@@ -7,8 +7,10 @@ from typing import Literal
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from rathaus.core.web import read_limited_body
+
 from .validation import validate_invoice
-from .xmlsafe import XmlTooLarge, check_content_type, max_bytes
+from .xmlsafe import check_content_type, max_bytes
 
 router = Router(tags=["E-Rechnung"])
 
@@ -68,24 +70,6 @@ _XML_BODY = {
 }
 
 
-def read_limited_body(request, limit: int) -> bytes:
-    """The request body, read from the stream (not `request.body`, which stops at 2 MB), at most `limit`."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    too_big = XmlTooLarge(f"Die Rechnung darf höchstens {limit // (1024 * 1024)} MB groß sein.")
-    if length > limit:  # refuse before reading anything
-        raise too_big
-    if getattr(request, "_body", None) is not None:
-        data = request._body
-    else:
-        data = request.read(limit + 1)
-    if len(data) > limit:
-        raise too_big
-    return data
-
-
 @router.post(
     "/einvoices/validate", response=ValidationOut, summary="E-Rechnung prüfen (ohne Speichern)",
     description=(
@@ -104,5 +88,8 @@ def read_limited_body(request, limit: int) -> bytes:
 )
 def validate(request, levels: Query[Literal["all", "rules"]] = "all"):
     check_content_type(request.content_type)
-    xml = read_limited_body(request, max_bytes())
+    limit = max_bytes()
+    body, _ = read_limited_body(request, limit, f"Die Rechnung darf höchstens {limit // (1024 * 1024)} MB groß sein.")
+    with body:
+        xml = body.read()
     return validate_invoice(xml, levels=levels).as_dict()

@@ -6,6 +6,7 @@ from ninja import Router, Schema, Status
 
 from rathaus.core.api import DbId, TokenAuth
 from rathaus.core.errors import Forbidden, Invalid, UnsupportedMediaType
+from rathaus.core.web import read_limited_body
 
 from . import services
 from .models import InvoiceStatus
@@ -78,8 +79,6 @@ def receive(request):
     ctype = (request.content_type or "").split(";")[0].strip().lower()
     limit = services.max_bytes()
     if ctype in ("application/xml", "text/xml"):
-        from rathaus.finance.api import read_limited_body
-
         body, size = read_limited_body(request, limit)
         with body:
             content = body.read()

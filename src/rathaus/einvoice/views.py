@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from rathaus.cases.views import staff_view
 from rathaus.core.errors import DomainError, NotFound
 from rathaus.core.i18n import choice_label, choice_options
+from rathaus.core.web import document_response, staff_view
 
 from . import services
 from .models import InvoiceStatus
@@ -113,8 +113,6 @@ def rejection(request, membership, invoice_id: int):
 @staff_view
 def pdf_view(request, membership, invoice_id: int):
     """The readable PDF view (rendered and filed once)."""
-    from rathaus.documents.api import document_response
-
     inv = _readable_invoice(membership, invoice_id)
     if inv.status in ("refused", "invalid") or not inv.case_id:
         raise Http404("Für diese Rechnung gibt es keine Sichtansicht.")
@@ -126,8 +124,6 @@ def pdf_view(request, membership, invoice_id: int):
 
 @staff_view
 def original(request, membership, invoice_id: int):
-    from rathaus.documents.api import document_response
-
     inv = _readable_invoice(membership, invoice_id)
     if inv.document is None:
         raise Http404("Datei nicht gespeichert")

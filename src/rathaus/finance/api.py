@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
 from decimal import Decimal
 
@@ -11,7 +10,8 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from rathaus.core.api import DbId, TokenAuth, clean_key
-from rathaus.core.errors import Forbidden, Invalid, PayloadTooLarge, UnsupportedMediaType
+from rathaus.core.errors import Forbidden, Invalid, UnsupportedMediaType
+from rathaus.core.web import read_limited_body
 
 from . import services
 from .models import BankTransaction, ReceivableStatus
@@ -158,22 +158,6 @@ class ImportOut(Schema):
 
 
 XML_TYPES = ("application/xml", "text/xml")
-
-
-def read_limited_body(request, limit: int):
-    """The raw request body as a spooled temporary file, refused beyond `limit` bytes."""
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"Die Datei ist zu groß (höchstens {limit // (1024 * 1024)} MB).")
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    size = 0
-    while chunk := request.read(1024 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Die Datei ist zu groß (höchstens {limit // (1024 * 1024)} MB).")
-        spool.write(chunk)
-    spool.seek(0)
-    return spool, size
 
 
 @router.post("/bank-statements", response={201: ImportOut}, summary="Kontoauszug (camt.053) einlesen",

@@ -28,6 +28,7 @@ from rathaus.core.validators import validate_bic, validate_iban
 from rathaus.events.services import record_change
 from rathaus.ledger import services as ledger
 from rathaus.ledger.models import Account
+from rathaus.tenants import numbering
 
 from .models import Payable, PayableLine, PayableStatus, PaymentRun, PaymentRunItem
 from .vat import VatItem, skonto_correction, split_input_vat
@@ -71,9 +72,7 @@ def apply_input_vat(tenant, lines: Sequence[ExpenseLine],
 
 
 def _next_number(tenant, prefix: str, year: int) -> str:
-    from rathaus.cases.services import next_reference_number
-
-    return f"{prefix}-{year}-{next_reference_number(tenant.pk, prefix, year):06d}"
+    return numbering.format_reference(prefix, year, numbering.next_number(tenant.pk, prefix, year))
 
 
 def create_payable(tenant, *, creditor_name: str, creditor_iban: str, creditor_bic: str = "", remittance: str,

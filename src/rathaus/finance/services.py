@@ -40,10 +40,12 @@ from django.utils import timezone
 
 from rathaus.core.bulk import any_of, array_literal, custom_plans, insert_rows, reserve_ids
 from rathaus.core.errors import Conflict, Invalid, NotFound
+from rathaus.core.jsonpointer import resolve as resolve_pointer
 from rathaus.events.models import OutboxEvent
 from rathaus.events.services import record_change
 from rathaus.ledger import services as ledger
 from rathaus.ledger.models import Account
+from rathaus.tenants import numbering
 
 from . import kassenzeichen as kzlib
 from .models import (
@@ -160,7 +162,6 @@ def create_receivable(
     debtor_iban: str = "", actor: str, now: dt.datetime | None = None,
 ) -> Receivable:
     """Sollstellung: a receivable with a new Kassenzeichen, posted Forderung an Ertrag."""
-    from rathaus.cases.services import next_reference_number
 
     now = now or timezone.now()
     total = sum((Decimal(ln.amount) for ln in lines), ZERO)
@@ -171,7 +172,7 @@ def create_receivable(
         receivable_account = ledger.account_for_role(tenant, role).number
     with transaction.atomic():
         year = timezone.localtime(now).year
-        kz = kzlib.make(year, next_reference_number(tenant.pk, "KZ", year))
+        kz = kzlib.make(year, numbering.next_number(tenant.pk, "KZ", year))
         r = Receivable.objects.create(
             tenant=tenant, kassenzeichen=kz, case=case, debtor_name=debtor_name[:200] or "unbekannt",
             debtor_address=debtor_address or {}, debtor_email=debtor_email, debtor_iban=debtor_iban,
@@ -207,12 +208,6 @@ def create_receivable(
     return r
 
 
-def _pointer(data, ptr):
-    from rathaus.cases.services import _pointer_get
-
-    return _pointer_get(data, ptr) if ptr else None
-
-
 def create_receivable_for_case(case, *, actor: str, now: dt.datetime | None = None) -> Receivable | None:
     """Compute the fees of the case's service version and create its receivable (Sollstellung).
 
@@ -235,12 +230,12 @@ def create_receivable_for_case(case, *, actor: str, now: dt.datetime | None = No
     if missing:
         raise Invalid(f"Leistung {sv.service.key}: accounting.{', '.join(missing)} fehlt in service.yaml.")
     hints = sv.form_schema.get("x-applicant") or {}
-    address = {k: str(_pointer(case.data, p) or "") for k, p in (hints.get("address") or {}).items()}
+    address = {k: str(resolve_pointer(case.data, p) or "") for k, p in (hints.get("address") or {}).items()}
     iban_ptr = hints.get("iban")
     due_days = int(fees.get("due_days") or DEFAULT_DUE_DAYS)
     return create_receivable(
         case.tenant, case=case, debtor_name=case.applicant_name, debtor_address=address,
-        debtor_email=case.applicant_email, debtor_iban=str(_pointer(case.data, iban_ptr) or "") if iban_ptr else "",
+        debtor_email=case.applicant_email, debtor_iban=str(resolve_pointer(case.data, iban_ptr) or "") if iban_ptr else "",
         purpose=f"{sv.name} {case.reference}",
         lines=[ReceivableLineSpec(title=f.title, amount=f.amount, legal_basis=f.legal_basis or
                                   fees.get("legal_basis", ""), fee_id=f.id) for f in fee_lines],
@@ -1047,7 +1042,6 @@ def clearing_suggestions(tenant, transactions) -> dict[int, list[Suggestion]]:
     MAX_SUGGESTIONS per item; at most five queries per page, whatever its size (Kassenzeichen and Aktenzeichen by
     their unique indexes; name and amount over the tenant's open receivables, limited)."""
     from rathaus.cases.models import Case
-    from rathaus.cases.services import format_reference
     from rathaus.catalog.models import ServiceVersion
 
     items = [t for t in transactions if t.credit and t.unallocated > 0]
@@ -1061,7 +1055,7 @@ def clearing_suggestions(tenant, transactions) -> dict[int, list[Suggestion]]:
     for t in items:
         text = f"{t.remittance}\n{t.end_to_end_id}".upper()
         refs = [m for m in _AKTENZEICHEN.finditer(text) if m.group(1) in prefixes]
-        by_ref[t.pk] = {format_reference(m.group(1), int(m.group(2)), int(m.group(3))) for m in refs}
+        by_ref[t.pk] = {numbering.format_reference(m.group(1), int(m.group(2)), int(m.group(3))) for m in refs}
         # the digits of an Aktenzeichen (GEW-2026-000001) are not a Kassenzeichen without its check digits
         for m in reversed(refs):
             text = text[:m.start()] + "\n" + text[m.end():]

@@ -19,10 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from rathaus.cases.views import staff_view
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.i18n import choice_label, choice_options
 from rathaus.core.templatetags.rathaus_format import format_eur
+from rathaus.core.web import document_response, staff_view
 from rathaus.ledger.models import JournalEntry
 
 from . import services
@@ -314,8 +314,6 @@ def demo_run_statement(request, membership, run_id: int):
 
 @treasury_view()
 def payment_run_file(request, membership, run_id: int):
-    from rathaus.documents.api import document_response
-
     from .payables import get_payment_run
 
     try:

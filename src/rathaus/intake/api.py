@@ -13,13 +13,14 @@ from pydantic import Field
 
 from rathaus.cases.models import CaseStatus
 from rathaus.cases.services import case_for_applicant, submit_application
-from rathaus.catalog.api import public_tenant
 from rathaus.core import throttle
 from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
+from rathaus.core.web import document_response
 from rathaus.documents.services import Upload
 from rathaus.finance.services import case_fees
 from rathaus.notices.services import ensure_receipt_quietly
+from rathaus.tenants.web import api_tenant
 
 router = Router(tags=["Antragstellung"])
 
@@ -243,7 +244,7 @@ def read_submission(request) -> tuple[str, dict, list[Upload]]:
 )
 def create_submission(request, tenant: str | None = None,
                       idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
-    t = public_tenant(request, tenant)
+    t = api_tenant(request, tenant)
     if idempotency_key is not None and clean_key(idempotency_key) is None:
         raise Invalid("Idempotency-Key: 1 bis 200 Zeichen.",
                       errors=[{"pointer": "/Idempotency-Key", "message": "1 bis 200 Zeichen, ohne Steuerzeichen."}])
@@ -293,7 +294,7 @@ def applicant_view(case) -> dict:
 def get_submission(request, reference: str, access_code: str = "", tenant: str | None = None):
     if not access_code:
         raise Invalid("Der Zugangscode fehlt.", errors=[{"pointer": "/access_code", "message": "Pflichtangabe fehlt."}])
-    t = public_tenant(request, tenant)
+    t = api_tenant(request, tenant)
     case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
     ensure_receipt_quietly(case)  # rendered on first access, not while submitting
     return applicant_view(case)
@@ -305,11 +306,9 @@ def get_submission(request, reference: str, access_code: str = "", tenant: str |
                         "Dokumente; mit Aktenzeichen und Zugangscode wie beim Status.")
 def get_submission_document(request, reference: str, doc_id: int, access_code: str = "",
                             tenant: str | None = None):
-    from rathaus.documents.api import document_response
-
     if not access_code:
         raise Invalid("Der Zugangscode fehlt.", errors=[{"pointer": "/access_code", "message": "Pflichtangabe fehlt."}])
-    t = public_tenant(request, tenant)
+    t = api_tenant(request, tenant)
     if not 0 < doc_id < 2**63:
         raise NotFound("Dokument nicht gefunden.")
     case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))

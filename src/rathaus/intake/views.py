@@ -13,7 +13,6 @@ from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
@@ -26,9 +25,10 @@ from rathaus.catalog.services import active_services, get_active_service, is_pub
 from rathaus.core import throttle
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.i18n import choice_label, translated
-from rathaus.documents.api import document_response
+from rathaus.core.web import document_response
 from rathaus.documents.services import Upload, check_attachments
 from rathaus.notices.services import ensure_receipt_quietly
+from rathaus.tenants.web import request_tenant
 
 from . import forms
 
@@ -39,17 +39,10 @@ MAX_REMEMBERED = 20
 NOT_FOUND_MESSAGE = gettext_lazy("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
 
 
-def public_tenant(request):
-    t = getattr(request, "tenant", None)
-    if not t:
-        raise Http404("Kein Mandant")
-    return t._wrapped if isinstance(t, SimpleLazyObject) else t
-
-
 # --------------------------------------------------------------------------- start page
 
 def start(request):
-    tenant = public_tenant(request)
+    tenant = request_tenant(request)
     services = [{"key": s.key, "sv": s.current_version} for s in active_services(tenant)
                 if is_public(s.current_version)]
     return render(request, "intake/start.html", {"services": services})
@@ -108,7 +101,7 @@ def _render_form(request, sv, state: forms.FormState, token: str, *, status=200,
 @never_cache
 @require_http_methods(["GET", "POST"])
 def application_form(request, key: str):
-    tenant = public_tenant(request)
+    tenant = request_tenant(request)
     service = get_active_service(tenant, key)
     if service is None or not is_public(service.current_version):
         raise Http404("Leistung nicht gefunden")
@@ -184,7 +177,7 @@ def _verified_case(request, reference: str):
     if not code:
         return None
     try:
-        return case_for_applicant(public_tenant(request), reference, code)
+        return case_for_applicant(request_tenant(request), reference, code)
     except NotFound:
         return None
 
@@ -192,7 +185,7 @@ def _verified_case(request, reference: str):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def status_lookup(request):
-    tenant = public_tenant(request)
+    tenant = request_tenant(request)
     values = {"aktenzeichen": request.GET.get("aktenzeichen", "")[:40], "zugangscode": ""}
     errors: dict[str, str] = {}
     summary = []

@@ -21,6 +21,7 @@ from django.utils import timezone
 from rathaus.core.bulk import bulk_insert, insert_rows
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.services import record_change
+from rathaus.tenants import numbering
 
 from .models import Account, CostCentre, FiscalPeriod, JournalEntry, JournalLine, Product
 
@@ -226,10 +227,8 @@ def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool 
             by_year.setdefault(item[0].date.year, []).append(item)
         new_entries: list[JournalEntry] = []
         entry_lines: list[tuple[JournalEntry, list[dict]]] = []
-        from rathaus.cases.services import next_reference_number
-
         for year, items in sorted(by_year.items()):
-            first = next_reference_number(tenant.pk, "JOURNAL", year, count=len(items))
+            first = numbering.next_number(tenant.pk, "JOURNAL", year, count=len(items))
             for offset, (spec, lines, total) in enumerate(items):
                 entry = JournalEntry(
                     tenant=tenant, year=year, number=first + offset, date=spec.date, text=spec.text[:300],

@@ -128,3 +128,20 @@ class ApiToken(models.Model):
     @classmethod
     def generate(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class ReferenceCounter(models.Model):
+    """Gap-free sequence per tenant, prefix and year (row-locked increment); see `tenants.numbering`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    prefix = models.CharField(max_length=10)
+    year = models.PositiveIntegerField()
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "prefix", "year"], name="reference_counter_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.prefix}-{self.year}: {self.value}"

@@ -1,0 +1,70 @@
+"""Request helpers shared by the apps' views and API handlers, each defined once.
+
+- `staff_view`: a staff page's decorator (login, membership in the request's tenant).
+- `read_limited_body`: the raw request body, bounded, spooled to disk beyond 8 MB.
+- `document_response`: a stored document as a download (E-Akte, receipts, SEPA files).
+
+They know requests and files, no app: the tenant and membership come from `request` (set by the
+tenants middleware or the API's token auth), a document is anything with the fields of
+`documents.Document` (`file`, `content_type`, `filename`, `sha256`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse
+
+from .errors import PayloadTooLarge
+
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+def staff_view(view):
+    """Login required; the caller's membership in the request's tenant is passed on (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        bool(request.tenant)  # resolving the tenant sets request.membership for staff
+        membership = getattr(request, "membership", None)
+        if membership is None:
+            raise PermissionDenied("Sie gehören zu keiner Verwaltung in rathaus.")
+        return view(request, membership, *args, **kwargs)
+
+    return wrapper
+
+
+def read_limited_body(request, limit: int, too_large: str | None = None):
+    """The raw request body as a spooled temporary file and its size, read from the stream (not
+    `request.body`, which stops at Django's 2.5 MB), refused with 413 beyond `limit` bytes – before
+    reading anything when the Content-Length says so. The caller closes the file."""
+    message = too_large or f"Die Datei ist zu groß (höchstens {limit // (1024 * 1024)} MB)."
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(message)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    already = getattr(request, "_body", None)  # read before (e.g. by a parser): no stream left
+    chunks = [already] if already is not None else iter(lambda: request.read(1024 * 1024), b"")
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise PayloadTooLarge(message)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, size
+
+
+def document_response(doc, inline: bool = True) -> FileResponse:
+    """A stored document as the answer: its own content type, never sniffed, sandboxed, with its digest."""
+    resp = FileResponse(doc.file.open("rb"), content_type=doc.content_type, as_attachment=not inline,
+                        filename=doc.filename)
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Content-Security-Policy"] = "sandbox"
+    resp["Digest"] = f"sha-256={doc.sha256}"
+    return resp
