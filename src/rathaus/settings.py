@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rathaus.finance",
     "rathaus.einvoice",
     "rathaus.notices",
+    "rathaus.demo",
 ]
 
 MIDDLEWARE = [
