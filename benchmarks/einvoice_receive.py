@@ -70,7 +70,7 @@ from decimal import Decimal
 import django
 django.setup()
 from rathaus.tenants.models import Tenant
-from rathaus.einvoice import demo
+from rathaus.demo import einvoices as demo
 
 n, cii_share, out, seed = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 rnd = random.Random(seed)

@@ -111,7 +111,7 @@ def main() -> int:
 
     from rathaus.cases.services import submit_application
     from rathaus.catalog.services import DEMO_SERVICES_DIR
-    from rathaus.core.demo import seed_demo
+    from rathaus.demo.seed import seed_demo
     from rathaus.notices import services as notices
     from rathaus.tenants.models import Tenant
 
@@ -149,9 +149,10 @@ def main() -> int:
     wall_issue, cpu_issue = timed(issue_all)
 
     from rathaus.finance.models import Receivable
+    from rathaus.finance.providers import payment_request
 
     recs = {r.case_id: r for r in Receivable.objects.filter(case__in=cases[:200])}
-    datas = [notices.notice_data(c, "approve", receivable=recs.get(c.pk)) for c in cases[:200]]
+    datas = [notices.notice_data(c, "approve", payment=payment_request(recs[c.pk])) for c in cases[:200]]
     sv = cases[0].service_version
 
     def render_all():
@@ -170,7 +171,7 @@ def main() -> int:
         clock = time.process_time
         for c in cases:
             t0 = clock()
-            data = notices.notice_data(c, "approve", receivable=all_recs.get(c.pk))
+            data = notices.notice_data(c, "approve", payment=payment_request(all_recs[c.pk], c.tenant))
             t1 = clock()
             pdf = notices.render_notice_pdf(sv, data)
             t2 = clock()

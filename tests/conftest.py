@@ -38,7 +38,7 @@ def _fast_hashers(settings, tmp_path):
 
 def seed_everything():
     from rathaus.catalog.services import publish_package
-    from rathaus.core.demo import seed_demo
+    from rathaus.demo.seed import seed_demo
     from rathaus.tenants.models import Tenant
     from rathaus.tenants.services import invalidate_org_cache
 

@@ -136,7 +136,7 @@ def test_the_same_invoice_uploaded_in_parallel_opens_one_approval_case(seeded_tx
     """Four uploads of one invoice at the same moment: exactly one goes to review with a case, the others are
     duplicates of it; no case without its invoice (the case step runs without a savepoint of its own)."""
     from rathaus.cases.models import Case
-    from rathaus.einvoice.demo import demo_invoice_for
+    from rathaus.demo.einvoices import demo_invoice_for
     from rathaus.einvoice.models import EInvoice
     from rathaus.einvoice.services import receive_invoice
 

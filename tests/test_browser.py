@@ -134,7 +134,7 @@ def shot(page, name: str):
 
 
 def login(page, username: str):
-    from rathaus.core.demo import DEMO_PASSWORD
+    from rathaus.demo.seed import DEMO_PASSWORD
 
     page.goto("/anmelden/")
     page.locator("#id_username").fill(username)  # by id: the labels depend on the language
@@ -286,9 +286,9 @@ def _gewerbe_example() -> dict:
 
 @pytest.fixture
 def application(seeded):
-    from rathaus.cases.services import submit_application
+    from rathaus.intake.services import submit
 
-    return submit_application(seeded["musterstadt"], "gewerbeanmeldung", _gewerbe_example(), channel="web")
+    return submit(seeded["musterstadt"], "gewerbeanmeldung", _gewerbe_example(), channel="web")
 
 
 def test_clerk_approves_and_applicant_downloads_the_notice(page, application):
@@ -341,7 +341,7 @@ def test_clerk_approves_and_applicant_downloads_the_notice(page, application):
 def test_treasury_sees_the_receivable_and_the_invoices(page, application):
     from rathaus.cases.models import Task, TaskState
     from rathaus.cases.services import complete_task
-    from rathaus.einvoice.demo import seed_demo_invoices
+    from rathaus.demo.einvoices import seed_demo_invoices
     from rathaus.finance.models import Receivable
     from rathaus.tenants.models import Membership
 

@@ -82,7 +82,7 @@ def test_backfill_takes_the_service_unit_and_the_invoices_unit(api, seeded):
 
     from django.apps import apps
 
-    from rathaus.einvoice.demo import DemoLine, demo_invoice_for
+    from rathaus.demo.einvoices import DemoLine, demo_invoice_for
     from rathaus.einvoice.services import receive_invoice
 
     gew = submit(api, "gewerbeanmeldung")
@@ -115,7 +115,7 @@ def test_tasks_inbox_and_case_list_agree(api):
 def test_invoice_desk_shows_clerks_the_invoices_of_their_unit(api, client, seeded):
     from decimal import Decimal
 
-    from rathaus.einvoice.demo import DemoLine, demo_invoice_for
+    from rathaus.demo.einvoices import DemoLine, demo_invoice_for
     from rathaus.einvoice.services import receive_invoice
 
     ms = seeded["musterstadt"]

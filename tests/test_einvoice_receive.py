@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from rathaus.demo.einvoices import demo_invoice_for
 from rathaus.documents.models import Document
-from rathaus.einvoice.demo import demo_invoice_for
 from rathaus.einvoice.models import EInvoice
 from rathaus.finance.camt_writer import WriterEntry, write_camt053
 from rathaus.finance.services import import_bank_statement
 from rathaus.ledger.models import JournalLine
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+CORPORA = Path(__file__).resolve().parent / "corpora"   # vendored public test data (corpora/SOURCES.md)
 BOOKING = {"produkt": "02.2.01", "konto": "5431000", "finanzkonto": "7431000", "kostenstelle": "320"}
 
 
@@ -81,7 +81,7 @@ def test_duplicate_is_flagged_not_booked_twice(seeded, api):
 
 
 def test_wrong_leitweg_id_is_misrouted(seeded, api):
-    from rathaus.einvoice.demo import DemoLine, build_ubl
+    from rathaus.demo.einvoices import DemoLine, build_ubl
 
     body = build_ubl(number="R-X", leitweg_id="04011000-12345-03", buyer_name="Andere Stadt", buyer_street="Weg 1",
                      buyer_postal_code="12345", buyer_city="Anderswo",
@@ -157,14 +157,12 @@ def test_from_upload_to_paid_and_booked(seeded, api):
     assert run["count"] == 1
 
 
-@pytest.mark.skipif(not (CORPORA / "xrechnung-testsuite").exists(), reason="corpora missing")
 def test_official_test_invoice_is_valid_but_not_ours(seeded, api):
     f = sorted((CORPORA / "xrechnung-testsuite" / "business-cases" / "standard").glob("*_ubl.xml"))[0]
     out = post_xml(api("kasse"), f.read_bytes()).json()
     assert out["valid"] is True and out["status"] == "misrouted"
 
 
-@pytest.mark.skipif(not (CORPORA / "xrechnung-testsuite").exists(), reason="corpora missing")
 def test_embedded_attachments_and_pdf_view_go_into_the_case_file(seeded, api):
     """An official test invoice with an embedded PDF (BG-24), re-addressed to Musterstadt's Leitweg-ID."""
     import re
@@ -172,8 +170,7 @@ def test_embedded_attachments_and_pdf_view_go_into_the_case_file(seeded, api):
     t = seeded["musterstadt"]
     candidates = sorted((CORPORA / "xrechnung-testsuite").rglob("*_ubl.xml"))
     src = next((f.read_bytes() for f in candidates if b"EmbeddedDocumentBinaryObject" in f.read_bytes()), None)
-    if src is None:
-        pytest.skip("no UBL test invoice with an embedded attachment")
+    assert src is not None, "no UBL test invoice with an embedded attachment in the corpus"
     body = re.sub(rb"<cbc:BuyerReference>[^<]*</cbc:BuyerReference>",
                   f"<cbc:BuyerReference>{t.leitweg_id}</cbc:BuyerReference>".encode(), src, count=1)
     out = post_xml(api("kasse"), body).json()

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from rathaus.cases.models import Case
 from rathaus.catalog.services import DEMO_SERVICES_DIR, publish_package
 from rathaus.documents.models import Document
+from rathaus.finance.providers import payment_request
 from rathaus.notices import girocode, typst_render
 from rathaus.notices import services as notices
 from tests.test_demo_services import _examples, _work_case
@@ -227,7 +228,7 @@ def test_approval_notice_is_pdfa_with_payment_part(api, seeded, service):
     assert " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)) in text  # DIN 5008 groups of four
     assert doc.meta["kassenzeichen"] == rec.kassenzeichen
     # the GiroCode carries amount and Kassenzeichen (EPC, UTF-8)
-    payload = notices.payment_block(rec)["girocode_payload"]
+    payload = notices.payment_block(payment_request(rec))["girocode_payload"]
     assert payload.startswith("BCD\n002\n1\nSCT\n")
     assert f"EUR{rec.amount:.2f}".rstrip("0").rstrip(".") in payload and rec.kassenzeichen_display in payload
     # applicant history tells about the notice
@@ -326,7 +327,7 @@ def test_girocode_on_the_page_decodes(api, seeded):
     sub = run_to(api, "gewerbeanmeldung", "approve")
     case = Case.objects.get(pk=sub["id"])
     rec = Receivable.objects.get(case=case)
-    data = notices.notice_data(case, "approve", receivable=rec)
+    data = notices.notice_data(case, "approve", payment=payment_request(rec))
     pages = typst_render.compile_template(("notice", *case.service_version.cache_key),
                                           case.service_version.notice_template, data, format="png", ppi=150)
     pages = [pages] if isinstance(pages, bytes) else pages
@@ -433,11 +434,10 @@ def _upload(name, content):
 def test_confirmation_page_links_receipt(seeded):
     from django.test import Client
 
-    from rathaus.cases.services import submit_application
+    from rathaus.intake.services import submit
     from rathaus.intake.views import CONFIRMATION_KEY, STATUS_KEY
 
-    result = submit_application(seeded["musterstadt"], "gewerbeanmeldung", _examples("gewerbeanmeldung")[0],
-                                channel="web")
+    result = submit(seeded["musterstadt"], "gewerbeanmeldung", _examples("gewerbeanmeldung")[0], channel="web")
     web = Client()
     session = web.session
     session[CONFIRMATION_KEY] = {
@@ -556,14 +556,14 @@ def test_girocode_svg_only_for_templates_that_read_it(api, seeded):
     sub = run_to(api, "gewerbeanmeldung", "approve")
     rec = Receivable.objects.select_related("case__service_version").get(case_id=sub["id"])
     case = rec.case
-    data = notices.notice_data(case, "approve", receivable=rec)
+    data = notices.notice_data(case, "approve", payment=payment_request(rec))
     assert data["girocode_png"] and data["girocode_svg"] == ""
     old = case.service_version
     assert "girocode_svg" in old.notice_template  # named in the header comment: does not count
     old.notice_template = old.notice_template + "\n/* girocode_svg */\n"
-    assert notices.notice_data(case, "approve", receivable=rec, template_version=old)["girocode_svg"] == ""
+    assert notices.notice_data(case, "approve", payment=payment_request(rec), template_version=old)["girocode_svg"] == ""
     old.notice_template = old.notice_template + '\n#image(bytes(d.girocode_svg), format: "svg")\n'
-    data = notices.notice_data(case, "approve", receivable=rec, template_version=old)
+    data = notices.notice_data(case, "approve", payment=payment_request(rec), template_version=old)
     assert data["girocode_svg"].startswith("<svg")
 
 

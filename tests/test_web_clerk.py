@@ -8,7 +8,7 @@ from django.test import Client
 
 from rathaus.cases.models import Case, CaseStatus, Task, TaskState
 from rathaus.cases.services import submit_application
-from rathaus.core.demo import DEMO_PASSWORD
+from rathaus.demo.seed import DEMO_PASSWORD
 
 from .conftest import TESTDIENST_EXAMPLE
 

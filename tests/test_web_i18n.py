@@ -20,11 +20,12 @@ from django.utils import translation
 
 from rathaus.cases.models import CaseStatus, Task, TaskState
 from rathaus.cases.services import submit_application
-from rathaus.core.demo import DEMO_PASSWORD
+from rathaus.demo.seed import DEMO_PASSWORD
 from rathaus.documents.models import Document
 from rathaus.einvoice.models import InvoiceStatus
 from rathaus.finance.models import PayableStatus, ReceivableStatus
 from rathaus.finance.services import ReceivableLineSpec, create_receivable
+from rathaus.intake.services import submit
 from rathaus.ledger.services import Line, post_entry
 
 from .conftest import TESTDIENST_EXAMPLE
@@ -156,7 +157,7 @@ def test_status_lookup_and_status_page_in_english(web, seeded):
     r = web.post("/status/", {"aktenzeichen": "", "zugangscode": ""}, **EN)
     assert 'href="#aktenzeichen">Aktenzeichen (file reference): Please enter the Aktenzeichen' in r.content.decode()
 
-    result = submit_application(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
+    result = submit(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
     ref = result.case.reference
     r = web.post("/status/", {"aktenzeichen": ref, "zugangscode": "AAAA-BBBB-CCCC"}, **EN)
     assert "No application found with this Aktenzeichen (file reference) and access code." in r.content.decode()
@@ -243,7 +244,7 @@ def test_ledger_pages_in_english(seeded):
 
 
 def test_einvoice_desk_in_english(seeded):
-    from rathaus.einvoice.demo import demo_invoice_for
+    from rathaus.demo.einvoices import demo_invoice_for
     from rathaus.einvoice.services import receive_invoice
 
     inv = receive_invoice(seeded["musterstadt"], demo_invoice_for(seeded["musterstadt"], "R-I18N-1"), actor="t",

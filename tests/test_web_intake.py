@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 
 from rathaus.cases.models import Case
-from rathaus.cases.services import submit_application
 from rathaus.catalog.services import DEMO_SERVICES_DIR
 from rathaus.documents.models import Document
 from rathaus.intake import forms
+from rathaus.intake.services import access_code_for, submit
 
 from .conftest import TESTDIENST_EXAMPLE
 
@@ -125,8 +125,6 @@ def test_valid_post_creates_exactly_one_case_and_confirms(web, seeded):
     page = web.get(r["Location"])
     html = page.content.decode()
     assert case.reference in html
-    from rathaus.cases.services import access_code_for
-
     code = access_code_for(case)
     assert code in html and code not in r["Location"]
     assert "Bitte notieren Sie sich den Zugangscode" in html
@@ -325,7 +323,7 @@ def test_render_data_uses_titles_and_german_formats():
 # --------------------------------------------------------------------------- status lookup
 
 def test_status_lookup_wrong_code_and_right_code(web, seeded):
-    result = submit_application(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
+    result = submit(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
     ref = result.case.reference
     r = web.post("/status/", {"aktenzeichen": ref, "zugangscode": "AAAA-BBBB-CCCC"})
     html = r.content.decode()
@@ -349,7 +347,7 @@ def test_status_lookup_wrong_code_and_right_code(web, seeded):
 def test_status_documents_only_with_verified_session(web, seeded):
     from rathaus.documents.services import store_document
 
-    result = submit_application(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
+    result = submit(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
     case = result.case
     released = store_document(tenant=case.tenant, case=case, kind="notice", title="Bescheid", filename="bescheid.pdf",
                               content_type="application/pdf", content=PDF, actor="test", released=True)
@@ -367,7 +365,7 @@ def test_status_documents_only_with_verified_session(web, seeded):
 
 def test_status_lookup_after_too_many_failures_says_so(web, seeded, settings):
     settings.RATHAUS_STATUS_FAILURES_PER_CLIENT = 2
-    result = submit_application(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
+    result = submit(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE), channel="web")
     ref = result.case.reference
     for _ in range(2):
         assert web.post("/status/", {"aktenzeichen": ref, "zugangscode": "AAAA-BBBB-CCCC"}).status_code == 200

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from rathaus.core.demo import DEMO_PASSWORD
+from rathaus.demo.seed import DEMO_PASSWORD
 from rathaus.ledger.models import FiscalPeriod
 from rathaus.ledger.services import Line, post_entry
 from rathaus.ledger.templatetags.ledger_tags import format_euro

@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "rathaus.tenants.context_processors.tenant",
+                "rathaus.demo.context_processors.demo_logins",
             ],
         },
     }

@@ -7,6 +7,7 @@ from ninja import Router, Schema
 from rathaus.core.api import DbId, TokenAuth, clean_key
 
 from . import services
+from .facts import case_details
 from .models import CaseStatus
 
 router = Router(tags=["Sachbearbeitung"], auth=TokenAuth())
@@ -143,7 +144,5 @@ def case_detail(c) -> dict:
          "released_to_applicant": d.released_to_applicant, "url": f"/api/v1/documents/{d.pk}/content"}
         for d in c.documents.all()
     ]
-    from rathaus.finance.api import receivable_out
-
-    out["receivables"] = [receivable_out(r) for r in c.receivables.all()]
+    out.update(case_details(c))  # e.g. "receivables", registered by finance
     return out

@@ -11,13 +11,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import hmac
 import json
 import logging
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -37,53 +35,6 @@ from rathaus.workflow import engine
 from .models import Case, CaseEvent, CaseStatus, Task, TaskState
 
 log = logging.getLogger("rathaus.cases")
-ACCESS_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
-
-
-# --------------------------------------------------------------------------- references & codes
-
-def access_code_for(case_or_salt, tenant_id: int | None = None, reference: str | None = None) -> str:
-    """The applicant's access code: derived (HMAC) from a per-case salt, never stored in clear."""
-    if isinstance(case_or_salt, Case):
-        salt, tenant_id, reference = case_or_salt.access_salt, case_or_salt.tenant_id, case_or_salt.reference
-    else:
-        salt = case_or_salt
-    mac = hmac.new(settings.SECRET_KEY.encode(), f"{tenant_id}:{reference}:{salt}".encode(), hashlib.sha256).digest()
-    n = int.from_bytes(mac[:10], "big")
-    chars = []
-    for _ in range(12):
-        n, r = divmod(n, len(ACCESS_ALPHABET))
-        chars.append(ACCESS_ALPHABET[r])
-    code = "".join(chars)
-    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
-
-
-def normalize_access_code(code: str) -> str:
-    c = "".join(ch for ch in (code or "").upper() if ch.isalnum())
-    return f"{c[:4]}-{c[4:8]}-{c[8:12]}" if len(c) == 12 else ""
-
-
-def case_for_applicant(tenant: Tenant, reference: str, access_code: str, *, client: str | None = None) -> Case:
-    """The case of an Aktenzeichen and its access code (NotFound for either wrong). With `client` (the caller's
-    address) its failed lookups are limited (`core.throttle`: 429 when used up)."""
-    from rathaus.core import throttle
-
-    if client is not None:
-        throttle.check(client)
-    reference = (reference or "").strip().upper()
-    if "\x00" in reference or len(reference) > 40:  # cannot name a case (PostgreSQL text refuses NUL)
-        case = None
-    else:
-        case = (
-            Case.objects.filter(tenant=tenant, reference=reference)
-            .select_related("service_version", "service_version__service")
-            .first()
-        )
-    if case is None or not hmac.compare_digest(access_code_for(case), normalize_access_code(access_code)):
-        if client is not None:
-            throttle.failed(client)
-        raise NotFound("Kein Antrag mit diesem Aktenzeichen und Zugangscode gefunden.")
-    return case
 
 
 # --------------------------------------------------------------------------- submission
@@ -171,7 +122,6 @@ def _assign_reference(case: Case, prefix: str, year: int) -> str:
 @dataclass
 class SubmissionResult:
     case: Case
-    access_code: str
     created: bool
 
 
@@ -207,7 +157,7 @@ def _replay(tenant: Tenant, idempotency_key: str, fingerprint: str) -> Submissio
             "Dieser Idempotency-Key wurde bereits für einen anderen Antrag verwendet.",
             type="https://rathaus.example/probleme/idempotency-key-wiederverwendet",
         )
-    return SubmissionResult(case, access_code_for(case), False)
+    return SubmissionResult(case, False)
 
 
 def submit_application(
@@ -328,7 +278,7 @@ def submit_application(
             if replay:
                 return replay
         raise
-    return SubmissionResult(case, access_code_for(case), True)
+    return SubmissionResult(case, True)
 
 
 # --------------------------------------------------------------------------- effects & tasks
@@ -581,6 +531,11 @@ def visible_cases(membership: Membership):
     routed_here = Task.objects.filter(case_id=OuterRef("pk")).filter(
         Q(org_unit_id__in=units) | Q(org_unit__isnull=True, role__in=membership.roles))
     return qs.filter(Q(org_unit_id__in=units) | Q(org_unit__isnull=True) | Exists(routed_here))
+
+
+def may_read_case(membership: Membership, case_id: int) -> bool:
+    """Whether the member may read the case (need to know, `visible_cases`)."""
+    return visible_cases(membership).filter(pk=case_id).exists()
 
 
 def cases_for(membership: Membership, status: str | None = None, service: str | None = None):

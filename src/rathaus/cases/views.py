@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
@@ -25,10 +24,9 @@ from rathaus.core.web import document_response, staff_view
 from rathaus.documents.models import Document
 from rathaus.documents.services import may_read
 from rathaus.intake import forms
-from rathaus.tenants.web import request_tenant
 
 from . import services
-from .facts import case_facts
+from .facts import case_facts, case_fees
 from .models import CaseStatus, TaskState
 
 PAGE_SIZE = 25
@@ -44,20 +42,6 @@ ROLE_LABELS = {"clerk": pgettext_lazy("role", "Sachbearbeitung"),
 class LoginView(auth_views.LoginView):
     template_name = "staff/login.html"
     redirect_authenticated_user = True
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        tenant = request_tenant(self.request)
-        demo = []
-        if getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
-            from rathaus.core.demo import DEMO_PASSWORD, USERS
-
-            demo = [{"username": u[0], "name": f"{u[1]} {u[2]}",
-                     "roles": ", ".join(str(ROLE_LABELS.get(r, r)) for r in u[5])}
-                    for u in USERS if u[3] == tenant.slug]
-            ctx["demo_password"] = DEMO_PASSWORD
-        ctx["demo_users"] = demo
-        return ctx
 
 
 class LogoutView(auth_views.LogoutView):
@@ -160,8 +144,6 @@ def _case_page(request, membership, case_id: int, task_states: dict | None = Non
         tasks.append(item)
     events = list(case.events.all())
     documents = list(case.documents.all())
-    from rathaus.finance.services import case_fees
-
     fees = case_fees(case)  # the facts the applicant sees: for the citizen who calls about the payment
     return render(request, "staff/case.html", {
         "fees": fees, "treasury_link": any(membership.has_role(r) for r in ("treasury", "accounting", "admin")),

@@ -121,6 +121,17 @@ def _check_schema(schema, text: str, rel: str, problems: list[Problem], *, decis
             problems.append(Problem(rel, _line_of(text, ["decision"]), 'Entscheidungs-Aufgabe: "reason" fehlt'))
 
 
+# Checks of a package's template files by the app that renders them (notices registers "notice.typ" from its
+# AppConfig.ready): `check(template_text, form_examples) -> [German problem messages]`.
+template_checks: dict[str, list] = {}
+
+
+def register_template_check(filename: str, check) -> None:
+    checks = template_checks.setdefault(filename, [])
+    if check not in checks:
+        checks.append(check)
+
+
 def read_package(path: str | Path, *, tenant: Tenant | None = None) -> Package:
     """Read and check a service folder; raise PackageError listing every problem found."""
     root = Path(path)
@@ -246,10 +257,9 @@ def read_package(path: str | Path, *, tenant: Tenant | None = None) -> Package:
     if notice_path.exists():
         notice_template = notice_path.read_text(encoding="utf-8")
         if form_schema and not problems:  # compile once with the form's examples: errors show at publication
-            from rathaus.notices.services import check_template
-
-            for msg in check_template(notice_template, form_schema.get("examples") or []):
-                problems.append(Problem("notice.typ", None, msg))
+            for check in template_checks.get("notice.typ", ()):
+                for msg in check(notice_template, form_schema.get("examples") or []):
+                    problems.append(Problem("notice.typ", None, msg))
 
     if problems:
         raise PackageError(problems)

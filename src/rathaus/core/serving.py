@@ -14,25 +14,33 @@ import os
 log = logging.getLogger("rathaus.serve")
 
 
-def warm_up() -> None:
-    """Compile the e-invoice schemas and stylesheets (saxonche) and create the Typst compiler of the invoice
-    view, so the first invoice a worker gets does not wait a second for them."""
-    try:
-        from rathaus.einvoice import render, validation
+_WARM_UPS: list = []
 
-        validation.warm_up()
-        render.warm_up()
-    except Exception:  # noqa: BLE001 - a failed warm-up only makes the first request slower
-        log.exception("Vorwärmen der E-Rechnungsprüfung fehlgeschlagen")
+
+def register_warm_up(fn) -> None:
+    """An app's per-worker preparation (compiled schemas, stylesheets, a renderer), run by `warm_up` in every
+    server worker before its first request; registered from the app's `AppConfig.ready()`."""
+    if fn not in _WARM_UPS:
+        _WARM_UPS.append(fn)
+
+
+def warm_up() -> None:
+    """Run the registered warm-ups (e.g. the e-invoice schemas, stylesheets and the Typst compiler of the
+    invoice view), so the first request a worker gets does not wait a second for them."""
+    for fn in _WARM_UPS:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a failed warm-up only makes the first request slower
+            log.exception("Vorwärmen fehlgeschlagen: %s", getattr(fn, "__qualname__", fn))
 
 
 def worker_app():
     """granian factory: the Django WSGI application of this worker process."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rathaus.settings")
+    from django.core.wsgi import get_wsgi_application
     from django.db import connections
 
-    from rathaus.wsgi import application
-
+    application = get_wsgi_application()
     connections.close_all()  # never share a connection inherited from the master
     warm_up()
     settle_heap()
@@ -42,7 +50,7 @@ def worker_app():
 def settle_heap() -> None:
     """Move everything a worker has loaded so far (Django, the URL conf, schemas, compiled rules) out of the
     cyclic garbage collector's reach: a full collection then scans only what requests allocate, not the
-    whole application (seen: one full collection every ~300 e-invoices took ≈ 60 ms, a request's p99)."""
+    whole application (otherwise a full collection now and then, scanning all of it, is a request's p99; docs/benchmarks.md)."""
     import gc
 
     from django.urls import get_resolver

@@ -210,16 +210,24 @@ CASE_ROLES = {"clerk", "approver", "treasury", "accounting", "admin"}
 FINANCE_ROLES = {"treasury", "accounting", "admin"}
 
 
+# Who may read a document of a case is decided by the app that owns cases (need to know), registered from its
+# AppConfig.ready(): the file store knows its owners as references only. Unregistered: nobody (fail closed).
+_case_reader: list = []
+
+
+def register_case_reader(check) -> None:
+    """`check(membership, case_id) -> bool`: whether the member may read that case."""
+    _case_reader[:] = [check]
+
+
 def may_read(membership, doc: Document) -> bool:
     """Role check on top of the tenant check: case documents for case workers and finance, of cases they may
-    read (`cases.services.visible_cases`: need to know); documents
-    outside a case (bank statements, payment files, inbound invoices) for treasury/accounting, and
-    inbound invoices also for the clerks and approvers who check them."""
+    read (the registered case reader: need to know); documents outside a case (bank statements, payment
+    files, inbound invoices) for treasury/accounting, and inbound invoices also for the clerks and approvers
+    who check them."""
     roles = set(membership.roles)
     if doc.case_id is not None:
-        from rathaus.cases.services import visible_cases
-
-        return bool(roles & CASE_ROLES) and visible_cases(membership).filter(pk=doc.case_id).exists()
+        return bool(roles & CASE_ROLES) and bool(_case_reader) and _case_reader[0](membership, doc.case_id)
     if doc.kind == Document.Kind.INVOICE:
         return bool(roles & (FINANCE_ROLES | {"clerk", "approver"}))
     return bool(roles & FINANCE_ROLES)

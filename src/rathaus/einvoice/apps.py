@@ -9,4 +9,9 @@ class Config(AppConfig):
 
     def ready(self):
         # the BPMN service-task operators and effects; the Vorsteuer line of the case page
-        from . import effects, facts  # noqa: F401
+        from rathaus.core.serving import register_warm_up
+
+        from . import effects, facts, render, validation  # noqa: F401
+
+        register_warm_up(validation.warm_up)  # compiled schemas and stylesheets (saxonche) per server worker
+        register_warm_up(render.warm_up)  # the Typst compiler of the invoice view

@@ -6,3 +6,15 @@ class Config(AppConfig):
     label = "finance"
     verbose_name = "Forderungen und Zahlungen (Stadtkasse)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from rathaus.cases.facts import register_case_detail, register_case_fees
+        from rathaus.notices.payments import register_payment_provider
+
+        from . import providers, services
+        from .api import receivable_out
+
+        register_payment_provider(providers.payment_on_approval)  # the payment part of an approval notice
+        register_case_fees(services.case_fees)  # case page and applicant's status page
+        register_case_detail("receivables")(  # GET /api/v1/cases/{id}
+            lambda case: [receivable_out(r) for r in case.receivables.all()])

@@ -11,16 +11,16 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import Header, Router, Schema, Status
 from pydantic import Field
 
+from rathaus.cases.facts import case_fees
 from rathaus.cases.models import CaseStatus
-from rathaus.cases.services import case_for_applicant, submit_application
 from rathaus.core import throttle
 from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from rathaus.core.web import document_response
 from rathaus.documents.services import Upload
-from rathaus.finance.services import case_fees
-from rathaus.notices.services import ensure_receipt_quietly
 from rathaus.tenants.web import api_tenant
+
+from . import services
 
 router = Router(tags=["Antragstellung"])
 
@@ -249,7 +249,7 @@ def create_submission(request, tenant: str | None = None,
         raise Invalid("Idempotency-Key: 1 bis 200 Zeichen.",
                       errors=[{"pointer": "/Idempotency-Key", "message": "1 bis 200 Zeichen, ohne Steuerzeichen."}])
     service, data, uploads = read_submission(request)
-    result = submit_application(t, service, data, idempotency_key=idempotency_key, channel="api",
+    result = services.submit(t, service, data, idempotency_key=idempotency_key, channel="api",
                                 attachments=uploads or None)
     case = result.case
     body = {
@@ -295,8 +295,8 @@ def get_submission(request, reference: str, access_code: str = "", tenant: str |
     if not access_code:
         raise Invalid("Der Zugangscode fehlt.", errors=[{"pointer": "/access_code", "message": "Pflichtangabe fehlt."}])
     t = api_tenant(request, tenant)
-    case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
-    ensure_receipt_quietly(case)  # rendered on first access, not while submitting
+    case = services.case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
+    services.receipt_for(case)  # rendered on first access, not while submitting
     return applicant_view(case)
 
 
@@ -311,7 +311,7 @@ def get_submission_document(request, reference: str, doc_id: int, access_code: s
     t = api_tenant(request, tenant)
     if not 0 < doc_id < 2**63:
         raise NotFound("Dokument nicht gefunden.")
-    case = case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
+    case = services.case_for_applicant(t, reference, access_code, client=throttle.client_of(request))
     doc = case.documents.filter(pk=doc_id, released_to_applicant=True).first()
     if doc is None:
         raise NotFound("Dokument nicht gefunden.")

@@ -19,18 +19,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from rathaus.cases.facts import case_fees
 from rathaus.cases.models import CaseStatus
-from rathaus.cases.services import case_for_applicant, submit_application
 from rathaus.catalog.services import active_services, get_active_service, is_public
 from rathaus.core import throttle
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.i18n import choice_label, translated
 from rathaus.core.web import document_response
 from rathaus.documents.services import Upload, check_attachments
-from rathaus.notices.services import ensure_receipt_quietly
 from rathaus.tenants.web import request_tenant
 
-from . import forms
+from . import forms, services
 
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CONFIRMATION_KEY = "intake_confirmation"
@@ -43,9 +42,9 @@ NOT_FOUND_MESSAGE = gettext_lazy("Kein Antrag mit diesem Aktenzeichen und Zugang
 
 def start(request):
     tenant = request_tenant(request)
-    services = [{"key": s.key, "sv": s.current_version} for s in active_services(tenant)
-                if is_public(s.current_version)]
-    return render(request, "intake/start.html", {"services": services})
+    offered = [{"key": s.key, "sv": s.current_version} for s in active_services(tenant)
+              if is_public(s.current_version)]
+    return render(request, "intake/start.html", {"services": offered})
 
 
 # --------------------------------------------------------------------------- application form
@@ -123,7 +122,7 @@ def application_form(request, key: str):
         return _render_form(request, sv, parsed.state, token)
     uploads = _uploads(request, sv)
     try:
-        result = submit_application(tenant, key, parsed.data, channel="web", attachments=uploads or None,
+        result = services.submit(tenant, key, parsed.data, channel="web", attachments=uploads or None,
                                     idempotency_key=f"web-{token}")
     except Invalid as e:
         errors = list(e.errors)
@@ -157,7 +156,7 @@ def confirmation(request, key: str):
         return redirect("intake:form", key=key)
     due = dt.date.fromisoformat(data["due_date"])
     case = _verified_case(request, data["reference"])
-    receipt = ensure_receipt_quietly(case) if case is not None else None
+    receipt = services.receipt_for(case) if case is not None else None
     return render(request, "intake/confirmation.html", {"c": data, "due_date": due, "receipt": receipt})
 
 
@@ -177,7 +176,7 @@ def _verified_case(request, reference: str):
     if not code:
         return None
     try:
-        return case_for_applicant(request_tenant(request), reference, code)
+        return services.case_for_applicant(request_tenant(request), reference, code)
     except NotFound:
         return None
 
@@ -198,7 +197,7 @@ def status_lookup(request):
             errors["zugangscode"] = _("Bitte geben Sie den Zugangscode ein.")
         if not errors:
             try:
-                case = case_for_applicant(tenant, values["aktenzeichen"], values["zugangscode"],
+                case = services.case_for_applicant(tenant, values["aktenzeichen"], values["zugangscode"],
                                           client=throttle.client_of(request))
             except NotFound:
                 summary = [{"href": "#aktenzeichen", "text": NOT_FOUND_MESSAGE}]
@@ -230,10 +229,8 @@ def status(request, reference: str):
          "message": translated(e.message)}  # the record is German; known texts are shown translated
         for e in case.events.filter(public=True).order_by("at", "id")
     ]
-    ensure_receipt_quietly(case)  # the receipt is rendered on first access, not while submitting
+    services.receipt_for(case)  # the receipt is rendered on first access, not while submitting
     documents = list(case.documents.filter(released_to_applicant=True).order_by("created_at", "id"))
-    from rathaus.finance.services import case_fees
-
     payments = case_fees(case)
     return render(request, "intake/status.html", {
         "case": case, "sv": case.service_version, "status_label": choice_label(CaseStatus, case.status),

@@ -8,9 +8,11 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from rathaus.catalog.services import register_template_check
         from rathaus.workflow import engine  # noqa: F401 - set_status etc. first
         from rathaus.workflow.registry import service_operators
 
         from . import services
 
         service_operators.register("issue_notice", services.issue_notice_operator)
+        register_template_check("notice.typ", services.check_template)  # compiled with the form's examples

@@ -34,6 +34,7 @@ from rathaus.documents.services import store_document
 from rathaus.workflow.engine import emit_effect
 
 from . import girocode, legal
+from .payments import PaymentRequest, payment_request_for
 from .typst_render import PDF_STANDARD_LABEL, RenderError, render_pdf  # noqa: F401 - re-exported
 
 log = logging.getLogger("rathaus.notices")
@@ -145,26 +146,23 @@ def _money(x) -> str:
     return f"{Decimal(x):.2f}"
 
 
-def payment_block(receivable, tenant=None, *, svg: bool = True) -> dict:
-    """Fee table, payment request and GiroCode of a receivable (finance app). `tenant`: the receivable's
-    tenant if already loaded (saves a query). `svg`: also the GiroCode as SVG text (older templates)."""
-    from rathaus.finance.services import pay_to as pay_to_of
-
-    pay_to = dict(pay_to_of(tenant if tenant is not None else receivable.tenant) or {})
-    text = girocode.remittance_text(receivable.kassenzeichen_display, receivable.purpose)
-    qr_args = {"name": pay_to.get("name", ""), "iban": pay_to.get("iban", ""), "amount": receivable.amount,
-               "text": text, "bic": pay_to.get("bic", "")}
+def payment_block(payment: PaymentRequest, *, svg: bool = True) -> dict:
+    """Fee table, payment request and GiroCode of a payment request (given by finance). `svg`: also the
+    GiroCode as SVG text (older templates)."""
+    payee = payment.payee
+    text = girocode.remittance_text(payment.kassenzeichen_display, payment.purpose)
+    qr_args = {"name": payee.get("name", ""), "iban": payee.get("iban", ""), "amount": payment.amount,
+               "text": text, "bic": payee.get("bic", "")}
     payload = girocode.epc_payload(**qr_args)
     matrix = girocode.qr_matrix(payload.encode("utf-8"))  # once for both pictures of the code
-    lines = sorted(receivable.lines.all(), key=lambda ln: (ln.position, ln.pk or 0))
     return {
-        "fees": [{"title": ln.title, "legal_basis": ln.legal_basis, "amount": _money(ln.amount)} for ln in lines],
-        "total": _money(receivable.amount),
-        "kassenzeichen": receivable.kassenzeichen_display,
-        "due_date": receivable.due_date.isoformat(),
-        "purpose": receivable.purpose,
-        "bank": {"name": pay_to.get("name", ""), "iban": pay_to.get("iban", ""), "bic": pay_to.get("bic", ""),
-                 "bank_name": pay_to.get("bank_name", "")},
+        "fees": [{"title": f.title, "legal_basis": f.legal_basis, "amount": _money(f.amount)} for f in payment.fees],
+        "total": _money(payment.amount),
+        "kassenzeichen": payment.kassenzeichen_display,
+        "due_date": payment.due_date.isoformat(),
+        "purpose": payment.purpose,
+        "bank": {"name": payee.get("name", ""), "iban": payee.get("iban", ""), "bic": payee.get("bic", ""),
+                 "bank_name": payee.get("bank_name", "")},
         "girocode_text": text,
         "girocode_payload": payload,
         "girocode_svg": girocode.matrix_svg(matrix, border=4) if svg else "",  # templates that embed the SVG
@@ -183,7 +181,7 @@ def _template_reads(template: str, name: str) -> bool:
     return name in template and name in _TYPST_COMMENTS.sub("", template)
 
 
-def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None, tasks=None,
+def notice_data(case, decision: str, *, reasons=None, payment: PaymentRequest | None = None, now=None, tasks=None,
                 template_version=None) -> dict:
     """`tasks`: the case's completed tasks if already loaded (`_completed_tasks`). `template_version`: the
     service version whose template renders the data, if not the case's (only for `girocode_svg`, which is
@@ -207,9 +205,9 @@ def notice_data(case, decision: str, *, reasons=None, receivable=None, now=None,
             tenant, optional_objection=bool(sv.definition.get("fakultativer_widerspruch"))),
         "fees": [], "total": "0.00", "kassenzeichen": "", "due_date": "", "girocode_svg": "", "girocode_png": [],
     }
-    if receivable is not None:
+    if payment is not None:
         template = (template_version or sv).notice_template or ""
-        data.update(payment_block(receivable, tenant, svg=_template_reads(template, "girocode_svg")))
+        data.update(payment_block(payment, svg=_template_reads(template, "girocode_svg")))
     return data
 
 
@@ -280,12 +278,6 @@ def sample_notice_data(application: dict, decision: str, tenant=None) -> dict:
 
 # --------------------------------------------------------------------------- issuing
 
-def _create_receivable(case, now):
-    from rathaus.finance.services import create_receivable_for_case
-
-    return create_receivable_for_case(case, actor="Prozess", now=now)
-
-
 def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None, template_version=None) -> Document:
     """Render the notice of a decided case, store it in the E-Akte and release it to the applicant.
 
@@ -301,15 +293,15 @@ def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None, tem
     tasks = _completed_tasks(case)
     if reasons is None:
         reasons = _deciding_reason(case, decision, tasks)
-    receivable = _create_receivable(case, now) if decision == "approve" else None
-    data = notice_data(case, decision, reasons=reasons, receivable=receivable, now=now, tasks=tasks,
+    payment = payment_request_for(case, now) if decision == "approve" else None
+    data = notice_data(case, decision, reasons=reasons, payment=payment, now=now, tasks=tasks,
                        template_version=template_version)
     pdf = render_notice_pdf(template_version or case.service_version, data, timestamp=now)
     title = "Bescheid" if decision == "approve" else "Ablehnungsbescheid"
     meta = {"decision": decision, "pdf_standard": PDF_STANDARD_LABEL}
-    if receivable is not None:
-        meta.update(kassenzeichen=receivable.kassenzeichen, amount=str(receivable.amount),
-                    due_date=receivable.due_date.isoformat())
+    if payment is not None:
+        meta.update(kassenzeichen=payment.kassenzeichen, amount=str(payment.amount),
+                    due_date=payment.due_date.isoformat())
     doc = store_document(
         tenant=case.tenant, case=case, kind=Document.Kind.NOTICE, title=title,
         filename=f"Bescheid-{case.reference}.pdf", content_type="application/pdf", content=pdf,

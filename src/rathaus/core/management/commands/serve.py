@@ -63,9 +63,10 @@ class Command(BaseCommand):
         ).serve()
 
     def _gunicorn(self, opts, bind: str, workers: int) -> None:
+        from django.core.wsgi import get_wsgi_application
         from gunicorn.app.base import BaseApplication
 
-        from rathaus.wsgi import application
+        application = get_wsgi_application()
 
         options = {
             "bind": bind,

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from rathaus.cases.models import Case, Task, TaskState
+from rathaus.cases.services import complete_task
 from rathaus.catalog.services import demo_package_dirs, package_is_public, publish_package
+from rathaus.einvoice.models import LeitwegRoute
+from rathaus.finance.services import ensure_bank_account
+from rathaus.intake.services import submit
+from rathaus.ledger.budget import BudgetLine
+from rathaus.ledger.chart import load_chart
+from rathaus.ledger.models import CostCentre
 from rathaus.tenants.models import Membership, OrgUnit, Tenant
 from rathaus.tenants.services import invalidate_org_cache
+
+from .einvoices import seed_demo_invoices
 
 DEMO_PASSWORD = "rathaus-demo"
 
@@ -58,9 +72,6 @@ USERS = [
 
 def decide_demo_case(tenant, idempotency_key: str, username: str) -> None:
     """Approve one demo case, so that the demo starts with a notice (PDF/A) and an open receivable."""
-    from rathaus.cases.models import Case, Task, TaskState
-    from rathaus.cases.services import complete_task
-
     case = Case.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
     member = Membership.objects.filter(tenant=tenant, user__username=username).first()
     if case is None or member is None:
@@ -81,10 +92,6 @@ COST_CENTRES = [
 
 def seed_finance(tenant) -> None:
     """Kontenplan (NKF NRW excerpt), Produkte, Kostenstellen and the Stadtkasse's bank account."""
-    from rathaus.finance.services import ensure_bank_account
-    from rathaus.ledger.chart import load_chart
-    from rathaus.ledger.models import CostCentre
-
     load_chart(tenant)
     for code, name, unit in COST_CENTRES:
         CostCentre.objects.update_or_create(
@@ -100,12 +107,6 @@ BUDGET = [("02.2.01", "5431000", "5000.00"), ("12.1.01", "5221000", "250000.00")
 
 def seed_einvoice_routing(tenant) -> None:
     """Leitweg-IDs of the demo administration -> receiving org unit; a small budget for the expenses."""
-    import datetime as dt
-    from decimal import Decimal
-
-    from rathaus.einvoice.models import LeitwegRoute
-    from rathaus.ledger.budget import BudgetLine
-
     if tenant.leitweg_id:
         unit = OrgUnit.objects.filter(tenant=tenant, slug="ordnungsamt").first()
         if unit is not None:
@@ -156,22 +157,16 @@ def seed_demo(with_cases: bool = True, stdout=None) -> dict:
             published.append((t.slug, sv.service.key, sv.version, created))
     cases = []
     if with_cases:
-        from rathaus.cases.services import submit_application
-
         for t in tenants.values():
             for d in demo_package_dirs():
-                import json
-
                 if not package_is_public(d):
                     continue  # started by rathaus itself (e.g. inbound invoices), not by applicants
                 examples = json.loads((d / "form.schema.json").read_text(encoding="utf-8")).get("examples") or []
                 for i, ex in enumerate(examples[:2]):
-                    r = submit_application(t, d.name, ex, idempotency_key=f"demo-{d.name}-{i + 1}", channel="web")
+                    r = submit(t, d.name, ex, idempotency_key=f"demo-{d.name}-{i + 1}", channel="web")
                     cases.append((t.slug, r.case.reference, r.access_code, r.created))
     invoices = []
     if with_cases:
-        from rathaus.einvoice.demo import seed_demo_invoices
-
         decide_demo_case(tenants["musterstadt"], "demo-gewerbeanmeldung-1", "sachbearbeitung")
         invoices = seed_demo_invoices(tenants["musterstadt"])
     return {"tenants": list(tenants), "published": published, "cases": cases, "invoices": invoices}

@@ -9,6 +9,14 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
+from django.contrib.auth import get_user_model
+
+from rathaus.cases.models import Task, TaskState
+from rathaus.cases.services import complete_task
+from rathaus.einvoice.models import EInvoice
+from rathaus.einvoice.services import receive_invoice
+from rathaus.tenants.models import Membership
+
 CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
 PROFILE = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 CENT = Decimal("0.01")
@@ -209,15 +217,6 @@ def seed_demo_invoices(tenant) -> list:
     """A few received invoices in different states for the demo: one waiting for the formal check, one
     ordered for payment (ready for the next payment run), one invalid (rejected with a letter) and one
     duplicate. Idempotent by the demo invoice numbers."""
-    from django.contrib.auth import get_user_model
-
-    from rathaus.cases.models import Task, TaskState
-    from rathaus.cases.services import complete_task
-    from rathaus.tenants.models import Membership
-
-    from .models import EInvoice
-    from .services import receive_invoice
-
     if not tenant.leitweg_id or EInvoice.objects.filter(tenant=tenant, invoice_number__startswith="DEMO-").exists():
         return []
     made = [receive_invoice(tenant, demo_invoice_for(tenant, "DEMO-2026-0101"), actor="demo", channel="demo",

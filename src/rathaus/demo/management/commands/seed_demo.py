@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from rathaus.core.demo import DEMO_PASSWORD, USERS, seed_demo
+from rathaus.demo.seed import DEMO_PASSWORD, USERS, seed_demo
 
 
 class Command(BaseCommand):
