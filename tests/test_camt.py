@@ -26,14 +26,10 @@ from rathaus.finance.camt import (
 from rathaus.finance.camt_writer import WriterEntry, WriterTransaction, split_remittance, write_camt053
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "camt"
-# /work/<checkout>/tests/test_camt.py -> /work/shared/corpora
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+# public test data vendored into the repository (tests/corpora/SOURCES.md)
+CORPORA = Path(__file__).resolve().parent / "corpora"
 CAMT_CORPUS = CORPORA / "camt"
 XSD_DIR = CORPORA / "schemas" / "iso20022"
-needs_corpora = pytest.mark.skipif(
-    not CAMT_CORPUS.is_dir() or not XSD_DIR.is_dir(),
-    reason=f"shared test corpora not found at {CORPORA} (camt samples and ISO 20022 XSDs)",
-)
 VERSIONS = [f"camt.053.001.{n:02d}" for n in range(2, 9)]
 IBAN = "DE02120300000000202051"
 CET = timezone(timedelta(hours=1))
@@ -168,13 +164,11 @@ def test_musterstadt_fixture_every_version(version):
     assert (pending.status, pending.booking_date) == ("PDNG", date(2026, 3, 3))
 
 
-@needs_corpora
 @pytest.mark.parametrize("version", VERSIONS)
 def test_musterstadt_fixture_is_schema_valid(version):
     assert_valid_053(musterstadt(version).read_bytes(), version)
 
 
-@needs_corpora
 @pytest.mark.parametrize("version", ["camt.053.001.04", "camt.053.001.08"])
 def test_camt052_proxy_validation_agrees_with_the_real_schema(version):
     """The proxy check used for 05-07 accepts what the real 04/08 schema accepts, and rejects errors."""
@@ -240,7 +234,6 @@ def test_dk_handmade_statement():
 # ----------------------------------------------------------------- public corpora
 
 
-@needs_corpora
 def test_every_camt053_in_the_corpora_parses_or_is_the_known_invalid_one():
     files = sorted((CAMT_CORPUS / "genkgo-camt").glob("camt053*.xml")) + sorted(
         (CAMT_CORPUS / "genkgo-camt").glob("camt53*.xml"))
@@ -257,7 +250,6 @@ def test_every_camt053_in_the_corpora_parses_or_is_the_known_invalid_one():
             assert e.transactions and e.amount >= 0
 
 
-@needs_corpora
 def test_corpus_minimal_v2():
     (e,) = parse_camt053(CAMT_CORPUS / "genkgo-camt" / "camt053.v2.minimal.xml")
     info = e.statement
@@ -277,7 +269,6 @@ def test_corpus_minimal_v2():
     assert tx.creditor_reference == "4654654654654654"
 
 
-@needs_corpora
 def test_corpus_multi_statement():
     entries = list(parse_camt053(CAMT_CORPUS / "genkgo-camt" / "camt053.v2.multi.statement.xml"))
     assert [(e.statement.statement_id, e.index, e.amount, e.credit) for e in entries] == [
@@ -290,7 +281,6 @@ def test_corpus_multi_statement():
     assert entries[1].statement.balance("CLBD").amount == Decimal("20.00")
 
 
-@needs_corpora
 def test_corpus_five_decimals_and_only_dttm():
     (e,) = parse_camt053(CAMT_CORPUS / "genkgo-camt" / "camt053.v2.five.decimals.xml")
     assert e.amount == Decimal("8.850") and e.statement.balance("CLBD").amount == Decimal("27.050")
@@ -305,7 +295,6 @@ def test_corpus_five_decimals_and_only_dttm():
     assert info.created_at == datetime(2025, 7, 24, 6, 10, 29)  # nanoseconds truncated, no zone
 
 
-@needs_corpora
 def test_corpus_v3_v4_v8():
     (e3,) = parse_camt053(CAMT_CORPUS / "genkgo-camt" / "camt053.v3.xml")
     assert (e3.statement.account_iban, e3.statement.account_other) == ("", "NL26VAYB8060476890")
@@ -325,7 +314,6 @@ def test_corpus_v3_v4_v8():
     assert e8.bank_tx_code == "PMNT/RCDT/BOOK"
 
 
-@needs_corpora
 def test_corpus_all_balance_types():
     (info,) = read_statement_infos(CAMT_CORPUS / "genkgo-camt" / "camt053.v2.all-balance-types.xml")
     assert [b.type for b in info.balances] == [
@@ -333,7 +321,6 @@ def test_corpus_all_balance_types():
     assert info.account_other == "CH2801234000123456789"
 
 
-@needs_corpora
 def test_camt052_and_camt054_are_refused_with_a_clear_message():
     camt052 = sorted((CAMT_CORPUS / "genkgo-camt").glob("camt052*.xml")) + [
         CAMT_CORPUS / "hbci4java" / name for name in (
@@ -348,7 +335,6 @@ def test_camt052_and_camt054_are_refused_with_a_clear_message():
         raises_camt(path, r"^Das ist eine camt\.054-Nachricht \(Soll-/Haben-Avis\), erwartet wird camt\.053")
 
 
-@needs_corpora
 @pytest.mark.parametrize("name", ["test-camt-parse-invalid.xml", "test-camt-parse-none.xml"])
 def test_corpus_garbage_is_refused(name):
     raises_camt(CAMT_CORPUS / "hbci4java" / name, ".")

@@ -1,7 +1,7 @@
 """E-invoice validation (levels XML → XSD → EN 16931 → XRechnung) against the real corpora.
 
-The corpora live next to the checkout (`../shared/corpora/`); tests that need them are skipped with a
-reason when they are missing. Schemas and stylesheets are compiled once per process (and per xdist
+The public corpora are vendored into the repository (`tests/corpora/`, origins and licences in
+`tests/corpora/SOURCES.md`). Schemas and stylesheets are compiled once per process (and per xdist
 worker); most tests need no database.
 """
 
@@ -25,8 +25,7 @@ from lxml import etree
 from rathaus.einvoice import artifacts, xmlsafe
 from rathaus.einvoice.validation import german_message, readable_location, validate_invoice
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-NO_CORPORA = f"corpora not found at {CORPORA} (expected ../shared/corpora next to the checkout)"
+CORPORA = Path(__file__).resolve().parent / "corpora"   # vendored public test data (corpora/SOURCES.md)
 TESTSUITE = CORPORA / "xrechnung-testsuite"
 CEN = CORPORA / "en16931-cen"
 KOSIT_CONFIG = CORPORA / "rules" / "kosit-validator-config-xrechnung-3.0.2-release-2025-03-21-compiled"
@@ -35,23 +34,15 @@ PROBLEM = "application/problem+json"
 URL = "/api/v1/einvoices/validate"
 
 
-def _no_corpora(arity: int = 1) -> list:
-    return [pytest.param(*[None] * arity, marks=pytest.mark.skip(reason=NO_CORPORA), id="no-corpora")]
-
-
 def _params(files: list[Path], base: Path) -> list:
-    if not CORPORA.is_dir():
-        return _no_corpora()
     return [pytest.param(f, id=str(f.relative_to(base))) for f in files]
 
 
 def _testsuite_files() -> list[Path]:
-    return sorted(p for p in TESTSUITE.glob("*-cases/**/*.xml")) if TESTSUITE.is_dir() else []
+    return sorted(p for p in TESTSUITE.glob("*-cases/**/*.xml"))
 
 
 def _cen_examples() -> list[Path]:
-    if not CEN.is_dir():
-        return []
     out = []
     for sub in ("ubl/examples", "cii/examples", "test/testfiles"):
         out += sorted(p for p in (CEN / sub).iterdir() if p.suffix.lower() == ".xml")
@@ -66,8 +57,6 @@ def _no_installed_rules(settings, tmp_path):
 
 @pytest.fixture(scope="session")
 def kosit_dir(tmp_path_factory):
-    if not KOSIT_CONFIG.is_dir():
-        pytest.skip(NO_CORPORA)
     from django.test.utils import override_settings
 
     target = tmp_path_factory.mktemp("kosit") / "einvoice-rules"
@@ -121,8 +110,6 @@ def test_xrechnung_testsuite_instance_is_valid_with_kosit_artefacts(path, kosit,
 
 
 def test_extension_and_cvd_use_kosits_severity_overrides():
-    if not TESTSUITE.is_dir():
-        pytest.skip(NO_CORPORA)
     ext = validate_invoice((TESTSUITE / "business-cases/extension/05.01a-INVOICE_ubl.xml").read_bytes())
     assert ext.valid and ext.scenario == "xrechnung-extension"
     assert "BR-CO-16" in {f.rule for f in ext.information}  # KoSIT: customLevel information
@@ -142,8 +129,6 @@ def _config_assertions() -> list:
     """KoSIT's integration assertions on the final assessment (accept/reject, and which rule is shown as
     error or information after the scenario's severity overrides), as (file, expectation, rule)."""
     spec = CONFIG_TESTS / "assertions-integration-testing.xml"
-    if not spec.is_file():
-        return _no_corpora(3)
     out = []
     for a in etree.parse(str(spec)).getroot():
         if not isinstance(a.tag, str) or not a.tag.endswith("assertion"):
@@ -193,8 +178,6 @@ def test_cen_example_is_valid(path):
 
 def test_bis3_negative_invoice_has_negative_totals_and_is_valid_as_cen_says():
     path = CEN / "ubl" / "examples" / "BIS3_Invoice_negativ.XML"
-    if not path.is_file():
-        pytest.skip(NO_CORPORA)
     root = etree.fromstring(path.read_bytes())
     payable = root.findtext(".//{*}LegalMonetaryTotal/{*}PayableAmount")
     assert payable.startswith("-")
@@ -205,8 +188,6 @@ def test_bis3_negative_invoice_has_negative_totals_and_is_valid_as_cen_says():
 
 def _unit_cases() -> list:
     base = CEN / "test"
-    if not base.is_dir():
-        return _no_corpora(2)
     cases = []
     for sub in ("Invoice-unit-UBL", "CreditNote-unit-UBL", "cii"):
         for f in sorted((base / sub).glob("*.xml")):
@@ -242,10 +223,7 @@ def test_cen_unit_test(xml, expect):
 # --------------------------------------------------------------------------- levels and messages
 
 def _suite_invoice(name="business-cases/standard/01.01a-INVOICE_ubl.xml") -> bytes:
-    path = TESTSUITE / name
-    if not path.is_file():
-        pytest.skip(NO_CORPORA)
-    return path.read_bytes()
+    return (TESTSUITE / name).read_bytes()
 
 
 def test_business_rule_violation_is_reported_in_german_with_official_id_and_xpath():
@@ -309,8 +287,6 @@ def test_rules_only_with_a_mistyped_value_is_a_finding_not_a_crash(kosit):
 
 def test_not_xrechnung_skips_br_de():
     path = CEN / "ubl" / "examples" / "ubl-tc434-example1.xml"
-    if not path.is_file():
-        pytest.skip(NO_CORPORA)
     report = validate_invoice(path.read_bytes())
     assert report.scenario == "en16931"
     assert "xrechnung: keine XRechnung: BR-DE-Regeln nicht angewandt" in report.levels_run
@@ -543,8 +519,6 @@ def _zip_folder(folder: Path, target: Path, prefix: str = "") -> Path:
 
 
 def test_install_from_zip_list_and_remove(settings, tmp_path):
-    if not KOSIT_CONFIG.is_dir():
-        pytest.skip(NO_CORPORA)
     settings.RATHAUS_EINVOICE_RULES_DIR = tmp_path / "rules"
     z = _zip_folder(KOSIT_CONFIG, tmp_path / "validator-configuration-xrechnung_3.0.2.zip", prefix="release/")
     out = io.StringIO()

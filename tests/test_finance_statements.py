@@ -1,5 +1,5 @@
 """Bank statement import (camt.053): matching, partial/over-payments, clearing, duplicates, hostile XML,
-all supported versions, the shared corpora, and (PostgreSQL) concurrent imports of the same payment."""
+all supported versions, the public corpora (tests/corpora), and (PostgreSQL) concurrent imports of the same payment."""
 
 import datetime as dt
 import io
@@ -19,7 +19,7 @@ from rathaus.finance.services import ReceivableLineSpec, create_receivable, impo
 from rathaus.ledger.models import JournalLine
 
 IBAN = "DE02120300000000202051"
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+CORPORA = Path(__file__).resolve().parent / "corpora"   # vendored public test data (corpora/SOURCES.md)
 TODAY = dt.date.today()
 
 
@@ -256,12 +256,9 @@ def test_import_camt_command(seeded, tmp_path):
 
 def _corpus_camt053():
     base = CORPORA / "camt"
-    if not base.exists():
-        return []
     return sorted(p for p in base.rglob("*.xml") if "camt053" in p.name or "camt53" in p.name)
 
 
-@pytest.mark.skipif(not _corpus_camt053(), reason=f"camt corpora not found under {CORPORA}")
 @pytest.mark.parametrize("path", _corpus_camt053(), ids=lambda p: p.name)
 def test_corpus_statements_import_or_are_refused_cleanly(seeded, path):
     """Every corpus camt.053 file: valid ones import completely (after registering their accounts),
