@@ -5,3 +5,11 @@ class Config(AppConfig):
     name = "rathaus.documents"
     label = "documents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from rathaus.core.forms import register_message_templates
+
+        from .services import PARAMETER_MESSAGES
+
+        # the web forms translate the filled-in upload messages too (core imports no app)
+        register_message_templates(*PARAMETER_MESSAGES)
