@@ -139,7 +139,7 @@ def test_form_errors_in_english(web, seeded):
 
 
 def test_parameterised_validation_message_in_english(web):
-    from rathaus.intake.forms import translate_message
+    from rathaus.core.forms import translate_message
 
     with translation.override("en"):
         assert translate_message("Höchstens 100 Zeichen.") == "At most 100 characters."

@@ -10,8 +10,8 @@ from django.test import Client
 
 from rathaus.cases.models import Case
 from rathaus.catalog.services import DEMO_SERVICES_DIR
+from rathaus.core import forms
 from rathaus.documents.models import Document
-from rathaus.intake import forms
 from rathaus.intake.services import access_code_for, submit
 
 from .conftest import TESTDIENST_EXAMPLE

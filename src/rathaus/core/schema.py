@@ -66,7 +66,7 @@ def _title_at(schema: dict, path) -> str | None:
 
 
 # The messages are German, the language of the API; they are also msgids, so the web form shows them in the
-# language of the page (intake.forms.translate_message). PARAMETER_MESSAGES: the templates with one value.
+# language of the page (core.forms.translate_message). PARAMETER_MESSAGES: the templates with one value.
 FORMAT_MESSAGES = {
     "email": _noop("Bitte geben Sie eine gültige E-Mail-Adresse an."),
     "date": _noop("Bitte geben Sie ein gültiges Datum an (TT.MM.JJJJ)."),

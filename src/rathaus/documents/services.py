@@ -26,7 +26,7 @@ MAGIC = {
 }
 
 
-# German (the API's language) and msgids: the web form shows them translated (intake.forms.translate_message)
+# German (the API's language) and msgids: the web form shows them translated (core.forms.translate_message, registered in apps.py)
 TOO_LARGE_MESSAGE = _noop("Die Datei ist zu groß (höchstens %(value)s MB).")
 WRONG_TYPE_MESSAGE = _noop("Dateityp nicht erlaubt. Erlaubt: %(value)s.")
 PARAMETER_MESSAGES = (TOO_LARGE_MESSAGE, WRONG_TYPE_MESSAGE)

@@ -22,14 +22,14 @@ from django.views.decorators.http import require_http_methods
 from rathaus.cases.facts import case_fees
 from rathaus.cases.models import CaseStatus
 from rathaus.catalog.services import active_services, get_active_service, is_public
-from rathaus.core import throttle
+from rathaus.core import forms, throttle
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.i18n import choice_label, translated
 from rathaus.core.web import document_response
 from rathaus.documents.services import Upload, check_attachments
 from rathaus.tenants.web import request_tenant
 
-from . import forms, services
+from . import services
 
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CONFIRMATION_KEY = "intake_confirmation"
