@@ -86,7 +86,7 @@ def write_statement(path: Path, receivables, m: int) -> dict:
     from decimal import Decimal
 
     from rathaus.finance import kassenzeichen as kz
-    from rathaus.finance.camt_writer import WriterEntry, write_camt053
+    from rathaus.finance.bank.writer import WriterEntry, write_camt053
 
     rnd = random.Random(2)
     today = dt.date.today()

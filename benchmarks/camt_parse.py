@@ -2,7 +2,7 @@
 """camt.053 parser benchmark (parser alone, no database).
 
 For each size (default 50,000 and 200,000 entries) it writes a statement with
-``rathaus.finance.camt_writer`` into a temporary directory (realistic DK credit transfers: debtor,
+``rathaus.finance.bank.writer`` into a temporary directory (realistic DK credit transfers: debtor,
 IBAN, end-to-end id, a Kassenzeichen remittance over two ``Ustrd`` lines, every 20th entry a
 batch booking of three transactions), then, each in a fresh subprocess so the numbers do not
 influence each other:
@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from rathaus.finance.camt_writer import WriterEntry, WriterTransaction, write_camt053
+from rathaus.finance.bank.writer import WriterEntry, WriterTransaction, write_camt053
 
 IBAN = "DE02120300000000202051"
 
@@ -83,7 +83,7 @@ def generate(path: Path, n: int, pretty: bool) -> float:
 
 def child(path: str, mode: str) -> None:
     """Measure one parse in this (fresh) process and print JSON."""
-    from rathaus.finance.camt import parse_camt053
+    from rathaus.finance.bank.camt import parse_camt053
 
     max_bytes = os.path.getsize(path) + 1
     if mode == "time":

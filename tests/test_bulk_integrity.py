@@ -15,9 +15,9 @@ from django.test.utils import override_settings
 
 from rathaus.core.bulk import insert_rows
 from rathaus.finance import kassenzeichen as kz
-from rathaus.finance.camt import parse_camt053
-from rathaus.finance.camt_process import parse_camt053_parallel
-from rathaus.finance.camt_writer import WriterEntry, write_camt053
+from rathaus.finance.bank.camt import parse_camt053
+from rathaus.finance.bank.process import parse_camt053_parallel
+from rathaus.finance.bank.writer import WriterEntry, write_camt053
 from rathaus.finance.models import Allocation, BankStatement, BankTransaction
 from rathaus.finance.services import import_bank_statement
 from rathaus.ledger.models import Account, JournalEntry, JournalLine
@@ -163,7 +163,7 @@ def test_parser_process_yields_what_the_parser_yields():
     (b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>", "DTD"),
 ])
 def test_parser_process_reports_the_parser_errors(data, message):
-    from rathaus.finance.camt import CamtError
+    from rathaus.finance.bank.camt import CamtError
 
     with pytest.raises(CamtError) as inline:
         list(parse_camt053(data, max_bytes=10**6))
@@ -174,7 +174,7 @@ def test_parser_process_reports_the_parser_errors(data, message):
 
 
 def test_parser_process_keeps_the_size_limit():
-    from rathaus.finance.camt import CamtError
+    from rathaus.finance.bank.camt import CamtError
 
     data = _big_statement(300)
     with pytest.raises(CamtError, match="zu groß"):
@@ -248,7 +248,7 @@ def _parser_children() -> list[int]:
             cmd = open(f"/proc/{d}/cmdline", "rb").read()
         except OSError:
             continue
-        if int(stat[1]) == os.getpid() and b"camt_process" in cmd and stat[0] != "Z":
+        if int(stat[1]) == os.getpid() and b"rathaus.finance.bank.process" in cmd and stat[0] != "Z":
             pids.append(int(d))
     return pids
 

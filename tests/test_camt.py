@@ -1,4 +1,4 @@
-"""camt.053 parser and writer (rathaus.finance.camt, rathaus.finance.camt_writer). No database needed."""
+"""camt.053 parser and writer (rathaus.finance.bank.camt, rathaus.finance.bank.writer). No database needed."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from rathaus.finance.camt import (
+from rathaus.finance.bank.camt import (
     SUPPORTED_VERSIONS,
     CamtError,
     Entry,
@@ -23,7 +23,7 @@ from rathaus.finance.camt import (
     parse_camt053,
     read_statement_infos,
 )
-from rathaus.finance.camt_writer import WriterEntry, WriterTransaction, split_remittance, write_camt053
+from rathaus.finance.bank.writer import WriterEntry, WriterTransaction, split_remittance, write_camt053
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "camt"
 # public test data vendored into the repository (tests/corpora/SOURCES.md)

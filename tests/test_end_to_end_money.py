@@ -57,7 +57,7 @@ def test_from_the_online_form_to_a_balanced_ledger(seeded, api):
     assert images_or_drawing or "GiroCode" in text
 
     # the bank statement with that Kassenzeichen (as the payer typed it, split by the bank)
-    from rathaus.finance.camt_writer import WriterEntry, write_camt053
+    from rathaus.finance.bank.writer import WriterEntry, write_camt053
 
     buf = io.BytesIO()
     k = rec["kassenzeichen"]

@@ -11,7 +11,7 @@ from django.test import Client
 
 from rathaus.core.errors import Conflict, Invalid
 from rathaus.finance import kassenzeichen as kz
-from rathaus.finance.camt_writer import WriterEntry
+from rathaus.finance.bank.writer import WriterEntry
 from rathaus.finance.models import BankTransaction, Payable, PaymentRun, Receivable
 from rathaus.finance.payables import create_payment_run
 from rathaus.finance.refunds import refund_clearing_item, refund_overpayment

@@ -13,7 +13,7 @@ from django.db.models import Sum
 
 from rathaus.core.errors import Invalid
 from rathaus.finance import kassenzeichen as kz
-from rathaus.finance.camt_writer import WriterEntry, WriterTransaction, write_camt053
+from rathaus.finance.bank.writer import WriterEntry, WriterTransaction, write_camt053
 from rathaus.finance.models import BankAccount, BankTransaction, Receivable
 from rathaus.finance.services import ReceivableLineSpec, create_receivable, import_bank_statement
 from rathaus.ledger.models import JournalLine
@@ -263,7 +263,7 @@ def _corpus_camt053():
 def test_corpus_statements_import_or_are_refused_cleanly(seeded, path):
     """Every corpus camt.053 file: valid ones import completely (after registering their accounts),
     the deliberately broken one is refused with a 4xx error; nothing ever raises anything else."""
-    from rathaus.finance.camt import CamtError, parse_camt053, read_statement_infos
+    from rathaus.finance.bank.camt import CamtError, parse_camt053, read_statement_infos
 
     t = seeded["musterstadt"]
     content = path.read_bytes()

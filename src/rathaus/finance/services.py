@@ -807,7 +807,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
     from rathaus.documents.models import Document
     from rathaus.documents.services import sha256_of, store_document
 
-    from .camt import CamtError
+    from .bank.camt import CamtError
 
     now = now or timezone.now()
     if isinstance(source, bytes | bytearray):
@@ -885,8 +885,8 @@ def _old_objects_frozen():
 def _entries(source):
     """The statement's entries: parsed in a child process for a large file (on another core, see
     `camt_process`), in this process for a small one."""
-    from .camt import parse_camt053
-    from .camt_process import parse_camt053_parallel, source_size
+    from .bank.camt import parse_camt053
+    from .bank.process import parse_camt053_parallel, source_size
 
     limit = settings.RATHAUS_MAX_STATEMENT_BYTES
     size = source_size(source)
@@ -959,7 +959,7 @@ def _prefetched(iterator, size: int = 2000, chunk: int = 100):
 
 
 def _check_empty_statement(tenant, source) -> None:
-    from .camt import read_statement_infos
+    from .bank.camt import read_statement_infos
 
     if not isinstance(source, bytes | bytearray):
         source.seek(0)
@@ -1220,7 +1220,7 @@ def demo_statement_for(r: Receivable, *, amount: Decimal | None = None, version:
     banks do with long texts."""
     import io
 
-    from .camt_writer import WriterEntry, write_camt053
+    from .bank.writer import WriterEntry, write_camt053
 
     acc = ensure_bank_account(r.tenant)
     now = timezone.now()
@@ -1244,7 +1244,7 @@ def demo_statement_for_run(run) -> bytes:
     transfer with its end-to-end id) – demo and tests only."""
     import io
 
-    from .camt_writer import WriterEntry, write_camt053
+    from .bank.writer import WriterEntry, write_camt053
 
     now = timezone.now()
     out = io.BytesIO()

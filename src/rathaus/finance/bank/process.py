@@ -7,7 +7,7 @@ booking, so the two only overlap while the booking waits for PostgreSQL. A parse
 another core: for 50,000 entries it takes ≈ 3 s of CPU off the importing process, which then only
 unpickles the entries (tuples of their fields made into instances, ≈ 7 µs each).
 
-The child is ``python -m rathaus.finance.camt_process MAX_BYTES``: it reads the file from stdin and
+The child is ``python -m rathaus.finance.bank.process MAX_BYTES``: it reads the file from stdin and
 writes length-prefixed pickles to stdout (``("S", StatementInfo)``, ``("E", [entry, ...])`` with each entry as
 a tuple of its fields but the statement, fingerprint and candidates computed; ``("X", message, line)`` for a
 ``CamtError``; ``("D", None)`` at the end). It imports neither Django nor the database: only the
@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import kassenzeichen as kzlib
 from .camt import CamtError, Entry, StatementInfo, Transaction, _CountingReader, parse_camt053
 
 BATCH = 250
@@ -45,8 +46,6 @@ _TXS = _ENTRY_FIELDS.index("transactions")
 
 def _prepare(entry: Entry) -> None:
     """What the importer needs of an entry beyond the parser's fields, computed here in the child."""
-    from . import kassenzeichen as kzlib
-
     entry.precomputed_fingerprint = entry.fingerprint()
     if entry.credit and not entry.reversal:
         for tx in entry.transactions:
@@ -139,8 +138,8 @@ def parse_camt053_parallel(source: Any, *, max_bytes: int) -> Iterator[Entry]:
     transactions' `kz_candidates` filled in), the same `CamtError`s. `source` as for `parse_camt053`;
     a file object is read from its current position."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.Popen([sys.executable, "-m", "rathaus.finance.camt_process", str(max_bytes)],
+        [str(Path(__file__).resolve().parents[3]), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.Popen([sys.executable, "-m", "rathaus.finance.bank.process", str(max_bytes)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     feeder = threading.Thread(target=_feed, args=(source, proc.stdin), name="camt-feed", daemon=True)
     feeder.start()
