@@ -163,7 +163,7 @@ def test_parser_process_yields_what_the_parser_yields():
     (b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>", "DTD"),
 ])
 def test_parser_process_reports_the_parser_errors(data, message):
-    from rathaus.finance.bank.camt import CamtError
+    from rathaus.finance.bank.camt_model import CamtError
 
     with pytest.raises(CamtError) as inline:
         list(parse_camt053(data, max_bytes=10**6))
@@ -174,7 +174,7 @@ def test_parser_process_reports_the_parser_errors(data, message):
 
 
 def test_parser_process_keeps_the_size_limit():
-    from rathaus.finance.bank.camt import CamtError
+    from rathaus.finance.bank.camt_model import CamtError
 
     data = _big_statement(300)
     with pytest.raises(CamtError, match="zu groß"):

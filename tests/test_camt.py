@@ -1,4 +1,4 @@
-"""camt.053 parser and writer (rathaus.finance.bank.camt, rathaus.finance.bank.writer). No database needed."""
+"""camt.053 parser and writer (rathaus.finance.bank: camt, camt_model, camt_xml, writer). No database needed."""
 
 from __future__ import annotations
 
@@ -13,15 +13,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from rathaus.finance.bank.camt import (
+from rathaus.finance.bank.camt import parse_amount, parse_camt053, read_statement_infos
+from rathaus.finance.bank.camt_model import (
     SUPPORTED_VERSIONS,
     CamtError,
     Entry,
     StatementInfo,
     normalise_iban,
-    parse_amount,
-    parse_camt053,
-    read_statement_infos,
 )
 from rathaus.finance.bank.writer import WriterEntry, WriterTransaction, split_remittance, write_camt053
 

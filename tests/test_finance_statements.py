@@ -263,7 +263,8 @@ def _corpus_camt053():
 def test_corpus_statements_import_or_are_refused_cleanly(seeded, path):
     """Every corpus camt.053 file: valid ones import completely (after registering their accounts),
     the deliberately broken one is refused with a 4xx error; nothing ever raises anything else."""
-    from rathaus.finance.bank.camt import CamtError, parse_camt053, read_statement_infos
+    from rathaus.finance.bank.camt import parse_camt053, read_statement_infos
+    from rathaus.finance.bank.camt_model import CamtError
 
     t = seeded["musterstadt"]
     content = path.read_bytes()

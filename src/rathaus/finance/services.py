@@ -807,7 +807,7 @@ def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoa
     from rathaus.documents.models import Document
     from rathaus.documents.services import sha256_of, store_document
 
-    from .bank.camt import CamtError
+    from .bank.camt_model import CamtError
 
     now = now or timezone.now()
     if isinstance(source, bytes | bytearray):

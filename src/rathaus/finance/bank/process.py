@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import kassenzeichen as kzlib
-from .camt import CamtError, Entry, StatementInfo, Transaction, _CountingReader, parse_camt053
+from .camt import parse_camt053
+from .camt_model import CamtError, Entry, StatementInfo, Transaction
+from .camt_xml import CountingReader
 
 BATCH = 250
 _HEADER = 4
@@ -112,7 +114,7 @@ def _child(max_bytes: int) -> int:
 def _feed(source: Any, stdin) -> None:
     """Copy the source into the child's stdin (in a thread: the pipe holds only 64 KB). The parser's own
     reader takes bytes, paths and file objects alike; the size limit is the child's to enforce."""
-    reader = _CountingReader(source, sys.maxsize)
+    reader = CountingReader(source, sys.maxsize)
     try:
         for chunk in reader.chunks():
             stdin.write(chunk)

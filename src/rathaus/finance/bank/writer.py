@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from .camt import NS_PREFIX, SUPPORTED_VERSIONS, normalise_iban
+from .camt_model import NS_PREFIX, SUPPORTED_VERSIONS, normalise_iban
 
 __all__ = ["WriterEntry", "WriterTransaction", "split_remittance", "write_camt053"]
 
