@@ -35,6 +35,7 @@ demo: venv
 
 lint: venv-dev
 	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/lint-imports --no-cache  # the layers (.importlinter)
 
 test: venv-dev lint
 	$(BIN)/pytest -n 2 -p no:cacheprovider

@@ -10,8 +10,7 @@ from django.utils import timezone
 from rathaus.einvoice import services as einv
 from rathaus.einvoice.models import EInvoice
 from rathaus.finance.models import Payable
-from rathaus.ledger.budget import BudgetLine
-from rathaus.ledger.models import JournalEntry
+from rathaus.ledger.models import BudgetLine, JournalEntry
 
 
 def _invoice(tenant, amount="119.00", number="R-2026-0815", terms="Zahlbar innerhalb von 30 Tagen."):

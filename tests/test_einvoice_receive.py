@@ -240,11 +240,11 @@ def test_booking_proposal_defaults_to_the_units_cost_centre_then_follows_the_sel
 
 
 def test_receive_token_needs_active_user_membership_and_unrevoked_token(seeded, api):
-    """The API token is checked in one query (core.api.token_login), with the same rules as before."""
+    """The API token is checked in one query (tenants.auth.token_login), with the same rules as before."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from rathaus.core.api import token_login
+    from rathaus.tenants.auth import token_login
     from rathaus.tenants.models import ApiToken, Membership
     from rathaus.tenants.services import authenticate_token
 

@@ -21,9 +21,8 @@ from rathaus.finance.models import PayableLine
 from rathaus.finance.payables import ExpenseLine, apply_input_vat, create_payable, create_payment_run
 from rathaus.finance.services import import_bank_statement
 from rathaus.ledger import reports
-from rathaus.ledger.budget import BudgetLine
 from rathaus.ledger.chart import load_chart
-from rathaus.ledger.models import Account, CostCentre, JournalEntry, JournalLine, Product
+from rathaus.ledger.models import Account, BudgetLine, CostCentre, JournalEntry, JournalLine, Product
 from rathaus.ledger.services import input_vat_deduction
 
 D = Decimal

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
-from rathaus.core.api import DbId, TokenAuth, clean_key
+from rathaus.core.api import DbId
+from rathaus.core.web import clean_key
+from rathaus.tenants.auth import TokenAuth
+from rathaus.tenants.models import OrgUnit
 
 from . import services
 from .facts import case_details
@@ -81,8 +84,6 @@ def list_tasks(request, case: DbId | None = None):
 
 
 def _with_units(tasks):
-    from rathaus.tenants.models import OrgUnit
-
     ids = {t.org_unit_id for t in tasks if t.org_unit_id}
     units = {u.pk: u for u in OrgUnit.objects.filter(pk__in=ids)} if ids else {}
     for t in tasks:

@@ -7,6 +7,7 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # registrations into the registries of the apps below (imported here: models and apps are loaded only now)
         from rathaus.documents.services import register_case_reader
         from rathaus.workflow import engine  # noqa: F401 - registers the script functions
 

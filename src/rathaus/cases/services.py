@@ -26,6 +26,7 @@ from rathaus.core import schema as schemas
 from rathaus.core.bulk import Insert, insert_new
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.core.jsonpointer import resolve as resolve_pointer
+from rathaus.documents.services import check_attachments, store_attachments
 from rathaus.events.services import change_rows, pg_append_ctes, placeholder, record_change
 from rathaus.tenants import numbering
 from rathaus.tenants.models import Membership, Tenant
@@ -200,8 +201,6 @@ def submit_application(
         if replay:
             return replay
     if attachments:
-        from rathaus.documents.services import check_attachments
-
         check_attachments(sv, attachments)
 
     # Run the process up to its first wait state before taking any lock. If the process itself is
@@ -261,8 +260,6 @@ def submit_application(
             with transaction.atomic(savepoint=savepoint):
                 _insert_case(case, events, tasks)
                 if attachments:
-                    from rathaus.documents.services import store_attachments
-
                     store_attachments(case, attachments, actor="Antragsteller")
                 # The tenant's two hot rows last: from here to COMMIT every other submission of the tenant waits.
                 reference = _assign_reference(case, sv.reference_prefix, local_now.year)

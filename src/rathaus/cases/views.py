@@ -18,10 +18,9 @@ from django.views.decorators.http import require_POST
 from rathaus.catalog.models import ServiceVersion
 from rathaus.catalog.services import active_services
 from rathaus.core import forms
-from rathaus.core.api import clean_key
 from rathaus.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rathaus.core.i18n import choice_label, choice_options
-from rathaus.core.web import document_response, staff_view
+from rathaus.core.web import clean_key, document_response, staff_view
 from rathaus.documents.models import Document
 from rathaus.documents.services import may_read
 

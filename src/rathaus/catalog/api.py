@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
-from rathaus.core.api import clean_key
 from rathaus.core.errors import NotFound
+from rathaus.core.web import clean_key
 from rathaus.tenants.web import api_tenant
 
 from .services import active_services, get_active_service, is_public

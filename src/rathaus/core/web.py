@@ -1,6 +1,7 @@
 """Request helpers shared by the apps' views and API handlers, each defined once.
 
 - `staff_view`: a staff page's decorator (login, membership in the request's tenant).
+- `clean_key`: a lookup string from a URL, or None where it cannot name anything.
 - `read_limited_body`: the raw request body, bounded, spooled to disk beyond 8 MB.
 - `document_response`: a stored document as a download (E-Akte, receipts, SEPA files).
 
@@ -36,6 +37,13 @@ def staff_view(view):
         return view(request, membership, *args, **kwargs)
 
     return wrapper
+
+
+def clean_key(value: str | None, max_length: int = 200) -> str | None:
+    """A lookup string from a URL (slug, key, reference) or None if it cannot name anything (NUL, too long)."""
+    if value is None or "\x00" in value or len(value) > max_length:
+        return None
+    return value
 
 
 def read_limited_body(request, limit: int, too_large: str | None = None):

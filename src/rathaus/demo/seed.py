@@ -13,11 +13,10 @@ from rathaus.cases.models import Case, Task, TaskState
 from rathaus.cases.services import complete_task
 from rathaus.catalog.services import demo_package_dirs, package_is_public, publish_package
 from rathaus.einvoice.models import LeitwegRoute
-from rathaus.finance.services import ensure_bank_account
+from rathaus.finance.receivables import ensure_bank_account
 from rathaus.intake.services import submit
-from rathaus.ledger.budget import BudgetLine
 from rathaus.ledger.chart import load_chart
-from rathaus.ledger.models import CostCentre
+from rathaus.ledger.models import BudgetLine, CostCentre
 from rathaus.tenants.models import Membership, OrgUnit, Tenant
 from rathaus.tenants.services import invalidate_org_cache
 

@@ -2,9 +2,10 @@
 
 from ninja import Router
 
-from rathaus.core.api import DbId, TokenAuth
+from rathaus.core.api import DbId
 from rathaus.core.errors import Forbidden, NotFound
 from rathaus.core.web import document_response
+from rathaus.tenants.auth import TokenAuth
 
 from .models import Document
 from .services import may_read

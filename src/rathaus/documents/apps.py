@@ -7,6 +7,7 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # registrations into the registries of the apps below (imported here: models and apps are loaded only now)
         from rathaus.core.forms import register_message_templates
 
         from .services import PARAMETER_MESSAGES

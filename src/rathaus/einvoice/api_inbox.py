@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from ninja import Router, Schema, Status
 
-from rathaus.core.api import DbId, TokenAuth
-from rathaus.core.errors import Forbidden, Invalid, UnsupportedMediaType
+from rathaus.core.api import DbId
+from rathaus.core.errors import Forbidden, Invalid, PayloadTooLarge, UnsupportedMediaType
 from rathaus.core.web import read_limited_body
+from rathaus.tenants.auth import TokenAuth
 
 from . import services
 from .models import InvoiceStatus
@@ -88,8 +89,6 @@ def receive(request):
         if upload is None:
             raise Invalid("Im Formular fehlt das Feld „file“ mit der Rechnung.")
         if upload.size > limit:
-            from rathaus.core.errors import PayloadTooLarge
-
             raise PayloadTooLarge(f"Die Rechnung ist zu groß (höchstens {limit // (1024 * 1024)} MB).")
         content = upload.read()
         filename = upload.name

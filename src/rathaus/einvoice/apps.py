@@ -8,6 +8,7 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # registrations into the registries of the apps below (imported here: models and apps are loaded only now)
         # the BPMN service-task operators and effects; the Vorsteuer line of the case page
         from rathaus.core.serving import register_warm_up
 

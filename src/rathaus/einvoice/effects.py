@@ -6,6 +6,7 @@ completion, so a refused Anordnung (budget) rolls the completion back and the ap
 from django.utils import translation
 
 from rathaus.cases.effects import register_effect
+from rathaus.cases.models import CaseEvent
 from rathaus.workflow.engine import emit_effect
 from rathaus.workflow.registry import service_operators
 
@@ -27,8 +28,6 @@ service_operators.register("einvoice_reject", _reject_operator)
 
 @register_effect("einvoice_book")
 def _book(case, eff, events, now):
-    from rathaus.cases.models import CaseEvent
-
     from .models import EInvoice
     from .services import book_approved_invoice, input_vat_summary
 
@@ -44,8 +43,6 @@ def _book(case, eff, events, now):
 
 @register_effect("einvoice_reject")
 def _reject(case, eff, events, now):
-    from rathaus.cases.models import CaseEvent
-
     from .services import reject_invoice_from_case
 
     reject_invoice_from_case(case, actor="Prozess")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from rathaus.core.validators import is_valid_leitweg_id
+
 
 @dataclass
 class Identifier:
@@ -247,8 +249,6 @@ class Invoice:
     @property
     def leitweg_id_valid(self) -> bool:
         """BT-10 is a Leitweg-ID with a correct check digit (ISO 7064 MOD 97-10)."""
-        from rathaus.core.validators import is_valid_leitweg_id
-
         return bool(self.buyer_reference) and is_valid_leitweg_id(self.buyer_reference.strip())
 
     @property

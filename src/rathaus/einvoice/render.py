@@ -18,6 +18,8 @@ from pathlib import Path
 
 from django.utils.translation import gettext_noop as _noop
 
+from rathaus.notices.typst_render import compiler_for
+
 from .model import Address, AllowanceCharge, Contact, Invoice, Party
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -308,8 +310,6 @@ def render_invoice_html(inv: Invoice) -> str:
 
 
 def _compiler():
-    from rathaus.notices.typst_render import compiler_for
-
     path = TEMPLATE_DIR / "invoice.typ"
     return compiler_for(("einvoice-invoice", str(path), path.stat().st_mtime_ns), path.read_text(encoding="utf-8"))
 

@@ -21,9 +21,19 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from rathaus.cases.services import submit_application
 from rathaus.core.bulk import insert_new
 from rathaus.core.errors import DomainError, Invalid, NotFound, PayloadTooLarge
+from rathaus.core.templatetags.rathaus_format import eur
+from rathaus.documents.models import Document
+from rathaus.documents.services import sniff_content_type, store_document
 from rathaus.events.services import record_change
+from rathaus.finance.payables import ExpenseLine, apply_input_vat, create_payable
+from rathaus.finance.vat import VatItem
+from rathaus.ledger.budget import check_budget
+from rathaus.ledger.services import input_vat_deduction
+from rathaus.tenants.models import OrgUnit
+from rathaus.tenants.services import readable_units
 
 from .models import EInvoice, InvoiceStatus, LeitwegRoute
 
@@ -64,9 +74,6 @@ def receive_invoice(tenant, content: bytes, *, actor: str, channel: str = "api",
 
 def _store_received(tenant, content: bytes, sha: str, *, filename: str, actor: str):
     """The received file, unchanged, in the E-Akte (write-once) and its `Document` row."""
-    from rathaus.documents.models import Document
-    from rathaus.documents.services import store_document
-
     return store_document(tenant=tenant, case=None, kind=Document.Kind.INVOICE, title="E-Rechnung (Eingang)",
                           filename=filename, content_type="application/xml", content=content, actor=actor,
                           sha256=sha)
@@ -248,8 +255,6 @@ def _t(label: str) -> str:
 
 
 def _org_unit_fields() -> list[str]:
-    from rathaus.tenants.models import OrgUnit
-
     return [f.attname for f in OrgUnit._meta.concrete_fields]
 
 
@@ -278,8 +283,6 @@ def _lookups(inv: EInvoice) -> _Found | None:
     """In one statement (instead of four ORM queries): the route of the invoice's Leitweg-ID (as `route_for`),
     the open original of a duplicate (same seller and invoice number) and the booking proposal (as
     `booking_proposal`). None if the Leitweg-ID has no route for this tenant."""
-    from rathaus.tenants.models import OrgUnit
-
     lid = (inv.leitweg_id or "").strip().upper()
     if not lid:
         return None
@@ -333,8 +336,6 @@ def rejection_message(inv: EInvoice, extra: list[str] | None = None) -> str:
 # --------------------------------------------------------------------------- approval process
 
 def _start_approval(inv: EInvoice, model, *, actor: str, proposal: dict | None = None):
-    from rathaus.cases.services import submit_application
-
     if proposal is None:
         proposal = booking_proposal(inv)
     data = {
@@ -365,9 +366,6 @@ def _start_approval(inv: EInvoice, model, *, actor: str, proposal: dict | None =
 def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
     """Into the case's E-Akte: the received XML (linked, not copied) and every embedded attachment (BG-24)
     as a document of its own. The readable PDF view follows with `ensure_pdf_view`."""
-    from rathaus.documents.models import Document
-    from rathaus.documents.services import sniff_content_type, store_document
-
     if inv.document_id:
         with connection.cursor() as cur:
             cur.execute(f"UPDATE {Document._meta.db_table} SET case_id = %s WHERE id = %s AND case_id IS NULL",
@@ -384,9 +382,6 @@ def file_to_case(inv: EInvoice, model, case, *, actor: str) -> None:
 
 def ensure_pdf_view(inv: EInvoice, *, actor: str):
     """The readable PDF view of the invoice (PDF/A, Typst) in the case file: rendered and stored once."""
-    from rathaus.documents.models import Document
-    from rathaus.documents.services import store_document
-
     from .parse import parse_invoice
     from .render import render_invoice_pdf
 
@@ -440,8 +435,6 @@ def invoice_vat(inv: EInvoice, amount: Decimal) -> list:
     Betrieb gewerblicher Art. If part of the invoice was paid before (BT-113, e.g. a Schlussrechnung after
     an Abschlagsrechnung), the breakdown is scaled to the amount still to pay. Without a readable file (rows
     made by hand) the key data stand in: the total VAT (BT-110) as invoiced VAT."""
-    from rathaus.finance.vat import VatItem
-
     from .parse import parse_invoice
 
     model = None
@@ -467,8 +460,6 @@ def invoice_vat(inv: EInvoice, amount: Decimal) -> list:
 def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, actor: str, now) -> None:
     """Anordnung: Vorsteuer split (Betrieb gewerblicher Art), budget check, then the payable (Aufwand an
     Verbindlichkeit), due date, Skonto."""
-    from rathaus.finance.payables import ExpenseLine, apply_input_vat, create_payable
-
     inv = EInvoice.objects.select_for_update().filter(case=case).first()
     if inv is None:
         raise NotFound("Zu diesem Vorgang gibt es keine E-Rechnung.")
@@ -482,7 +473,6 @@ def book_approved_invoice(case, *, buchung: dict, override: bool, reason: str, a
     if not inv.payment_iban:
         raise Invalid("Die Rechnung enthält keine Bankverbindung (BT-84); bitte beim Rechnungssteller anfordern.")
     year = timezone.localtime(now).year
-    from rathaus.ledger.budget import check_budget
 
     lines = apply_input_vat(inv.tenant, [ExpenseLine(
         account=buchung["konto"], amount=amount, cash_account=buchung["finanzkonto"], product=buchung["produkt"],
@@ -538,8 +528,6 @@ def input_vat_summary(inv: EInvoice) -> str:
     booked), before that from the current Kontierung ("voraussichtlich")."""
     from django.utils.translation import gettext as _
 
-    from rathaus.core.templatetags.rathaus_format import eur
-    from rathaus.ledger.services import input_vat_deduction
 
     if inv.payable_id:
         lines = list(inv.payable.lines.all())
@@ -586,7 +574,6 @@ def _need_to_know(qs, membership):
     unrouted ones – invalid, misrouted – are the finance desk's)."""
     if membership is None:
         return qs
-    from rathaus.tenants.services import readable_units
 
     units = readable_units(membership)
     return qs if units is None else qs.filter(org_unit_id__in=units)

@@ -13,10 +13,11 @@ from pydantic import Field
 
 from rathaus.cases.facts import case_fees
 from rathaus.cases.models import CaseStatus
+from rathaus.catalog.services import package_is_public
 from rathaus.core import throttle
-from rathaus.core.api import MalformedJson, clean_key, is_json_content_type, parse_json_body
+from rathaus.core.api import MalformedJson, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
-from rathaus.core.web import document_response
+from rathaus.core.web import clean_key, document_response
 from rathaus.documents.services import Upload
 from rathaus.tenants.web import api_tenant
 
@@ -33,7 +34,6 @@ def _demo_examples() -> dict:
             ex = (json.loads(f.read_text(encoding="utf-8")).get("examples") or [None])[0]
         except (OSError, ValueError):
             continue
-        from rathaus.catalog.services import package_is_public
 
         if ex is not None and package_is_public(f.parent):
             key = f.parent.name

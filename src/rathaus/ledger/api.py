@@ -16,8 +16,10 @@ from django.db.models import Exists, OuterRef, Prefetch
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from rathaus.core.api import DbId, TokenAuth, clean_key
+from rathaus.core.api import DbId
 from rathaus.core.errors import Forbidden, Invalid, NotFound
+from rathaus.core.web import clean_key
+from rathaus.tenants.auth import TokenAuth
 
 from . import positions, reports, services
 from .models import Account, FiscalPeriod, JournalEntry, JournalLine, Product

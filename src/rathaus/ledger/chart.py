@@ -18,6 +18,8 @@ from pathlib import Path
 import yaml
 from django.db import transaction
 
+from rathaus.tenants.models import OrgUnit
+
 from .models import Account, ChartGroup, CostCentre, Product
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -80,8 +82,6 @@ def _vat_flag(row: dict) -> dict:
 
 def load_chart(tenant, path: Path = DEFAULT_CHART) -> dict:
     """Load (or update) the tenant's chart from a YAML file; returns counts. Idempotent."""
-    from rathaus.tenants.models import OrgUnit
-
     data = read_chart(path)
     groups = {str(g["number"]): {"name": g["name"], "position": g.get("position")} for g in data.get("groups", [])}
     group_positions = {n: g["position"] for n, g in groups.items()}

@@ -231,4 +231,19 @@ class JournalLine(models.Model):
     def __str__(self):
         return f"{self.account_id} S {self.debit} H {self.credit}"
 
-from .budget import BudgetLine  # noqa: E402,F401 - the minimal budget lives in its own module
+
+class BudgetLine(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="budget_lines")
+    year = models.PositiveIntegerField("Haushaltsjahr")
+    product = models.CharField("Produkt", max_length=20)
+    account = models.CharField("Konto", max_length=12)
+    amount = models.DecimalField("Ansatz", max_digits=15, decimal_places=2)
+
+    class Meta:
+        verbose_name = "Haushaltsansatz"
+        verbose_name_plural = "Haushaltsansätze"
+        constraints = [models.UniqueConstraint(fields=["tenant", "year", "product", "account"],
+                                               name="budget_unique_line")]
+
+    def __str__(self):
+        return f"{self.year} {self.product} {self.account}: {self.amount}"

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from rathaus.core.bulk import bulk_insert, insert_rows
+from rathaus.core.bulk import bulk_insert, custom_plans, insert_rows
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.events.services import record_change
 from rathaus.tenants import numbering
@@ -213,7 +213,6 @@ def post_entries(tenant, specs: Sequence[EntrySpec], *, actor: str, audit: bool 
         raise Invalid("Eine Quellreferenz kommt in derselben Buchungsanforderung mehrfach vor.")
     with transaction.atomic():
         if len(specs) >= 100:  # a batch: plans for its large IN lists, not cached generic ones
-            from rathaus.core.bulk import custom_plans
 
             custom_plans()
         existing = {e.source_ref: e for e in JournalEntry.objects.filter(tenant=tenant, source_ref__in=refs)}

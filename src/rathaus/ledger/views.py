@@ -18,9 +18,8 @@ from django.utils.dates import MONTHS as MONTH_NAMES
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from rathaus.core.api import clean_key
 from rathaus.core.errors import DomainError
-from rathaus.core.web import staff_view
+from rathaus.core.web import clean_key, staff_view
 
 from . import reports, services
 from .api import entries_qs

@@ -8,6 +8,7 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # registrations into the registries of the apps below (imported here: models and apps are loaded only now)
         from rathaus.catalog.services import register_template_check
         from rathaus.workflow import engine  # noqa: F401 - set_status etc. first
         from rathaus.workflow.registry import service_operators

@@ -29,8 +29,11 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _noop
 
+from rathaus.cases.effects import register_effect
+from rathaus.cases.models import Case, CaseEvent, CaseStatus, Task, TaskState
 from rathaus.documents.models import Document
 from rathaus.documents.services import store_document
+from rathaus.events.services import record_change
 from rathaus.workflow.engine import emit_effect
 
 from . import girocode, legal
@@ -111,8 +114,6 @@ def _completed_tasks(case) -> list[_DoneTask]:
     """The case's completed tasks (name and completion data), oldest first: one query, shared by reason and
     task data. Plain SQL on the task table's case index: on every notice, and the ORM's query building cost
     more than the query (≈ 0.3 ms of ≈ 0.35 ms alone, more between two Typst runs)."""
-    from rathaus.cases.models import Task, TaskState
-
     with connections[router.db_for_read(Task)].cursor() as cur:
         cur.execute(f"SELECT name, data FROM {Task._meta.db_table} WHERE case_id = %s AND state = %s "
                     "ORDER BY completed_at, id", [case.pk, TaskState.COMPLETED.value])
@@ -285,8 +286,6 @@ def issue_notice(case, decision: str, *, actor: str, now=None, reasons=None, tem
     `template_version`: render with another version's notice.typ (re-issue after a template fix).
     Raises RenderError/NoticeError on failure (the caller decides about the incident).
     """
-    from rathaus.events.services import record_change
-
     if decision not in DECISIONS:
         raise NoticeError(f"issue_notice: unbekannte Entscheidung {decision!r}; erlaubt: approve, reject")
     now = now or timezone.now()
@@ -324,8 +323,6 @@ def reissue_notice(case, *, actor: str, use_current_template: bool = False) -> D
     rendered with the service's current version's template (the fixed one); the case keeps its version.
     A new notice document is stored; the receivable is not duplicated (idempotent per case).
     """
-    from rathaus.cases.models import Case, CaseEvent, CaseStatus
-
     case = (Case.objects.select_for_update(of=("self",))  # not the tenant's and version's rows (see complete_task)
             .select_related("service_version__service", "service_version__org_unit", "tenant").get(pk=case.pk))
     decision = {CaseStatus.APPROVED: "approve", CaseStatus.REJECTED: "reject"}.get(case.status)
@@ -364,8 +361,6 @@ def issue_notice_operator(decision: str = "approve", reason=None, **_ignored) ->
 
 def _on_issue_notice(case, eff, events, now) -> None:
     """Effect handler, called inside the case transaction by `cases.services`."""
-    from rathaus.cases.models import CaseEvent
-
     decision = eff.kwargs.get("decision", "approve")
     if case.pk is None:
         _incident(case, events, now, "Der Bescheid kann erst nach dem Eingang des Antrags erstellt werden.")
@@ -383,8 +378,6 @@ def _on_issue_notice(case, eff, events, now) -> None:
 
 
 def _incident(case, events, now, message: str) -> None:
-    from rathaus.cases.models import Case, CaseEvent
-
     message = message[:2000]
     case.workflow_error = message
     if case.pk:
@@ -486,8 +479,6 @@ def render_receipt_pdf(data: dict, *, timestamp: dt.datetime | None = None) -> b
 
 def ensure_receipt(case) -> Document:
     """The case's Eingangsbestätigung; rendered and stored on first call, exactly once."""
-    from rathaus.cases.models import Case
-
     existing = case.documents.filter(kind=Document.Kind.RECEIPT).order_by("id").first()
     if existing is not None:
         return existing
@@ -512,7 +503,5 @@ def ensure_receipt_quietly(case) -> Document | None:
         log.exception("receipt of %s could not be created", getattr(case, "reference", "?"))
         return None
 
-
-from rathaus.cases.effects import register_effect  # noqa: E402 - registry import kept at the end
 
 register_effect("issue_notice")(_on_issue_notice)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.http import Http404
 from django.utils.functional import SimpleLazyObject
 
-from rathaus.core.api import clean_key
 from rathaus.core.errors import NotFound
+from rathaus.core.web import clean_key
 
 from .services import resolve_tenant
 

@@ -5,9 +5,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from rathaus.core.errors import DomainError
 from rathaus.einvoice import artifacts
 from rathaus.einvoice.validation import validate_invoice
 from rathaus.einvoice.xmlsafe import XmlRefused
+from rathaus.tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -44,10 +46,8 @@ class Command(BaseCommand):
 
         from django.conf import settings
 
-        from rathaus.core.errors import DomainError
         from rathaus.einvoice.models import InvoiceStatus
         from rathaus.einvoice.services import receive_invoice
-        from rathaus.tenants.models import Tenant
 
         slug = opts["tenant"] or settings.RATHAUS_DEFAULT_TENANT
         tenant = Tenant.objects.filter(slug=slug).first()

@@ -3,6 +3,8 @@ incident (e.g. after publishing a fixed notice.typ)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from rathaus.cases.models import Case
+
 
 class Command(BaseCommand):
     help = "Bescheid eines entschiedenen Vorgangs erneut erstellen (nach einer Störung der Vorlage)."
@@ -14,7 +16,6 @@ class Command(BaseCommand):
                             help="Vorlage der aktuell veröffentlichten Version der Leistung verwenden")
 
     def handle(self, *args, **opts):
-        from rathaus.cases.models import Case
         from rathaus.notices.services import NoticeError, RenderError, reissue_notice
 
         case = Case.objects.filter(tenant__slug=opts["tenant"], reference=opts["reference"].upper()).first()
