@@ -152,7 +152,7 @@ RATHAUS_MAX_UPLOAD_BYTES = int(os.environ.get("RATHAUS_MAX_UPLOAD_BYTES", 20 * 1
 # camt.053 bank statements (streamed, never held in memory as a whole)
 RATHAUS_MAX_STATEMENT_BYTES = int(os.environ.get("RATHAUS_MAX_STATEMENT_BYTES", 200 * 1024 * 1024))
 # from this size on a statement is parsed in a child process on another core (finance.bank.process);
-# smaller ones in the importing process (starting the child costs ≈ 0.1 s)
+# smaller ones in the importing process (starting the child costs more than parsing them)
 RATHAUS_CAMT_PROCESS_BYTES = int(os.environ.get("RATHAUS_CAMT_PROCESS_BYTES", 4 * 1024 * 1024))
 # e-invoices (XRechnung/EN 16931) to validate: upper bound of one document
 RATHAUS_MAX_EINVOICE_BYTES = int(os.environ.get("RATHAUS_MAX_EINVOICE_BYTES", 20 * 1024 * 1024))

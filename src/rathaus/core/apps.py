@@ -2,8 +2,8 @@ from django.apps import AppConfig
 
 # psycopg converts a query's %s placeholders to PostgreSQL's $n on every execution unless the query is in
 # its small LRU cache, which it only uses for queries of at most 50 parameters. The submission's one
-# statement (counter, case, history, tasks, audit, outbox as one CTE) has 70: without the cache its
-# conversion cost 0.27 ms per submission, ≈ 10 % of the intake's CPU. Statements with up to
+# statement (counter, case, history, tasks, audit, outbox as one CTE) has more: without the cache its
+# conversion is a noticeable share of the intake's CPU (docs/benchmarks.md). Statements with up to
 # PSYCOPG_CACHED_PARAMS parameters are cached; the cache stays at psycopg's 128 entries (LRU).
 PSYCOPG_CACHED_PARAMS = 200
 

@@ -31,7 +31,7 @@ def custom_plans(using: str = "default") -> None:
 def array_literal(values: Sequence) -> str:
     """A PostgreSQL array literal (``{1,2}``, ``{"a","b"}``) of `values`, for a parameter cast to an array type
     (``%s::bigint[]``), sent as one text parameter. psycopg's own list adaptation runs several Python calls for
-    every element (the camt import passes ≈ 300,000 elements: ≈ 0.4 s); this is a few string operations each.
+    every element (the camt import passes hundreds of thousands); this is a few string operations each.
     The text is the same array literal psycopg would send. Strings are always quoted and
     escaped (backslash and double quote), so any text round-trips; ``None`` is ``NULL``; numbers (int,
     Decimal) as `str` gives them, dates and datetimes in ISO format."""

@@ -12,7 +12,7 @@ class JSONTextField(models.TextField):
 
     For documents the database never looks into (a case's serialized workflow state): on PostgreSQL a
     `JSONField` is `jsonb`, which is parsed into its binary form on every write and rendered back to text on
-    every read – for a 4 KB workflow state ≈ 75 µs of PostgreSQL CPU each way, on every submission, every
+    every read – for a workflow state of a few KB a noticeable share of PostgreSQL's CPU, on every submission, every
     task completion and every case a page or list loads. As text it is stored and returned as it is."""
 
     description = "JSON (als Text gespeichert)"

@@ -2,8 +2,8 @@
 
 A PostgreSQL foreign key is checked row by row: one trigger event per inserted row, queued until
 COMMIT (Django declares them DEFERRABLE INITIALLY DEFERRED), then one lookup of the referenced row
-each. For the camt import (50,000 bank transactions, allocations, journal lines) that was ≈ 260,000
-checks and a COMMIT of ≈ 4 s. A statement-level trigger with a transition table checks all rows of
+each. For the camt import (tens of thousands of bank transactions, allocations, journal lines) that
+made the COMMIT the slowest step. A statement-level trigger with a transition table checks all rows of
 one INSERT/COPY/UPDATE in one anti-join instead: the same rule (every reference points at an existing
 row; a referenced row cannot be deleted while referenced), a fraction of the cost.
 

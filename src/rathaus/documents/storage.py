@@ -8,10 +8,8 @@ With `fsync=True` (`RATHAUS_FSYNC_DOCUMENTS=1`) `save` returns only after the co
 its directory entry (`fsync` of the folder) and the entries of folders it had to create (`fsync` of their
 parents) are on disk.
 
-Off by default, as in Django: each sync waits for the disk. Measured on the development VM (virtio disk,
-PostgreSQL on the same disk; docs/architecture.md): ≈ 0.2 ms CPU and 0.6 ms wall per document alone, but
-under concurrent load the syncs queue behind PostgreSQL's WAL flushes – e-invoice receipt at 4 clients fell
-from 104 to 55 invoices/s. Switch it on where documents live on a local disk without a battery-backed
+Off by default, as in Django: each sync waits for the disk, and under concurrent load the syncs queue
+behind PostgreSQL's WAL flushes (measured: docs/architecture.md, docs/benchmarks.md). Switch it on where documents live on a local disk without a battery-backed
 write cache; S3-compatible storage (STORAGES["default"]) is durable when its PUT answers, and so is a NAS
 or SAN that acknowledges only persisted writes.
 """
@@ -63,7 +61,7 @@ class DurableFileSystemStorage(FileSystemStorage):
     def _write(self, name, content, make_folders: bool) -> str:
         """Django's `_save` for content in memory or a stream (`fsync` on the open file if switched on),
         without its advisory lock (the name is new, O_EXCL decides) and without its extra file objects
-        (≈ 0.1 ms less per document); a file that cannot be written completely is removed: never a
+        (less work per document); a file that cannot be written completely is removed: never a
         half-written document (Django's leaves the part it wrote)."""
         full = self.path(name)
         if make_folders:

@@ -324,7 +324,7 @@ def render_invoice_pdf(inv: Invoice) -> bytes:
 
     One Typst compiler per process and template version, fonts loaded once (the bundled fonts only, as
     for notices, `notices.typst_render`): a fresh `typst.compile` loaded the fonts and parsed the template
-    on every call, about 20 ms, more than the rest of receiving an invoice."""
+    on every call, which cost more than the rest of receiving an invoice (docs/benchmarks.md)."""
     comp, lock = _compiler()[:2]  # (compiler, lock, folder)
     data = json.dumps(invoice_html_context(inv), ensure_ascii=False)
     with lock:

@@ -125,7 +125,7 @@ def process_invoice(inv: EInvoice, content: bytes | None = None, *, actor: str) 
         _set_status(inv, InvoiceStatus.DUPLICATE, actor=actor,
                     note=f"Dublette von Eingang {original} (gleicher Rechnungssteller und Rechnungsnummer)")
         return inv
-    # The PDF view (Typst, ~14 ms, 40 % of the receive path) is not rendered here: `ensure_pdf_view`
+    # The PDF view (Typst, a large share of the receive path) is not rendered here: `ensure_pdf_view`
     # renders it once, at the Anordnung or when somebody first asks for it.
     try:
         with transaction.atomic():

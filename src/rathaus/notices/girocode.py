@@ -34,8 +34,8 @@ def epc_payload(*, name: str, iban: str, amount: Decimal, text: str, bic: str = 
     return data.decode("utf-8")
 
 
-# A fixed data mask: segno's search for the best of the 8 masks (pure Python penalty scoring) took ~13 ms
-# per code, more than rendering the whole notice. Every mask is valid per ISO/IEC 18004 and decodes alike;
+# A fixed data mask: segno's search for the best of the 8 masks (pure Python penalty scoring) cost more per
+# code than rendering the whole notice. Every mask is valid per ISO/IEC 18004 and decodes alike;
 # the search only optimises the module pattern. Pattern 2 (vertical stripes) is a common fixed choice.
 FIXED_MASK = 2
 
@@ -62,21 +62,21 @@ def payload_svg(payload: str) -> str:
 
 
 def payload_png(payload: str) -> bytes:
-    """The GiroCode as a PNG of one pixel per module (1 bit grey, quiet zone of 4 modules), ≈ 500 bytes. The
+    """The GiroCode as a PNG of one pixel per module (1 bit grey, quiet zone of 4 modules), a few hundred bytes. The
     templates scale it with `scaling: "pixelated"` (no smoothing; in the PDF an image without /Interpolate):
-    Typst embeds it ≈ 0.3 ms faster per notice than converting the SVG path."""
+    Typst embeds it faster than it converts the SVG path."""
     return matrix_png(qr_matrix(payload.encode("utf-8")), border=4)
 
 
 # --------------------------------------------------------------------------- fast encoder
-# segno (pure Python) needs ~1.5 ms per code even with a fixed mask: it re-derives the function patterns
+# segno (pure Python) is slow per code even with a fixed mask: it re-derives the function patterns
 # and the placement path module by module for every code and computes the Reed-Solomon blocks term by
 # term. For the one case we need – byte mode, level M, mask FIXED_MASK, no ECI, version 1..13 – everything
 # that depends only on the version is computed once (with segno's own functions): the template with
 # finder/alignment/timing patterns, format and version information and the mask bits, and the positions
 # of the data modules in placement order. Per code remain the bit stream, Reed-Solomon with a
 # per-generator table (one int XOR per data byte) and putting the bits in place with one gather
-# (itemgetter) and one int XOR: ≈ 0.1 ms; the pictures (matrix_png, matrix_svg) ≈ 0.05 ms each. The result is
+# (itemgetter) and one int XOR; the pictures (matrix_png, matrix_svg) likewise. The result is
 # module for module the matrix segno makes, but for one detail: segno adds a
 # further 0x00 codeword when the bit stream already ends on a codeword boundary (always so in byte mode),
 # ISO/IEC 18004 7.4.10 pads only up to the boundary; decoders ignore both (tests/test_notices.py compares
@@ -205,7 +205,7 @@ def matrix_svg(matrix, border: int = 4) -> str:
     """Minimal SVG of a QR matrix: stroked horizontal lines (1 module wide) over the dark modules, row by row.
 
     Each row is packed into bytes and drawn from a table of 256 relative path pieces (one per 8 modules):
-    ≈ 0.05 ms per code instead of 0.35 ms with one formatted segment per dark run (a run that crosses a
+    several times faster than one formatted segment per dark run (a run that crosses a
     piece boundary is drawn as two touching segments; rasterised, the code is pixel for pixel the same)."""
     n = len(matrix)
     size = n + 2 * border

@@ -13,7 +13,7 @@
   data styles everything after it). Templates that still read `sys.inputs.data` (older packages) get the
   data that way too (slower, same result).
 - Fonts: `Rathaus Serif` (fonts/ next to this module: Libertinus Serif with TrueType outlines, Latin script;
-  scripts/build_fonts.py says why: ≈ 10 % less CPU per PDF than the PostScript-outline original) and the
+  scripts/build_fonts.py says why: less CPU per PDF than the PostScript-outline original) and the
   fonts bundled with the typst wheel (`Libertinus Serif`, `New Computer Modern`, `DejaVu Sans Mono`).
   Templates write `font: ("Rathaus Serif", "Libertinus Serif")`: characters outside the Latin subset (Greek,
   Cyrillic, …) come from the original, same design. System fonts are ignored, so the output does not
@@ -73,8 +73,8 @@ DATA_FILE = "data.json"
 
 def _write_data(path: Path, payload: bytes) -> None:
     """Overwrite the data file in place and cut it to the new length. Not `open(..., "w")`: truncating a
-    file to zero makes ext4 (auto_da_alloc) free its blocks and start writeback on close, ≈ 0.12 ms CPU and
-    0.25 ms wall per notice, 5 times the write itself. Typst reads the file by content (no mtime check),
+    file to zero makes ext4 (auto_da_alloc) free its blocks and start writeback on close, several times
+    the cost of the write itself. Typst reads the file by content (no mtime check),
     and the caller holds the compiler's lock, so nobody reads a half-written file."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     try:

@@ -301,7 +301,7 @@ def start_workflow(cache_key, spec_state: dict, variables: dict) -> RunResult:
     Most processes begin the same way whatever the application says (start event, `set_status(...)`,
     then the first user task). For those the result differs from case to case only in the task ids,
     the timestamps and the variables, so after the first real run per process version and worker it is
-    taken from a template (`_StartTemplate`): ≈ 0.05 ms instead of ≈ 1 ms of SpiffWorkflow. A process
+    taken from a template (`_StartTemplate`), a fraction of a SpiffWorkflow run. A process
     whose start reads the data (gateways, other scripts, service tasks, pre-/post-scripts, timers, …)
     always runs for real."""
     tpl = _start_templates.get(cache_key, _UNKNOWN)
