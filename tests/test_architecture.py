@@ -110,3 +110,16 @@ def test_reference_counters_survive_the_move_to_tenants(fresh_database_url):
     run("-c", _OLD_COUNTERS)
     run("-m", "rathaus", "migrate", "--noinput")
     assert run("-c", _NEW_COUNTERS).split() == ["[('GEW',", "41),", "('KZ',", "7)]", "42"]
+
+
+def test_every_app_has_a_layer_and_a_line_in_the_architecture_doc():
+    """docs/architecture.md and .importlinter name every app of INSTALLED_APPS (a new app gets its place)."""
+    from django.conf import settings
+
+    apps = [a.split(".")[1] for a in settings.INSTALLED_APPS if a.startswith("rathaus.")]
+    contract = (SRC.parents[1] / ".importlinter").read_text(encoding="utf-8")
+    doc = (SRC.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    layers = contract.split("layers =")[1].split("\n\n")[0]
+    assert [a for a in apps if f"rathaus.{a}" not in layers] == []
+    house = doc.split("## The house")[1].split("\n## ")[0]
+    assert [a for a in apps if f"`{a}`" not in house] == []
