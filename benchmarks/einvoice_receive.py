@@ -6,7 +6,7 @@ What it does, in one run:
 1. (re)creates the database, runs ``rathaus migrate`` and ``rathaus seed-demo --no-cases`` and issues an
    API token for the treasury user ``kasse`` (``rathaus token kasse``);
 2. pre-generates ``--invoices`` distinct valid XRechnung 3.0 invoices to the demo tenant's Leitweg-ID
-   (UBL from ``einvoice.demo.demo_invoice_for``, a share as CII from ``demo_cii_invoice_for``; 1-12 lines,
+   (UBL from ``demo.einvoices.demo_invoice_for``, a share as CII from ``demo_cii_invoice_for``; 1-12 lines,
    several sellers, unique invoice numbers, so none is a duplicate);
 3. starts ``rathaus serve`` (gunicorn, default workers) and, after a warm-up, POSTs them to
    ``/api/v1/einvoices`` (``application/xml``, bearer token) from 1, 4 and 16 concurrent clients (closed loop,

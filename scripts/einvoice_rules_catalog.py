@@ -2,7 +2,7 @@
 
 The catalogue holds, per syntax, every assertion of the official rule set: id, flag, message (the
 rule's text verbatim; dynamic parts as `{name}` / `{mimeCode}` placeholders) and the XPath test and
-context (for reference only; the native rules in `rules_de.py` do not evaluate them). It also holds
+context (for reference only; the native rules in `rules_de/` do not evaluate them). It also holds
 the global code-list strings the rules use. Run from the project root:
 
     python scripts/einvoice_rules_catalog.py [path/to/xsl/dir]
