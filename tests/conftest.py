@@ -4,6 +4,7 @@ the small `testdienst` fixture package; API clients with bearer tokens."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from django.db import connection
 from django.test import Client
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# the public test data the tests read, vendored (tests/corpora/SOURCES.md); einvoice.conformance reads it from here
+os.environ["RATHAUS_CORPORA"] = str(Path(__file__).resolve().parent / "corpora")
 TESTDIENST = FIXTURES / "services" / "testdienst"
 TESTDIENST_EXAMPLE = {"vorname": "Erika", "nachname": "Mustermann", "email": "erika@example.org", "menge": 2.5,
                       "tarif": "b"}

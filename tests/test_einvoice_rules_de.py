@@ -14,32 +14,9 @@ from lxml import etree
 from rathaus.einvoice import conformance as cf
 from rathaus.einvoice import rules_de
 
-# `conformance` points at ../shared/corpora (for scripts/einvoice_conformance.py, which also reads folders
-# the tests do not need); the tests read the same files from the copy vendored into the repository
-# (tests/corpora/SOURCES.md). Rebound here, before the parameters below are collected.
 CORPORA = Path(__file__).resolve().parent / "corpora"
-
-
-def _vendored(path: Path) -> Path:
-    return CORPORA / path.relative_to(cf.CORPORA)
-
-
-cf.XSL_DIR = _vendored(cf.XSL_DIR)
-cf.OFFICIAL_XSL = {syntax: _vendored(p) for syntax, p in cf.OFFICIAL_XSL.items()}
-cf.TESTSUITE = _vendored(cf.TESTSUITE)
-cf.BASE = {kind: _vendored(p) for kind, p in cf.BASE.items()}
-cf.CORPORA = CORPORA
-
-
-def _path_constants():
-    for name, value in vars(cf).items():
-        for path in value.values() if isinstance(value, dict) else [value]:
-            if isinstance(path, Path) and name != "PROJECT":
-                yield name, path
-
-
-# a path constant added to `conformance` later must be rebound above too
-assert all(path.is_relative_to(CORPORA) for _, path in _path_constants()), list(_path_constants())
+# conftest points `conformance` at the vendored copy (RATHAUS_CORPORA): every path it reads lies there
+assert cf.CORPORA == CORPORA and cf.available(), cf.CORPORA
 
 FILES = cf.corpus_files()
 

@@ -2,12 +2,14 @@
 official (KoSIT compiled XSL) findings, and mutations of valid KoSIT instances that break one rule.
 
 Used by `tests/test_einvoice_rules_de.py` and `scripts/einvoice_conformance.py`; nothing here runs
-in production. The corpora live outside the project (`../shared/corpora`).
+in production. The corpora: `RATHAUS_CORPORA` if set (the tests set it to their vendored copy,
+`tests/corpora`), else the full set beside the project (`../shared/corpora`).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from lxml import etree
 from . import rules_de
 
 PROJECT = Path(__file__).resolve().parents[3]
-CORPORA = PROJECT.parent / "shared" / "corpora"
+CORPORA = Path(os.environ.get("RATHAUS_CORPORA") or PROJECT.parent / "shared" / "corpora")
 XSL_DIR = (CORPORA / "rules" / "kosit-validator-config-xrechnung-3.0.2-release-2025-03-21-compiled" / "resources"
            / "xrechnung" / "3.0.2" / "xsl")
 OFFICIAL_XSL = {"ubl": XSL_DIR / "XRechnung-UBL-validation.xsl", "cii": XSL_DIR / "XRechnung-CII-validation.xsl"}
