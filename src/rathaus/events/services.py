@@ -1,6 +1,8 @@
-"""record_change(): the one way to write an audit entry and its outbox event.
+"""record_change(): the one way to write an audit entry and its outbox event; record_events(): its sibling for
+bulk writers, outbox events only (the operation that causes them is audited once by record_change). No app
+writes AuditEntry or OutboxEvent rows itself.
 
-Call it inside the transaction that makes the change. The audit chain is per tenant: every
+Call them inside the transaction that makes the change. The audit chain is per tenant: every
 entry stores the hash of its predecessor, so a changed or deleted row breaks `rathaus audit
 verify`. The head row is locked (SELECT ... FOR UPDATE) so concurrent writers append in order.
 """
@@ -8,12 +10,13 @@ verify`. The head row is locked (SELECT ... FOR UPDATE) so concurrent writers ap
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from rathaus.core.bulk import Insert
+from rathaus.core.bulk import Insert, insert_rows
 
 from .models import AuditEntry, AuditHead, OutboxEvent
 
@@ -107,12 +110,30 @@ def change_rows(tid: int, *, actor: str, action: str, object_type: str, object_i
     at = timezone.now()
     event = None
     if event_type:
-        event = {"tenant_id": tid, "type": event_type, "aggregate_type": object_type,
-                 "aggregate_id": str(object_id), "payload": event_payload if event_payload is not None else data,
-                 "created_at": at, "published_at": None}
+        event = event_row(tid, event_type, aggregate_type=object_type, aggregate_id=object_id,
+                          payload=event_payload if event_payload is not None else data, at=at)
     fields = {"at": at, "actor": actor, "action": action, "object_type": object_type, "object_id": object_id,
               "data": data}
     return fields, event
+
+
+def event_row(tid: int, event_type: str, *, aggregate_type: str, aggregate_id, payload: dict,
+              at=None) -> dict:
+    """One outbox event as a row (OutboxEvent's columns), for `record_events`; `at`: now if not given."""
+    return {"tenant_id": tid, "type": event_type, "aggregate_type": aggregate_type,
+            "aggregate_id": str(aggregate_id), "payload": payload, "created_at": at or timezone.now(),
+            "published_at": None}
+
+
+def record_events(rows: Sequence[dict]) -> None:
+    """Append many outbox events at once (rows from `event_row`), without audit entries: the state changes
+    of one audited operation, e.g. the receivables and payables a bank statement settles (the import itself
+    is audited once, by `record_change`). Needs a transaction; on PostgreSQL one COPY per 5,000 rows."""
+    if not rows:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("record_events() must run inside transaction.atomic()")
+    insert_rows(OutboxEvent, list(rows), returning=False)
 
 
 def _append_pg(tid: int, fields: dict, event: dict | None) -> int:
@@ -304,4 +325,5 @@ def verify_anchors(tenant, anchors: list[Anchor]) -> VerifyResult:
     return VerifyResult(tenant.slug, len(mine), True)
 
 
-__all__ = ["record_change", "verify_chain", "take_anchors", "parse_anchors", "verify_anchors", "transaction"]
+__all__ = ["record_change", "record_events", "event_row", "verify_chain", "take_anchors", "parse_anchors",
+           "verify_anchors", "transaction"]
