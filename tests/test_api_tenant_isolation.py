@@ -161,7 +161,7 @@ def _receivable(tenant_slug: str, purpose: str = "Test"):
     import datetime as dt
     from decimal import Decimal
 
-    from rathaus.finance.services import ReceivableLineSpec, create_receivable
+    from rathaus.finance.receivables import ReceivableLineSpec, create_receivable
     from rathaus.tenants.models import Tenant
 
     return create_receivable(Tenant.objects.get(slug=tenant_slug), debtor_name="Erika Mustermann", purpose=purpose,
@@ -177,7 +177,7 @@ def _clearing_item(tenant_slug: str):
     from django.utils import timezone
 
     from rathaus.finance.models import BankStatement, BankTransaction
-    from rathaus.finance.services import ensure_bank_account
+    from rathaus.finance.receivables import ensure_bank_account
     from rathaus.tenants.models import Tenant
 
     t = Tenant.objects.get(slug=tenant_slug)

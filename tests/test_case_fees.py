@@ -1,4 +1,4 @@
-"""The fees of a case (`finance.services.case_fees`) on the clerk's case page; the applicant's status page is
+"""The fees of a case (`finance.receivables.case_fees`) on the clerk's case page; the applicant's status page is
 covered by tests/test_end_to_end_money.py."""
 
 import datetime as dt

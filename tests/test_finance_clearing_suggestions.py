@@ -10,8 +10,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from rathaus.finance import kassenzeichen as kz
+from rathaus.finance.clearing import clearing_suggestions
 from rathaus.finance.models import BankTransaction, Receivable
-from rathaus.finance.services import clearing_suggestions, import_bank_statement
+from rathaus.finance.services import import_bank_statement
 
 from .test_finance_statements import pay, receivable, statement
 
@@ -76,7 +77,7 @@ def test_aktenzeichen_and_name_with_amount_suggest_the_receivable(seeded, submit
 
 
 def test_paid_and_cancelled_receivables_and_debits_get_no_suggestions(seeded):
-    from rathaus.finance.services import cancel_receivable
+    from rathaus.finance.receivables import cancel_receivable
 
     t = seeded["musterstadt"]
     r = receivable(t)

@@ -11,7 +11,7 @@ from rathaus.core.errors import Conflict, Invalid
 from rathaus.finance import kassenzeichen as kz
 from rathaus.finance.models import Payable, PayableStatus, Receivable
 from rathaus.finance.payables import ExpenseLine, create_payable, create_payment_run
-from rathaus.finance.services import create_receivable, create_receivable_for_case, pay_to
+from rathaus.finance.receivables import create_receivable, create_receivable_for_case, pay_to
 from rathaus.ledger.models import JournalEntry, JournalLine
 
 CORPORA = Path(__file__).resolve().parent / "corpora"   # vendored public test data (corpora/SOURCES.md)
@@ -120,7 +120,7 @@ def test_receivable_for_case_posts_forderung_an_ertrag(seeded):
     assert create_receivable_for_case(case, actor="test").pk == r.pk
     assert Receivable.objects.filter(case=case).count() == 1
     assert JournalEntry.objects.filter(tenant=case.tenant, source_ref__startswith="receivable:").count() == 1
-    assert r.pay_to == pay_to(case.tenant) and r.pay_to["iban"] == "DE02120300000000202051"
+    assert pay_to(case.tenant)["iban"] == "DE02120300000000202051"
 
 
 def test_taxes_go_to_the_tax_receivables_account(seeded):
@@ -131,7 +131,7 @@ def test_taxes_go_to_the_tax_receivables_account(seeded):
 
 def test_kassenzeichen_are_unique_and_sequential_per_tenant(seeded):
     t = seeded["musterstadt"]
-    from rathaus.finance.services import ReceivableLineSpec
+    from rathaus.finance.receivables import ReceivableLineSpec
 
     rs = [create_receivable(t, debtor_name="Erika Mustermann", purpose=f"Test {i}", due_date=dt.date.today(),
                             lines=[ReceivableLineSpec("Gebühr", Decimal("10.00"))], product="02.2.01",
@@ -145,7 +145,7 @@ def test_kassenzeichen_are_unique_and_sequential_per_tenant(seeded):
 
 
 def test_zero_or_negative_receivable_refused(seeded):
-    from rathaus.finance.services import ReceivableLineSpec
+    from rathaus.finance.receivables import ReceivableLineSpec
 
     with pytest.raises(Invalid):
         create_receivable(seeded["musterstadt"], debtor_name="X", purpose="T", due_date=dt.date.today(),

@@ -15,7 +15,8 @@ from rathaus.core.errors import Invalid
 from rathaus.finance import kassenzeichen as kz
 from rathaus.finance.bank.writer import WriterEntry, WriterTransaction, write_camt053
 from rathaus.finance.models import BankAccount, BankTransaction, Receivable
-from rathaus.finance.services import ReceivableLineSpec, create_receivable, import_bank_statement
+from rathaus.finance.receivables import ReceivableLineSpec, create_receivable
+from rathaus.finance.services import import_bank_statement
 from rathaus.ledger.models import JournalLine
 
 IBAN = "DE02120300000000202051"

@@ -310,7 +310,7 @@ def test_cash_report_equals_liquid_change(ms):
 
 
 def test_real_sollstellung_appears_in_the_reports(ms):
-    from rathaus.finance.services import ReceivableLineSpec, create_receivable
+    from rathaus.finance.receivables import ReceivableLineSpec, create_receivable
 
     r = create_receivable(
         ms, debtor_name="Erika Mustermann", purpose="Gewerbeanmeldung", due_date=dt.date.today(),

@@ -16,6 +16,7 @@ from rathaus.cases.models import Case
 from rathaus.catalog.services import DEMO_SERVICES_DIR, publish_package
 from rathaus.documents.models import Document
 from rathaus.finance.providers import payment_request
+from rathaus.finance.receivables import pay_to
 from rathaus.notices import girocode, typst_render
 from rathaus.notices import services as notices
 from tests.test_demo_services import _examples, _work_case
@@ -224,7 +225,7 @@ def test_approval_notice_is_pdfa_with_payment_part(api, seeded, service):
     assert amount in text, (amount, text)
     assert "Rechtsbehelfsbelehrung" in text and "Verwaltungsgericht" in flat(text)
     assert "Straße" in text or "straße" in text  # umlauts/ß as text, not mangled
-    iban = rec.pay_to["iban"]
+    iban = pay_to(rec.tenant)["iban"]
     assert " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)) in text  # DIN 5008 groups of four
     assert doc.meta["kassenzeichen"] == rec.kassenzeichen
     # the GiroCode carries amount and Kassenzeichen (EPC, UTF-8)

@@ -8,10 +8,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from rathaus.demo.statements import demo_statement_for
 from rathaus.finance import kassenzeichen as kz
 from rathaus.finance.models import BankTransaction
 from rathaus.finance.payables import ExpenseLine, create_payable
-from rathaus.finance.services import ReceivableLineSpec, create_receivable, demo_statement_for
+from rathaus.finance.receivables import ReceivableLineSpec, create_receivable
 
 
 @pytest.fixture

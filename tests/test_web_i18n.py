@@ -24,7 +24,7 @@ from rathaus.demo.seed import DEMO_PASSWORD
 from rathaus.documents.models import Document
 from rathaus.einvoice.models import InvoiceStatus
 from rathaus.finance.models import PayableStatus, ReceivableStatus
-from rathaus.finance.services import ReceivableLineSpec, create_receivable
+from rathaus.finance.receivables import ReceivableLineSpec, create_receivable
 from rathaus.intake.services import submit
 from rathaus.ledger.services import Line, post_entry
 

@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("rathaus.finance.urls")),
     path("", include("rathaus.einvoice.urls")),
     path("", include("rathaus.ledger.urls")),
+    path("", include("rathaus.demo.urls")),
 ]
 
 

@@ -13,7 +13,7 @@ from rathaus.core.api import DbId, TokenAuth, clean_key
 from rathaus.core.errors import Forbidden, Invalid, UnsupportedMediaType
 from rathaus.core.web import read_limited_body
 
-from . import services
+from . import clearing, receivables
 from .models import BankTransaction, ReceivableStatus
 
 router = Router(tags=["Stadtkasse"], auth=TokenAuth())
@@ -83,7 +83,7 @@ class ReceivableDetail(ReceivableOut):
 
 
 def receivable_out(r, pay_to: dict | None = None) -> dict:
-    p = pay_to or services.pay_to(r.tenant)
+    p = pay_to or receivables.pay_to(r.tenant)
     return {
         "kassenzeichen": r.kassenzeichen, "kassenzeichen_display": r.kassenzeichen_display,
         "amount": str(r.amount), "paid_amount": str(r.paid_amount), "open_amount": str(r.open_amount),
@@ -120,8 +120,8 @@ def list_receivables(request, status: str | None = None, case: DbId | None = Non
     limit = max(1, min(limit, 1000))
     offset = max(0, min(offset, 10**9))
     tenant = request.membership.tenant
-    p = services.pay_to(tenant)
-    qs = services.receivables_for(tenant, status=status, case_id=case)[offset:offset + limit]
+    p = receivables.pay_to(tenant)
+    qs = receivables.receivables_for(tenant, status=status, case_id=case)[offset:offset + limit]
     return [receivable_out(r, p) for r in qs]
 
 
@@ -130,7 +130,7 @@ def get_receivable(request, kassenzeichen: str):
     require_role(request.membership, READ_ROLES + ("clerk", "approver"), "Die Forderungsübersicht")
     if clean_key(kassenzeichen, 40) is None:
         raise Invalid("Ungültiges Kassenzeichen.")
-    return receivable_detail(services.get_receivable(request.membership.tenant, kassenzeichen))
+    return receivable_detail(receivables.get_receivable(request.membership.tenant, kassenzeichen))
 
 
 class CancelIn(Schema):
@@ -143,8 +143,8 @@ def cancel(request, kassenzeichen: str, payload: CancelIn):
     require_role(request.membership, ("treasury", "accounting"), "Das Stornieren von Forderungen")
     if clean_key(kassenzeichen, 40) is None:
         raise Invalid("Ungültiges Kassenzeichen.")
-    r = services.cancel_receivable(request.membership.tenant, kassenzeichen, reason=payload.reason,
-                                   actor=request.user.get_username())
+    r = receivables.cancel_receivable(request.membership.tenant, kassenzeichen, reason=payload.reason,
+                                      actor=request.user.get_username())
     return receivable_detail(r)
 
 
@@ -172,7 +172,7 @@ def import_statement(request):
     if size == 0:
         raise Invalid("Der Kontoauszug ist leer.")
     with body:
-        result = services.import_bank_statement(request.membership.tenant, body, actor=request.user.get_username())
+        result = import_bank_statement(request.membership.tenant, body, actor=request.user.get_username())
     return Status(201, result.as_dict())
 
 
@@ -215,8 +215,8 @@ def list_clearing(request, limit: int = 100, offset: int = 0):
     limit = max(1, min(limit, 1000))
     offset = max(0, min(offset, 10**9))
     tenant = request.membership.tenant
-    items = list(services.clearing_list(tenant)[offset:offset + limit])
-    suggestions = services.clearing_suggestions(tenant, items)
+    items = list(clearing.clearing_list(tenant)[offset:offset + limit])
+    suggestions = clearing.clearing_suggestions(tenant, items)
     return [clearing_out(t, suggestions.get(t.pk, ())) for t in items]
 
 
@@ -233,7 +233,7 @@ class ResolveIn(Schema):
 @router.post("/clearing/{tx_id}/assign", response=ClearingOut, summary="Klärfall einer Forderung zuordnen")
 def assign(request, tx_id: DbId, payload: AssignIn):
     require_role(request.membership, WRITE_ROLES, "Das Zuordnen von Zahlungen")
-    alloc = services.assign_transaction(request.membership.tenant, tx_id, kassenzeichen=payload.kassenzeichen,
+    alloc = clearing.assign_transaction(request.membership.tenant, tx_id, kassenzeichen=payload.kassenzeichen,
                                         amount=payload.amount, note=payload.note,
                                         actor=request.user.get_username())
     return clearing_out(alloc.transaction)
@@ -242,7 +242,7 @@ def assign(request, tx_id: DbId, payload: AssignIn):
 @router.post("/clearing/{tx_id}/resolve", response=ClearingOut, summary="Klärfall ohne Zuordnung erledigen")
 def resolve(request, tx_id: DbId, payload: ResolveIn):
     require_role(request.membership, WRITE_ROLES, "Das Erledigen von Klärfällen")
-    t = services.resolve_transaction(request.membership.tenant, tx_id, note=payload.note,
+    t = clearing.resolve_transaction(request.membership.tenant, tx_id, note=payload.note,
                                      actor=request.user.get_username())
     return clearing_out(t)
 

@@ -11,10 +11,10 @@ class Config(AppConfig):
         from rathaus.cases.facts import register_case_detail, register_case_fees
         from rathaus.notices.payments import register_payment_provider
 
-        from . import providers, services
+        from . import providers, receivables
         from .api import receivable_out
 
         register_payment_provider(providers.payment_on_approval)  # the payment part of an approval notice
-        register_case_fees(services.case_fees)  # case page and applicant's status page
+        register_case_fees(receivables.case_fees)  # case page and applicant's status page
         register_case_detail("receivables")(  # GET /api/v1/cases/{id}
             lambda case: [receivable_out(r) for r in case.receivables.all()])

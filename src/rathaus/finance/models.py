@@ -63,12 +63,6 @@ class Receivable(models.Model):
         k = self.kassenzeichen
         return f"{k[:4]}-{k[4:10]}-{k[10:]}" if len(k) == 12 else k
 
-    @property
-    def pay_to(self) -> dict:
-        from .services import pay_to
-
-        return pay_to(self.tenant)
-
 
 class ReceivableLine(models.Model):
     receivable = models.ForeignKey(Receivable, on_delete=models.CASCADE, related_name="lines")

@@ -8,7 +8,7 @@
   Skonto period is still running: then the amount less Skonto is paid), writes one SEPA credit
   transfer file (pain.001.001.09, the version of the German banks' DFÜ-Abkommen Anlage 3 / GBIC_4,
   by `sepaxml` with `clean=False` so umlauts are kept), validates it, stores it in the E-Akte.
-- When the bank statement shows the debit (matched by end-to-end id in `services._Importer`),
+- When the bank statement shows the debit (matched by end-to-end id in `bank.importer`),
   `book_run_item_payment` books Verbindlichkeit an Bank (Auszahlung on the lines' cash accounts) and,
   for Skonto, the reduction of the expense and of the Vorsteuer in it (§ 17 UStG).
 """
@@ -25,12 +25,15 @@ from django.utils import timezone
 
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.validators import validate_bic, validate_iban
+from rathaus.documents.models import Document
+from rathaus.documents.services import store_document
 from rathaus.events.services import record_change
 from rathaus.ledger import services as ledger
 from rathaus.ledger.models import Account
 from rathaus.tenants import numbering
 
 from .models import Payable, PayableLine, PayableStatus, PaymentRun, PaymentRunItem
+from .receivables import ensure_bank_account
 from .vat import VatItem, skonto_correction, split_input_vat
 
 ZERO = Decimal("0.00")
@@ -60,9 +63,7 @@ def apply_input_vat(tenant, lines: Sequence[ExpenseLine],
     get their share of the invoice's Vorsteuer (rules in `vat.py`); the others stay gross. `vat` may be a
     function, called only when a line deducts (reading the invoice is then not needed for the hoheitlicher
     Bereich)."""
-    from rathaus.ledger.services import input_vat_deduction
-
-    areas = input_vat_deduction(tenant, [(ln.product, ln.cost_centre) for ln in lines])
+    areas = ledger.input_vat_deduction(tenant, [(ln.product, ln.cost_centre) for ln in lines])
     if not any(areas):
         return [replace(ln, input_vat=ZERO, reverse_charge_vat=ZERO, input_vat_area="") for ln in lines]
     items = vat() if callable(vat) else vat
@@ -183,11 +184,6 @@ def create_payment_run(tenant, *, execution_date: dt.date | None = None, payable
                        actor: str, now: dt.datetime | None = None) -> PaymentRun:
     """Collect the due payables into one pain.001 file, store it in the E-Akte, mark them scheduled."""
     from sepaxml import SepaTransfer
-
-    from rathaus.documents.models import Document
-    from rathaus.documents.services import store_document
-
-    from .services import ensure_bank_account
 
     now = now or timezone.now()
     today = timezone.localtime(now).date()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rathaus.notices.payments import Fee, PaymentRequest
 
-from .services import create_receivable_for_case, pay_to
+from .receivables import create_receivable_for_case, pay_to
 
 
 def payment_request(receivable, tenant=None) -> PaymentRequest:

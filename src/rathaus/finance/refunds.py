@@ -27,13 +27,14 @@ from django.utils import timezone
 
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.validators import validate_iban
-from rathaus.events.services import record_change
+from rathaus.events.services import record_change, record_events
 from rathaus.ledger import services as ledger
 from rathaus.ledger.models import Account
 
 from . import kassenzeichen as kzlib
 from .models import Allocation, BankTransaction, Payable, Receivable, ReceivableStatus
 from .payables import ExpenseLine, create_payable
+from .receivables import receivable_event
 
 ZERO = Decimal("0.00")
 SOURCE_TYPE = "refund"
@@ -94,9 +95,7 @@ def refund_overpayment(tenant, kassenzeichen: str, *, actor: str, note: str = ""
         r.status = ReceivableStatus.PAID
         r.updated_at = now
         r.save(update_fields=["paid_amount", "open_amount", "status", "updated_at"])
-        from .services import _receivable_event
-
-        _receivable_event(r, old).save()
+        record_events([receivable_event(r, old)])
         record_change(tenant=tenant, actor=actor, action="receivable.refund_ordered", object_type="receivable",
                       object_id=r.kassenzeichen, data={"amount": str(amount), "payable": payable.number,
                                                        "iban": iban, "note": note[:300]},

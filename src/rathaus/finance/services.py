@@ -1,319 +1,62 @@
-"""Stadtkasse operations: Sollstellung (receivables with Kassenzeichen), bank statement import
-with automatic matching, the clearing list (Klärfälle) and manual assignment.
+"""The bank statement import: book every new payment of a camt.053 file once, match it, keep the file.
 
-Every operation posts to the Doppik journal through `rathaus.ledger.services` in the same
-transaction:
-
-- Sollstellung:      Forderung (1611/1631)  an  Ertrag (4xxx, product, cost centre)
-- Zahlung zugeordnet: Bank (18xx)  an  Forderung       [Finanzrechnung: 6xxx of the receivable]
-  Überzahlung:        Bank (18xx)  an  Verbindlichkeit aus Überzahlung [haushaltsunwirksam 6991]
-- Klärfall (Eingang): Bank (18xx)  an  Verwahrgeld (3791)              [haushaltsunwirksam 6991]
-- Klärfall (Ausgang): Verwahrgeld (3791)  an  Bank                     [haushaltsunwirksam 7991]
-- Manuelle Zuordnung: Verwahrgeld [7991]  an  Forderung [6xxx of the receivable]
-
-Rounding: fee amounts are rounded per fee item to full cents, half up (catalog/fees.py
-`round_cents`); the receivable's amount is the sum of its rounded lines; nothing is rounded later.
-
-Bank statements are streamed (camt.053, `camt.parse_camt053`) and processed in batches: one
-query per batch finds the receivables whose Kassenzeichen occur in the batch, locked FOR UPDATE,
-so memory stays bounded and concurrent imports of the same payment book it once (the bank account
-row is locked for the whole import; transactions are unique by fingerprint).
+`import_bank_statement` streams the file (`camt.parse_camt053`, in a child process for a large file:
+`process`), and `_Importer` processes it in batches: one query per batch finds the receivables whose
+Kassenzeichen occur in the batch, locked FOR UPDATE, so memory stays bounded and concurrent imports of the
+same payment book it once (the bank account row is locked for the whole import; transactions are unique by
+fingerprint). What a payment settles is decided by `matching.allocate`, its journal lines come from
+`postings`; a batch is booked as one collective entry per booking day, its outbox events are written with
+`events.services.record_events`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import gc
 import hashlib
-import logging
-import re
+import queue
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import connections, router, transaction
-from django.db.models import Q
+from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
 from rathaus.core.bulk import any_of, array_literal, custom_plans, insert_rows, reserve_ids
-from rathaus.core.errors import Conflict, Invalid, NotFound
-from rathaus.core.jsonpointer import resolve as resolve_pointer
-from rathaus.events.models import OutboxEvent
-from rathaus.events.services import record_change
+from rathaus.core.errors import Invalid
+from rathaus.documents.models import Document
+from rathaus.documents.services import sha256_of, store_document
+from rathaus.events.services import event_row, record_change, record_events
 from rathaus.ledger import services as ledger
 from rathaus.ledger.models import Account
-from rathaus.tenants import numbering
 
 from . import kassenzeichen as kzlib
+from .bank.camt import parse_camt053, read_statement_infos
+from .bank.camt_model import CamtError
+from .bank.process import parse_camt053_parallel, source_size
+from .matching import allocate, apply_payment
 from .models import (
     Allocation,
     BankAccount,
     BankStatement,
     BankTransaction,
+    Payable,
+    PaymentRunItem,
     Receivable,
-    ReceivableLine,
     ReceivableStatus,
 )
+from .payables import book_run_item_payment
+from .postings import payment_lines, suspense_debit
+from .receivables import receivable_event
 
-log = logging.getLogger("rathaus.finance")
 ZERO = Decimal("0.00")
 BATCH = 1000
-DEFAULT_DUE_DAYS = 30
-
-
-# --------------------------------------------------------------------------- bank accounts
-
-def ensure_bank_account(tenant) -> BankAccount | None:
-    """The tenant's main account (from its master data) as a BankAccount, created on first use."""
-    acc = BankAccount.objects.filter(tenant=tenant, active=True).order_by("id").first()
-    if acc is not None or not tenant.iban:
-        return acc
-    bank = Account.objects.filter(tenant=tenant, role=Account.Role.BANK).first()
-    acc, _ = BankAccount.objects.get_or_create(
-        tenant=tenant, iban=tenant.iban.replace(" ", "").upper(),
-        defaults={"bic": tenant.bic, "name": tenant.bank_name or "Girokonto Stadtkasse",
-                  "ledger_account": bank.number if bank else "1810000"},
-    )
-    return acc
-
-
-def _main_account(tenant_id: int) -> tuple[str, str] | None:
-    """(IBAN, BIC) of the tenant's main account, the one `ensure_bank_account` returns: plain SQL, as it is
-    read for every notice and the ORM's query building cost several times the query."""
-    table = BankAccount._meta.db_table
-    with connections[router.db_for_read(BankAccount)].cursor() as cur:
-        cur.execute(f"SELECT iban, bic FROM {table} WHERE tenant_id = %s AND active = %s ORDER BY id LIMIT 1",
-                    [tenant_id, True])
-        return cur.fetchone()
-
-
-def case_fees(case) -> list[dict]:
-    """The fees of a case as the applicant's status page and the clerk's case page show them: per receivable
-    (not cancelled) the Kassenzeichen, amount, due date, status, what is still open and the day the last payment
-    was booked. One query; the municipal account is added only when something is still to be paid."""
-    from django.db.models import Max
-
-    rows = list(Receivable.objects.filter(case=case).exclude(status=ReceivableStatus.CANCELLED)
-                .annotate(last_payment=Max("allocations__transaction__booking_date")).order_by("id"))
-    from rathaus.core.i18n import choice_label
-
-    account = pay_to(case.tenant) if any(r.open_amount > 0 for r in rows) else None
-    return [{"kassenzeichen": r.kassenzeichen_display, "purpose": r.purpose, "amount": r.amount,
-             "due_date": r.due_date, "status": r.status, "status_label": choice_label(ReceivableStatus, r.status),
-             "open_amount": max(r.open_amount, ZERO),
-             "last_payment": r.last_payment, "overdue": r.open_amount > 0 and r.due_date < timezone.localdate(),
-             "pay_to": account if r.open_amount > 0 else None} for r in rows]
-
-
-def pay_to(tenant) -> dict:
-    """The municipal account printed on notices and in the GiroCode."""
-    row = _main_account(tenant.pk)
-    if row is None:
-        acc = ensure_bank_account(tenant)  # created from the master data on first use
-        row = (acc.iban, acc.bic) if acc else (tenant.iban, tenant.bic)
-    return {
-        "name": tenant.name,  # the account holder is the municipality itself
-        "iban": row[0],
-        "bic": row[1] or "",
-        "bank_name": tenant.bank_name,
-    }
-
-
-# --------------------------------------------------------------------------- receivables
-
-def _status_for(amount: Decimal, paid: Decimal) -> str:
-    if paid <= 0:
-        return ReceivableStatus.OPEN
-    if paid < amount:
-        return ReceivableStatus.PARTIALLY_PAID
-    if paid == amount:
-        return ReceivableStatus.PAID
-    return ReceivableStatus.OVERPAID
-
-
-def _receivable_event_row(r: Receivable, old_status: str | None = None) -> dict:
-    return {
-        "tenant_id": r.tenant_id, "type": f"receivable.{r.status}", "aggregate_type": "receivable",
-        "aggregate_id": r.kassenzeichen,
-        "payload": {"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": str(r.status),
-                    "previous_status": old_status, "amount": str(r.amount), "open_amount": str(r.open_amount)},
-    }
-
-
-def _receivable_event(r: Receivable, old_status: str | None = None) -> OutboxEvent:
-    return OutboxEvent(**_receivable_event_row(r, old_status))
-
-
-@dataclass
-class ReceivableLineSpec:
-    title: str
-    amount: Decimal
-    legal_basis: str = ""
-    fee_id: str = ""
-
-
-def create_receivable(
-    tenant, *, debtor_name: str, purpose: str, lines: list[ReceivableLineSpec], due_date: dt.date,
-    product: str, revenue_account: str, cash_account: str, cost_centre: str = "",
-    receivable_account: str = "", case=None, debtor_address: dict | None = None, debtor_email: str = "",
-    debtor_iban: str = "", actor: str, now: dt.datetime | None = None,
-) -> Receivable:
-    """Sollstellung: a receivable with a new Kassenzeichen, posted Forderung an Ertrag."""
-
-    now = now or timezone.now()
-    total = sum((Decimal(ln.amount) for ln in lines), ZERO)
-    if total <= 0:
-        raise Invalid("Eine Forderung braucht einen Betrag größer als 0.")
-    if not receivable_account:
-        role = Account.Role.RECEIVABLES_TAXES if revenue_account.startswith("40") else Account.Role.RECEIVABLES_FEES
-        receivable_account = ledger.account_for_role(tenant, role).number
-    with transaction.atomic():
-        year = timezone.localtime(now).year
-        kz = kzlib.make(year, numbering.next_number(tenant.pk, "KZ", year))
-        r = Receivable.objects.create(
-            tenant=tenant, kassenzeichen=kz, case=case, debtor_name=debtor_name[:200] or "unbekannt",
-            debtor_address=debtor_address or {}, debtor_email=debtor_email, debtor_iban=debtor_iban,
-            purpose=purpose[:200], amount=total, paid_amount=ZERO, open_amount=total,
-            status=ReceivableStatus.OPEN, due_date=due_date, product=product, revenue_account=revenue_account,
-            receivable_account=receivable_account, cash_account=cash_account, cost_centre=cost_centre,
-            created_at=now, created_by=actor, updated_at=now,
-        )
-        ReceivableLine.objects.bulk_create([
-            ReceivableLine(receivable=r, position=i, fee_id=ln.fee_id, title=ln.title[:300],
-                           legal_basis=ln.legal_basis[:300], amount=Decimal(ln.amount))
-            for i, ln in enumerate(lines, start=1)
-        ])
-        entry_lines = [ledger.Line(account=receivable_account, debit=total, product=product,
-                                   cost_centre=cost_centre, text=f"KZ {r.kassenzeichen_display}")]
-        entry_lines += [
-            ledger.Line(account=revenue_account, credit=Decimal(ln.amount), product=product,
-                        cost_centre=cost_centre, text=ln.title[:300])
-            for ln in lines if Decimal(ln.amount) > 0
-        ]
-        ledger.post_entries(tenant, [ledger.EntrySpec(
-            date=timezone.localtime(now).date(), text=f"Sollstellung {r.kassenzeichen_display} {purpose}"[:300],
-            source_ref=f"receivable:{r.pk}", source_type="receivable", lines=entry_lines)],
-            actor=actor, audit=False, now=now)
-        record_change(
-            tenant=tenant, actor=actor, action="receivable.created", object_type="receivable", object_id=r.pk,
-            data={"kassenzeichen": kz, "amount": str(total), "case": case.pk if case else None,
-                  "due_date": due_date.isoformat()},
-            event_type="receivable.created",
-            event_payload={"kassenzeichen": kz, "case": case.pk if case else None, "amount": str(total),
-                           "due_date": due_date.isoformat(), "status": r.status},
-        )
-    return r
-
-
-def create_receivable_for_case(case, *, actor: str, now: dt.datetime | None = None) -> Receivable | None:
-    """Compute the fees of the case's service version and create its receivable (Sollstellung).
-
-    Returns None when the service has no fees or they total 0; idempotent per case."""
-    from rathaus.catalog.fees import compute_fees
-
-    existing = Receivable.objects.filter(case=case).first()
-    if existing is not None:
-        return existing
-    sv = case.service_version
-    definition = sv.definition or {}
-    fees = definition.get("fees") or {}
-    now = now or timezone.now()
-    today = timezone.localtime(now).date()
-    fee_lines = compute_fees(fees, case.data, today=today)
-    if not fee_lines or sum((f.amount for f in fee_lines), ZERO) <= 0:
-        return None
-    acc = definition.get("accounting") or {}
-    missing = [k for k in ("product", "revenue_account", "cash_account") if not acc.get(k)]
-    if missing:
-        raise Invalid(f"Leistung {sv.service.key}: accounting.{', '.join(missing)} fehlt in service.yaml.")
-    hints = sv.form_schema.get("x-applicant") or {}
-    address = {k: str(resolve_pointer(case.data, p) or "") for k, p in (hints.get("address") or {}).items()}
-    iban_ptr = hints.get("iban")
-    due_days = int(fees.get("due_days") or DEFAULT_DUE_DAYS)
-    return create_receivable(
-        case.tenant, case=case, debtor_name=case.applicant_name, debtor_address=address,
-        debtor_email=case.applicant_email, debtor_iban=str(resolve_pointer(case.data, iban_ptr) or "") if iban_ptr else "",
-        purpose=f"{sv.name} {case.reference}",
-        lines=[ReceivableLineSpec(title=f.title, amount=f.amount, legal_basis=f.legal_basis or
-                                  fees.get("legal_basis", ""), fee_id=f.id) for f in fee_lines],
-        due_date=today + dt.timedelta(days=due_days), product=str(acc["product"]),
-        revenue_account=str(acc["revenue_account"]), cash_account=str(acc["cash_account"]),
-        cost_centre=str(acc.get("cost_centre") or ""), receivable_account=str(acc.get("receivable_account") or ""),
-        actor=actor, now=now,
-    )
-
-
-def cancel_receivable(tenant, kassenzeichen: str, *, reason: str, actor: str,
-                      now: dt.datetime | None = None) -> Receivable:
-    """Storno of a Sollstellung (e.g. the notice was withdrawn): only while nothing has been paid on it
-    (money received must be refunded or re-assigned first); the posting is reversed, never deleted."""
-    if not (reason or "").strip():
-        raise Invalid("Für die Stornierung ist ein Grund anzugeben.",
-                      errors=[{"pointer": "/reason", "message": "Grund fehlt", "field": "Grund"}])
-    now = now or timezone.now()
-    with transaction.atomic():
-        r = (Receivable.objects.select_for_update().filter(tenant=tenant, kassenzeichen=kzlib.normalise(kassenzeichen))
-             .first())
-        if r is None:
-            raise NotFound(f"Kein Kassenzeichen {kassenzeichen!r} bei {tenant.name}.")
-        if r.status == ReceivableStatus.CANCELLED:
-            raise Conflict("Die Forderung ist bereits storniert.")
-        if r.paid_amount != 0:
-            raise Conflict("Auf die Forderung ist bereits gezahlt worden; die Zahlung muss zuerst erstattet oder "
-                           "umgebucht werden.")
-        from rathaus.ledger.models import JournalEntry
-
-        entry = JournalEntry.objects.filter(tenant=tenant, source_ref=f"receivable:{r.pk}").first()
-        if entry is not None:
-            ledger.reverse_entry(entry, actor=actor, reason=f"Storno Sollstellung {r.kassenzeichen_display}: "
-                                                            f"{reason}"[:250], date=timezone.localtime(now).date())
-        old = r.status
-        r.status = ReceivableStatus.CANCELLED
-        r.open_amount = ZERO
-        r.updated_at = now
-        r.save(update_fields=["status", "open_amount", "updated_at"])
-        record_change(tenant=tenant, actor=actor, action="receivable.cancelled", object_type="receivable",
-                      object_id=r.pk, data={"kassenzeichen": r.kassenzeichen, "reason": reason[:500]},
-                      event_type="receivable.cancelled",
-                      event_payload={"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": r.status,
-                                     "previous_status": old})
-    return r
-
-
-OPEN_STATES = (ReceivableStatus.OPEN, ReceivableStatus.PARTIALLY_PAID)
-
-
-def receivables_for(tenant, *, status: str | None = None, case_id: int | None = None, open_only: bool = False,
-                    search: str = ""):
-    """The tenant's receivables, newest first; `open_only`: open and partially paid (Offene Posten, by due
-    date); `search`: Kassenzeichen (any notation, prefix), debtor or purpose."""
-    qs = Receivable.objects.filter(tenant=tenant).select_related("case")
-    if status:
-        if status not in ReceivableStatus.values:
-            raise Invalid(f"Unbekannter Status {status!r}; erlaubt: {', '.join(ReceivableStatus.values)}.")
-        qs = qs.filter(status=status)
-    if open_only:
-        qs = qs.filter(status__in=OPEN_STATES)
-    if case_id is not None:
-        qs = qs.filter(case_id=case_id)
-    search = search.replace("\x00", "")  # typed or pasted; no database column can hold a NUL
-    if search:
-        cond = Q(debtor_name__icontains=search) | Q(purpose__icontains=search)
-        if digits := kzlib.normalise(search):
-            cond |= Q(kassenzeichen__startswith=digits)
-        qs = qs.filter(cond)
-    return qs.order_by("due_date", "id") if open_only else qs.order_by("-created_at", "-id")
-
-
-def get_receivable(tenant, kassenzeichen: str) -> Receivable:
-    kz = kzlib.normalise(kassenzeichen)
-    r = Receivable.objects.filter(tenant=tenant, kassenzeichen=kz).select_related("case").first()
-    if r is None:
-        raise NotFound(f"Kein Kassenzeichen {kassenzeichen!r} bei {tenant.name}.")
-    return r
 
 
 # --------------------------------------------------------------------------- bank statements
@@ -358,7 +101,8 @@ class _MatchedReceivable:
 class _Pending:
     tx: BankTransaction
     allocations: list[tuple[Receivable, Decimal]]
-    settles: list[Decimal]  # per allocation: the part that reduces the Forderung (the rest is overpaid)
+    # per allocation: the receivable and the part that reduces its Forderung (the rest is overpaid)
+    settlements: list[tuple[Receivable, Decimal]]
     run_item: object = None  # PaymentRunItem paid by this debit
 
 
@@ -387,8 +131,6 @@ class _Importer:
         self._writer = None
         self._conn = connections[router.db_for_write(BankTransaction)]
         if self._conn.vendor == "postgresql":
-            from concurrent.futures import ThreadPoolExecutor
-
             conn, alias = self._conn, self._conn.alias
             conn.inc_thread_sharing()
 
@@ -469,8 +211,6 @@ class _Importer:
         txs = entry.transactions
         if any(tx.amount is None for tx in txs):
             # a batch booking whose details carry no amounts: one payment of the entry amount (clearing)
-            import dataclasses
-
             txs = [dataclasses.replace(txs[0], amount=entry.amount, currency=entry.currency, index=0,
                                        remittance="\n".join(t.remittance for t in txs if t.remittance),
                                        kz_candidates=None)]
@@ -534,8 +274,6 @@ class _Importer:
             self.drain()
         run_items = {}
         if e2e:
-            from .models import PaymentRunItem
-
             for it in (PaymentRunItem.objects.select_for_update(of=("self",)).select_related("payable")
                        .prefetch_related("payable__lines")
                        .filter(run__tenant=self.tenant, paid=False, end_to_end_id__in=sorted(e2e)).order_by("id")):
@@ -582,14 +320,15 @@ class _Importer:
             if item is not None and (item.amount != amount or item.paid):
                 btx.note = f"Zahlungslauf-Position {item.end_to_end_id}: Betrag weicht ab ({item.amount})."[:300]
                 item = None
-            allocs = self._match(btx, [receivables[k] for k in cands.get(fp, []) if k in receivables])
-            settles = []
+            allocs, note = allocate(amount, [receivables[k] for k in cands.get(fp, []) if k in receivables],
+                                    credit=btx.credit, reversal=btx.reversal, currency=btx.currency,
+                                    payer=btx.counterparty_name)
+            if note:
+                btx.note = note
+            settlements = []
             for r, a in allocs:
                 old_status.setdefault(r.pk, r.status)
-                settles.append(min(a, max(r.open_amount, ZERO)))
-                r.paid_amount += a
-                r.open_amount = r.amount - r.paid_amount
-                r.status = _status_for(r.amount, r.paid_amount)
+                settlements.append((r, apply_payment(r, a)))
                 r.updated_at = self.now
             if allocs or item is not None:
                 btx.state = BankTransaction.State.MATCHED.value
@@ -597,7 +336,7 @@ class _Importer:
                 self.result.matched += 1
             else:
                 self.result.unmatched += 1
-            pending.append(_Pending(btx, allocs, settles, item))
+            pending.append(_Pending(btx, allocs, settlements, item))
         tx_rows = [vars(p.tx) for p in pending]  # (their "pk" is no column: ignored)
         if reserved is None:
             reserved = insert_rows(BankTransaction, tx_rows)
@@ -611,8 +350,11 @@ class _Importer:
         touched = {r.pk: r for p in pending for r, _ in p.allocations}
         # what is written is taken now: the next batch may change these receivables while this one is written
         amounts = _receivable_amounts(touched.values())
-        events = [_receivable_event_row(r, old_status[r.pk]) for r in touched.values() if r.status != old_status[r.pk]]
+        events = [receivable_event(r, old_status[r.pk]) for r in touched.values() if r.status != old_status[r.pk]]
         paid_items = [p.run_item for p in pending if p.run_item is not None]
+        events += [event_row(self.tenant.pk, "payable.paid", aggregate_type="payable", aggregate_id=it.payable.number,
+                             payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
+                   for it in paid_items]
         collective = self._collective(pending)
         tenant, actor, now = self.tenant, self.actor, self.now
 
@@ -622,17 +364,10 @@ class _Importer:
             insert_rows(Allocation, alloc_rows, returning=False)
             if amounts:
                 _write_receivable_amounts(amounts)
-            insert_rows(OutboxEvent, events, returning=False)
             if paid_items:
-                from .models import Payable, PaymentRunItem
-
                 PaymentRunItem.objects.bulk_update(paid_items, ["paid"])
                 Payable.objects.bulk_update([it.payable for it in paid_items], ["status", "paid_amount", "updated_at"])
-                OutboxEvent.objects.bulk_create([OutboxEvent(
-                    tenant_id=tenant.pk, type="payable.paid", aggregate_type="payable",
-                    aggregate_id=it.payable.number,
-                    payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
-                    for it in paid_items])
+            record_events(events)  # the receivables' new states, then the payables paid
             ledger.post_entries(tenant, collective, actor=actor, audit=False, now=now)
 
         if sync:
@@ -649,8 +384,6 @@ class _Importer:
         for p in pending:
             btx = p.tx
             if p.run_item is not None:  # the payables' own posting; its bank line is summed like the others
-                from .payables import book_run_item_payment
-
                 lines = book_run_item_payment(p.run_item, booking_date=btx.booking_date, bank_ledger_account=bank,
                                               source_ref=f"banktx:{btx.pk}").lines
                 bank_debit = bank_credit = ZERO
@@ -692,56 +425,13 @@ class _Importer:
         Überzahlung / Verwahrgeld, or Verwahrgeld an Bank): the collective entry sums the bank side per day."""
         btx = p.tx
         if not btx.credit:
-            return [ledger.Line(account=self.role(Account.Role.SUSPENSE), debit=btx.amount,
-                                cash_account=self.role(Account.Role.SUSPENSE_CASH_OUT), text="Ausgang ungeklärt")]
-        lines = []
-        rest = btx.amount
-        for (r, _a), settle in zip(p.allocations, p.settles, strict=True):
-            if settle > 0:
-                lines.append(_settle_line(r, settle))
-                rest -= settle
-        if rest > 0:
-            role = Account.Role.OVERPAYMENTS if p.allocations else Account.Role.SUSPENSE
-            lines.append(ledger.Line(account=self.role(role), credit=rest,
-                                     cash_account=self.role(Account.Role.SUSPENSE_CASH_IN),
-                                     # the Kassenzeichen (of the last receivable paid) so that the receivable's
-                                     # page finds this line of the statement's collective entry too
-                                     text=f"Überzahlung KZ {p.allocations[-1][0].kassenzeichen_display}"
-                                     if p.allocations else "ungeklärter Eingang"))
-        return lines
-
-    def _match(self, btx: BankTransaction, found: list[Receivable]) -> list[tuple[Receivable, Decimal]]:
-        """Decide how an incoming payment settles receivables.
-
-        - one Kassenzeichen: the whole amount goes to it (partial payment, exact or overpayment);
-        - several: when the amount equals their open total, each is settled; when it equals the open
-          amount of exactly one of them, that one; otherwise the payment goes to the clearing list;
-        - currency other than EUR, reversals, debits and returns: clearing list.
-        """
-        if not found or not btx.credit or btx.reversal or btx.currency != "EUR" or btx.amount <= 0:
-            if found and btx.currency != "EUR":
-                btx.note = "Fremdwährung: bitte manuell prüfen."
-            return []
-        if len(found) == 1:
-            r = found[0]
-            if btx.counterparty_name and r.debtor_name and not _names_overlap(btx.counterparty_name, r.debtor_name):
-                btx.note = f"Zahlung durch Dritte ({btx.counterparty_name[:80]})"[:300]
-            return [(r, btx.amount)]
-        open_total = sum((max(r.open_amount, ZERO) for r in found), ZERO)
-        if open_total == btx.amount:
-            return [(r, max(r.open_amount, ZERO)) for r in found if r.open_amount > 0]
-        exact = [r for r in found if r.open_amount == btx.amount]
-        if len(exact) == 1:
-            return [(exact[0], btx.amount)]
-        btx.note = "Mehrere Kassenzeichen im Verwendungszweck; Betrag passt zu keiner Aufteilung."
-        return []
+            return [suspense_debit(btx.amount, self.role, text="Ausgang ungeklärt")]
+        return payment_lines(btx.amount, p.settlements, self.role)
 
 
 def _known_fingerprints(tenant_id: int, account_id: int, fps: list[str]) -> set[str]:
     """The fingerprints of `fps` already booked for this account (one query per batch; on PostgreSQL the
     array is one parameter and each fingerprint one probe of the unique index)."""
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         return set(BankTransaction.objects.filter(tenant_id=tenant_id, bank_account_id=account_id,
                                                   fingerprint__in=fps).order_by().values_list("fingerprint", flat=True))
@@ -759,12 +449,6 @@ def _known_fingerprints(tenant_id: int, account_id: int, fps: list[str]) -> set[
     return known
 
 
-def _settle_line(r: Receivable, amount: Decimal) -> ledger.Line:
-    """The credit line that reduces a Forderung, with its Einzahlungskonto for the Finanzrechnung."""
-    return ledger.Line(account=r.receivable_account, credit=amount, product=r.product, cost_centre=r.cost_centre,
-                       cash_account=r.cash_account, text=f"KZ {r.kassenzeichen_display}")
-
-
 def _receivable_amounts(receivables) -> list[tuple]:
     """(id, paid, open, status, updated_at) of each receivable, as they are now."""
     return [(r.pk, r.paid_amount, r.open_amount, str(r.status), r.updated_at) for r in receivables]
@@ -774,8 +458,6 @@ def _write_receivable_amounts(amounts: list[tuple]) -> None:
     """Write paid/open amount and status of many receivables (`_receivable_amounts`) in one statement
     (Django's bulk_update builds a CASE expression per row and field, which costs more than the whole
     matching)."""
-    from django.db import connection
-
     table = Receivable._meta.db_table
     if connection.vendor == "postgresql":  # one statement for the whole batch
         ids, paid, open_, status, at = (array_literal(col) for col in zip(*amounts, strict=True))
@@ -794,21 +476,12 @@ def _write_receivable_amounts(amounts: list[tuple]) -> None:
                         "WHERE id = %s", rows)
 
 
-def _names_overlap(a: str, b: str) -> bool:
-    return bool(_name_words(a) & _name_words(b))
-
-
 def import_bank_statement(tenant, source, *, actor: str, filename: str = "kontoauszug.xml",
                           now: dt.datetime | None = None) -> ImportResult:
     """Import a camt.053 file (bytes or a binary file object): book every new transaction once,
     match it, and keep the file in the E-Akte.
 
     All or nothing: a file that turns out malformed half-way is rolled back completely (4xx)."""
-    from rathaus.documents.models import Document
-    from rathaus.documents.services import sha256_of, store_document
-
-    from .bank.camt_model import CamtError
-
     now = now or timezone.now()
     if isinstance(source, bytes | bytearray):
         sha = hashlib.sha256(source).hexdigest()
@@ -866,8 +539,6 @@ def _old_objects_frozen():
     are still collected (memory stays bounded: at most 50,000 uncollected young objects). Where the process
     froze objects itself (e.g. a pre-forking server), or another import in this process runs, nothing is
     changed."""
-    import gc
-
     if gc.get_freeze_count() or not _GC_TUNED.acquire(blocking=False):
         yield
         return
@@ -884,10 +555,7 @@ def _old_objects_frozen():
 
 def _entries(source):
     """The statement's entries: parsed in a child process for a large file (on another core, see
-    `camt_process`), in this process for a small one."""
-    from .bank.camt import parse_camt053
-    from .bank.process import parse_camt053_parallel, source_size
-
+    `process`), in this process for a small one."""
     limit = settings.RATHAUS_MAX_STATEMENT_BYTES
     size = source_size(source)
     if size is not None and size >= settings.RATHAUS_CAMT_PROCESS_BYTES and sys.executable:
@@ -901,9 +569,6 @@ def _prefetched(iterator, size: int = 2000, chunk: int = 100):
     over in lists of `chunk` (a queue's put and get take two locks each: per item that was ≈ 5 µs of both
     threads' time). Memory stays bounded by `size`; an exception of the iterator is re-raised in the
     consumer after the items before it."""
-    import queue
-    import threading
-
     q: queue.Queue = queue.Queue(maxsize=max(1, size // chunk))
     done = object()
     stop = threading.Event()
@@ -959,302 +624,9 @@ def _prefetched(iterator, size: int = 2000, chunk: int = 100):
 
 
 def _check_empty_statement(tenant, source) -> None:
-    from .bank.camt import read_statement_infos
-
     if not isinstance(source, bytes | bytearray):
         source.seek(0)
     for info in read_statement_infos(source, max_bytes=settings.RATHAUS_MAX_STATEMENT_BYTES):
         iban = (info.account_iban or info.account_other or "").replace(" ", "").upper()
         if not BankAccount.objects.filter(tenant=tenant, iban=iban, active=True).exists():
             raise Invalid(f"Das Konto {iban or '?'} ist kein Konto von {tenant.name}.")
-
-
-# --------------------------------------------------------------------------- clearing list
-
-def clearing_list(tenant):
-    return (BankTransaction.objects.filter(tenant=tenant, state=BankTransaction.State.CLEARING)
-            .select_related("statement").order_by("booking_date", "id"))
-
-
-# --------------------------------------------------------------------------- returned payments in the clearing list
-
-# ISO 20022 ExternalReturnReason1Code: the codes German banks give for a returned credit transfer (RtrInf/Rsn)
-RETURN_REASONS = {
-    "AC01": "IBAN fehlerhaft", "AC03": "Konto des Empfängers ungültig", "AC04": "Konto erloschen",
-    "AC06": "Konto gesperrt", "AC13": "Kontoart passt nicht (Verbraucherkonto)", "AG01": "Buchung auf dem Konto nicht zulässig",
-    "AG02": "ungültiger Geschäftsvorfall", "AM05": "Doppelzahlung", "BE04": "Anschrift des Empfängers fehlt",
-    "CUST": "vom Empfänger abgelehnt", "FOCR": "Rückgabe nach Rückrufanfrage", "MD07": "Kontoinhaber verstorben",
-    "MS02": "vom Empfänger abgelehnt, ohne Angabe von Gründen", "MS03": "ohne Angabe von Gründen",
-    "RC01": "BIC fehlerhaft", "RR01": "Konto oder Name des Auftraggebers fehlt (Regulatorik)",
-    "RR02": "Name oder Anschrift des Auftraggebers fehlt", "RR03": "Name oder Anschrift des Empfängers fehlt",
-    "RR04": "regulatorische Gründe", "SL01": "besondere Dienstleistung der Bank", "TM01": "nach Annahmeschluss",
-}
-
-
-def returned_payments(tenant, transactions) -> dict[int, dict]:
-    """Incoming clearing items that are a credit transfer of ours coming back (a return reason in the
-    statement): the reason in words and, where the end-to-end id is one of a payment run, the payable it paid.
-    One query per page."""
-    items = [t for t in transactions if t.credit and t.return_reason]
-    if not items:
-        return {}
-    from .models import PaymentRunItem
-
-    runs = {it.end_to_end_id: it for it in PaymentRunItem.objects.filter(
-        run__tenant=tenant, end_to_end_id__in={t.end_to_end_id for t in items if t.end_to_end_id})
-        .select_related("payable", "run")}
-    out = {}
-    for t in items:
-        it = runs.get(t.end_to_end_id)
-        out[t.pk] = {"code": t.return_reason, "reason": RETURN_REASONS.get(t.return_reason, ""),
-                     "payable": it.payable.number if it else "", "creditor": it.payable.creditor_name if it else "",
-                     "run": it.run.number if it else ""}
-    return out
-
-
-# --------------------------------------------------------------------------- suggestions for the clearing list
-
-_AKTENZEICHEN = re.compile(r"\b([A-Z]{2,6})[\s\-/.]*(20\d\d)[\s\-/.]*(\d{1,6})\b")
-MAX_SUGGESTIONS = 5
-
-
-@dataclass
-class Suggestion:
-    """An open receivable the payer probably meant, and why (shown to the treasury, never booked alone)."""
-
-    receivable: Receivable
-    # (code, detail): kz_typo, kz_swap, kz_no_check (a Kassenzeichen the check digits refused, or without
-    # them), aktenzeichen (detail: the reference), name_amount, amount (the open amount equals the payment)
-    reasons: list[tuple[str, str]] = field(default_factory=list)
-    score: int = 0
-
-    @property
-    def reason_codes(self) -> list[str]:
-        return [code for code, _ in self.reasons]
-
-
-def clearing_suggestions(tenant, transactions) -> dict[int, list[Suggestion]]:
-    """For the clearing items shown (one page): the open receivables their payers probably meant.
-
-    Reasons, strongest first: a Kassenzeichen with one typed digit or one swap of adjacent digits (which the
-    check digits refuse), or without its check digits; the Aktenzeichen of the case in the remittance text;
-    the debtor's name together with the exact open amount. Then whether the amount and the name fit. At most
-    MAX_SUGGESTIONS per item; at most five queries per page, whatever its size (Kassenzeichen and Aktenzeichen by
-    their unique indexes; name and amount over the tenant's open receivables, limited)."""
-    from rathaus.cases.models import Case
-    from rathaus.catalog.models import ServiceVersion
-
-    items = [t for t in transactions if t.credit and t.unallocated > 0]
-    if not items:
-        return {}
-    open_states = (ReceivableStatus.OPEN, ReceivableStatus.PARTIALLY_PAID)
-    by_kz: dict[int, dict[str, str]] = {}
-    by_ref: dict[int, set[str]] = {}
-    prefixes = set(ServiceVersion.objects.filter(service__tenant=tenant).values_list("reference_prefix", flat=True)
-                   .distinct().order_by())  # "KZ 2026-000123-45" is no Aktenzeichen, "GEW 2026 123" is
-    for t in items:
-        text = f"{t.remittance}\n{t.end_to_end_id}".upper()
-        refs = [m for m in _AKTENZEICHEN.finditer(text) if m.group(1) in prefixes]
-        by_ref[t.pk] = {numbering.format_reference(m.group(1), int(m.group(2)), int(m.group(3))) for m in refs}
-        # the digits of an Aktenzeichen (GEW-2026-000001) are not a Kassenzeichen without its check digits
-        for m in reversed(refs):
-            text = text[:m.start()] + "\n" + text[m.end():]
-        by_kz[t.pk] = kzlib.near_misses(text)
-    all_kz = {k for d in by_kz.values() for k in d}
-    all_refs = {r for refs in by_ref.values() for r in refs}
-    receivables: dict[str, Receivable] = {}
-    if all_kz:
-        for r in any_of(Receivable.objects.filter(tenant=tenant, status__in=open_states), "kassenzeichen",
-                        sorted(all_kz)):
-            receivables[r.kassenzeichen] = r
-    case_receivables: dict[str, list[Receivable]] = {}
-    if all_refs:
-        ids = dict(Case.objects.filter(tenant=tenant, reference__in=sorted(all_refs)).values_list("pk", "reference"))
-        for r in (Receivable.objects.filter(tenant=tenant, case_id__in=list(ids), status__in=open_states)
-                  .order_by("id")):
-            case_receivables.setdefault(ids[r.case_id], []).append(r)
-    # name + exact open amount: only receivables whose open amount is one of the page's amounts and whose
-    # debtor shares a word of a payer's name (SQL), the exact word check in Python
-    words = {w for t in items for w in _name_words(t.counterparty_name)}
-    named: list[Receivable] = []
-    if words:
-        # SQLite's LIKE folds the case of ASCII letters only (PostgreSQL's ILIKE all): a word with other letters
-        # is looked for as written in lower case, capitals and with a capital first letter (müller, MÜLLER,
-        # Öztürk), the spellings names come in; the exact word check follows in Python
-        cond = Q()
-        for w in sorted(words)[:40]:
-            for v in {w} if w.isascii() else {w, w.upper(), w.capitalize()}:
-                cond |= Q(debtor_name__icontains=v)
-        named = list(Receivable.objects.filter(tenant=tenant, status__in=open_states,
-                                               open_amount__in={t.unallocated for t in items})
-                     .filter(cond).order_by("due_date", "id")[:500])
-    out: dict[int, list[Suggestion]] = {}
-    for t in items:
-        found: dict[int, Suggestion] = {}
-
-        def add(r, reason, score, detail="", found=found):
-            s = found.setdefault(r.pk, Suggestion(r))
-            if all(code != reason for code, _ in s.reasons):
-                s.reasons.append((reason, detail))
-                s.score += score
-
-        for kz, how in by_kz[t.pk].items():
-            if kz in receivables:
-                add(receivables[kz], {"Tippfehler": "kz_typo", "Zahlendreher": "kz_swap"}.get(how, "kz_no_check"), 40)
-        for ref in sorted(by_ref[t.pk]):
-            for r in case_receivables.get(ref, []):
-                add(r, "aktenzeichen", 30, ref)
-        payer = _name_words(t.counterparty_name)
-        for r in named:
-            if r.open_amount == t.unallocated and payer & _name_words(r.debtor_name):
-                add(r, "name_amount", 20)
-        for s in found.values():
-            if s.receivable.open_amount == t.unallocated and "name_amount" not in s.reason_codes:
-                add(s.receivable, "amount", 5)
-        out[t.pk] = sorted(found.values(), key=lambda s: (-s.score, s.receivable.due_date, s.receivable.pk)
-                           )[:MAX_SUGGESTIONS]
-    return out
-
-
-_NOT_A_NAME = frozenset({"und", "gmbh", "mbh", "e.k.", "herr", "frau", "familie", "fam", "co.", "kg", "ohg", "bank",
-                         "sparkasse"})
-_NAME_SEPARATORS = re.compile(r"[\s,;/&+\-]+")
-
-
-def _name_words(name: str) -> set[str]:
-    """The words of a name that identify a person (not "und", "GmbH", initials): lower case, ≥ 3 letters."""
-    return {w for w in _NAME_SEPARATORS.split((name or "").lower()) if len(w) > 2 and w not in _NOT_A_NAME}
-
-
-def assign_transaction(tenant, tx_id: int, *, kassenzeichen: str, amount: Decimal | None = None, actor: str,
-                       note: str = "", now: dt.datetime | None = None) -> Allocation:
-    """Manual assignment of (part of) a clearing item to a receivable (Verwahrgeld an Forderung)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        btx = BankTransaction.objects.select_for_update().filter(tenant=tenant, pk=tx_id).first()
-        if btx is None:
-            raise NotFound("Diesen Kontoumsatz gibt es nicht.")
-        if btx.state not in (BankTransaction.State.CLEARING,) or btx.unallocated <= 0:
-            raise Conflict("Dieser Kontoumsatz ist bereits vollständig zugeordnet oder erledigt.")
-        if not btx.credit:
-            raise Conflict("Abbuchungen können keiner Forderung zugeordnet werden.")
-        kz = kzlib.normalise(kassenzeichen)
-        if not kzlib.is_valid(kz):
-            raise Invalid("Das Kassenzeichen ist ungültig (Prüfziffer stimmt nicht).",
-                          errors=[{"pointer": "/kassenzeichen", "message": "Prüfziffer stimmt nicht",
-                                   "field": "Kassenzeichen"}])
-        r = Receivable.objects.select_for_update().filter(tenant=tenant, kassenzeichen=kz).first()
-        if r is None:
-            raise NotFound(f"Kein Kassenzeichen {kzlib.display(kz)}.")
-        if r.status == ReceivableStatus.CANCELLED:
-            raise Conflict("Die Forderung ist storniert.")
-        amount = btx.unallocated if amount is None else Decimal(amount)
-        if amount <= 0 or amount > btx.unallocated or amount != amount.quantize(Decimal("0.01")):
-            raise Invalid(f"Betrag muss zwischen 0,01 und {btx.unallocated} liegen (centgenau).",
-                          errors=[{"pointer": "/amount", "message": "Betrag außerhalb des Umsatzes", "field": "Betrag"}])
-        old = r.status
-        settle = min(amount, max(r.open_amount, ZERO))
-        r.paid_amount += amount
-        r.open_amount = r.amount - r.paid_amount
-        r.status = _status_for(r.amount, r.paid_amount)
-        r.updated_at = now
-        r.save(update_fields=["paid_amount", "open_amount", "status", "updated_at"])
-        btx.unallocated -= amount
-        if btx.unallocated == 0:
-            btx.state = BankTransaction.State.ASSIGNED
-            btx.resolved_at, btx.resolved_by = now, actor
-        btx.note = (note or btx.note)[:300]
-        btx.save(update_fields=["unallocated", "state", "resolved_at", "resolved_by", "note"])
-        alloc = Allocation.objects.create(tenant=tenant, transaction=btx, receivable=r, amount=amount, manual=True,
-                                          created_at=now, created_by=actor)
-        suspense = ledger.account_for_role(tenant, Account.Role.SUSPENSE).number
-        lines = [ledger.Line(account=suspense, debit=amount,
-                             cash_account=ledger.account_for_role(tenant, Account.Role.SUSPENSE_CASH_OUT).number)]
-        if settle > 0:
-            lines.append(_settle_line(r, settle))
-        if amount - settle > 0:
-            lines.append(ledger.Line(account=ledger.account_for_role(tenant, Account.Role.OVERPAYMENTS).number,
-                                     credit=amount - settle,
-                                     cash_account=ledger.account_for_role(tenant, Account.Role.SUSPENSE_CASH_IN).number,
-                                     text=f"Überzahlung KZ {r.kassenzeichen_display}"))
-        ledger.post_entries(tenant, [ledger.EntrySpec(
-            date=timezone.localtime(now).date(), text=f"Zuordnung Klärfall {btx.pk} an KZ {r.kassenzeichen_display}",
-            source_ref=f"allocation:{alloc.pk}", source_type="allocation", lines=lines)], actor=actor, audit=False,
-            now=now)
-        record_change(tenant=tenant, actor=actor, action="bank_transaction.assigned", object_type="bank_transaction",
-                      object_id=btx.pk, data={"kassenzeichen": kz, "amount": str(amount), "note": note[:300]},
-                      event_type=None)
-        if r.status != old:
-            _receivable_event(r, old).save()
-    return alloc
-
-
-def resolve_transaction(tenant, tx_id: int, *, actor: str, note: str, now: dt.datetime | None = None
-                        ) -> BankTransaction:
-    """Close a clearing item without a receivable (e.g. refunded, booked elsewhere), with a reason."""
-    if not note.strip():
-        raise Invalid("Bitte einen Vermerk angeben, warum der Klärfall ohne Zuordnung erledigt ist.",
-                      errors=[{"pointer": "/note", "message": "Vermerk fehlt", "field": "Vermerk"}])
-    now = now or timezone.now()
-    with transaction.atomic():
-        btx = BankTransaction.objects.select_for_update().filter(tenant=tenant, pk=tx_id).first()
-        if btx is None:
-            raise NotFound("Diesen Kontoumsatz gibt es nicht.")
-        if btx.state != BankTransaction.State.CLEARING:
-            raise Conflict("Dieser Kontoumsatz ist kein offener Klärfall.")
-        btx.state = BankTransaction.State.IGNORED
-        btx.note = note[:300]
-        btx.resolved_at, btx.resolved_by = now, actor
-        btx.save(update_fields=["state", "note", "resolved_at", "resolved_by"])
-        record_change(tenant=tenant, actor=actor, action="bank_transaction.resolved", object_type="bank_transaction",
-                      object_id=btx.pk, data={"note": note[:300]}, event_type=None)
-    return btx
-
-
-
-# --------------------------------------------------------------------------- demo
-
-def demo_statement_for(r: Receivable, *, amount: Decimal | None = None, version: str = "camt.053.001.08") -> bytes:
-    """A camt.053 statement of the tenant's account in which the debtor pays this receivable (demo and
-    tests: try the import without a bank). The Kassenzeichen is split over two remittance lines, as
-    banks do with long texts."""
-    import io
-
-    from .bank.writer import WriterEntry, write_camt053
-
-    acc = ensure_bank_account(r.tenant)
-    now = timezone.now()
-    today = timezone.localdate()
-    amount = r.open_amount if amount is None else amount
-    out = io.BytesIO()
-    ref = hashlib.sha256(f"{r.tenant_id}:{r.kassenzeichen}:{now.isoformat()}".encode()).hexdigest()[:16].upper()
-    write_camt053(
-        out, version=version, account_iban=acc.iban, account_owner=r.tenant.name, servicer_bic=acc.bic,
-        statement_id=f"DEMO-{today:%Y%m%d}-{ref[:6]}", message_id=f"DEMO{ref}", created_at=now,
-        opening_balance=Decimal("0.00"),
-        entries=[WriterEntry(amount=amount, booking_date=today, credit=True, debtor_name=r.debtor_name or "Zahler",
-                             debtor_iban="DE89370400440532013000", account_servicer_ref=f"DEMO{ref}",
-                             remittance=f"Kassenzeichen {r.kassenzeichen_display} {r.purpose}"[:280])],
-    )
-    return out.getvalue()
-
-
-def demo_statement_for_run(run) -> bytes:
-    """A camt.053 statement in which the bank executed every transfer of a payment run (one debit per
-    transfer with its end-to-end id) – demo and tests only."""
-    import io
-
-    from .bank.writer import WriterEntry, write_camt053
-
-    now = timezone.now()
-    out = io.BytesIO()
-    entries = [WriterEntry(amount=it.amount, booking_date=run.execution_date, credit=False,
-                           end_to_end_id=it.end_to_end_id, creditor_name=it.payable.creditor_name,
-                           creditor_iban=it.payable.creditor_iban, remittance=it.payable.remittance,
-                           account_servicer_ref=f"DEMO-{it.end_to_end_id}")
-               for it in run.items.select_related("payable").order_by("id")]
-    write_camt053(out, account_iban=run.bank_account.iban, account_owner=run.tenant.name,
-                  servicer_bic=run.bank_account.bic, statement_id=f"DEMO-{run.number}",
-                  message_id=f"DEMO-{run.message_id}"[:35], created_at=now, opening_balance=Decimal("0.00"),
-                  entries=entries)
-    return out.getvalue()

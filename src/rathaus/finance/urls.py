@@ -7,7 +7,6 @@ app_name = "finance"
 urlpatterns = [
     path("kasse/", views.open_items, name="open_items"),
     path("kasse/forderungen/<str:kassenzeichen>/", views.receivable, name="receivable"),
-    path("kasse/forderungen/<str:kassenzeichen>/demo-kontoauszug/", views.demo_statement, name="demo_statement"),
     path("kasse/forderungen/<str:kassenzeichen>/stornieren/", views.cancel, name="cancel"),
     path("kasse/forderungen/<str:kassenzeichen>/erstatten/", views.refund, name="refund"),
     path("kasse/klaerfaelle/", views.clearing, name="clearing"),
@@ -15,6 +14,4 @@ urlpatterns = [
     path("kasse/kontoauszuege/", views.statements, name="statements"),
     path("kasse/zahlungen/", views.payments, name="payments"),
     path("kasse/zahlungen/laeufe/<int:run_id>/datei/", views.payment_run_file, name="payment_run_file"),
-    path("kasse/zahlungen/laeufe/<int:run_id>/demo-kontoauszug/", views.demo_run_statement,
-         name="demo_run_statement"),
 ]

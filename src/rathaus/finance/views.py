@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.db.models import Prefetch, Q
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,10 +23,19 @@ from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.i18n import choice_label, choice_options
 from rathaus.core.templatetags.rathaus_format import format_eur
 from rathaus.core.web import document_response, staff_view
-from rathaus.ledger.models import JournalEntry
+from rathaus.ledger.models import JournalEntry, JournalLine
 
-from . import services
+from .clearing import (
+    assign_transaction,
+    clearing_list,
+    clearing_suggestions,
+    resolve_transaction,
+    returned_payments,
+)
 from .models import BankStatement, ReceivableStatus
+from .receivables import cancel_receivable, get_receivable, pay_to, receivables_for
+from .refunds import refund_clearing_item, refund_overpayment, refunds_of
+from .services import import_bank_statement
 
 PAGE_SIZE = 50
 READ_ROLES = ("treasury", "accounting", "admin")
@@ -69,8 +78,8 @@ def open_items(request, membership):
     q = (request.GET.get("q") or "").strip()[:100]
     if status not in ReceivableStatus.values and status != "offen":
         status = ""
-    qs = services.receivables_for(membership.tenant, open_only=status == "offen",
-                                  status=status if status in ReceivableStatus.values else None, search=q)
+    qs = receivables_for(membership.tenant, open_only=status == "offen",
+                         status=status if status in ReceivableStatus.values else None, search=q)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("seite"))
     today = timezone.localdate()
     params = {k: v for k, v in {"status": status, "q": q}.items() if v}
@@ -79,23 +88,17 @@ def open_items(request, membership):
                                 "label": choice_label(ReceivableStatus, r.status)} for r in page.object_list],
         "statuses": [("offen", _("offen und teilweise bezahlt")), *choice_options(ReceivableStatus)],
         "filter_status": status, "q": q, "query": urlencode(params),
-        "clearing_count": services.clearing_list(membership.tenant).count(),
+        "clearing_count": clearing_list(membership.tenant).count(),
     })
 
 
 @treasury_view()
 def receivable(request, membership, kassenzeichen: str):
     try:
-        r = services.get_receivable(membership.tenant, kassenzeichen)
+        r = get_receivable(membership.tenant, kassenzeichen)
     except NotFound as e:
         raise Http404(str(e)) from e
     allocations = list(r.allocations.select_related("transaction"))
-    from django.db.models import Prefetch
-
-    from rathaus.ledger.models import JournalLine
-
-    from .refunds import refunds_of
-
     refunds = list(refunds_of(r))
     refs = ([f"receivable:{r.pk}"] + [f"allocation:{a.pk}" for a in allocations]
             + [f"payable:{p.pk}" for p in refunds])
@@ -111,7 +114,7 @@ def receivable(request, membership, kassenzeichen: str):
         "allocations": allocations, "refunds": refunds,
         "may_refund": membership.has_role("treasury") and r.status == ReceivableStatus.OVERPAID,
         "overpaid": -r.open_amount,
-        "entries": entries, "pay_to": services.pay_to(membership.tenant),
+        "entries": entries, "pay_to": pay_to(membership.tenant),
         "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
         "may_cancel": membership.has_role("treasury") and r.paid_amount == 0 and r.status != "cancelled",
     })
@@ -121,8 +124,8 @@ def receivable(request, membership, kassenzeichen: str):
 @treasury_view(write=True)
 def cancel(request, membership, kassenzeichen: str):
     try:
-        r = services.cancel_receivable(membership.tenant, kassenzeichen, reason=request.POST.get("grund", ""),
-                                       actor=request.user.get_username())
+        r = cancel_receivable(membership.tenant, kassenzeichen, reason=request.POST.get("grund", ""),
+                              actor=request.user.get_username())
         messages.success(request, _("Forderung %(kz)s storniert; die Sollstellung ist zurückgebucht.")
                          % {"kz": r.kassenzeichen_display})
     except NotFound as e:
@@ -136,8 +139,6 @@ def cancel(request, membership, kassenzeichen: str):
 @treasury_view(write=True)
 def refund(request, membership, kassenzeichen: str):
     """Überzahlung erstatten: a refund payable to the account the overpayment came from (refunds.py)."""
-    from .refunds import refund_overpayment
-
     try:
         p = refund_overpayment(membership.tenant, kassenzeichen, note=request.POST.get("vermerk", ""),
                                actor=request.user.get_username())
@@ -153,10 +154,10 @@ def refund(request, membership, kassenzeichen: str):
 
 @treasury_view()
 def clearing(request, membership):
-    items = services.clearing_list(membership.tenant)
+    items = clearing_list(membership.tenant)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("seite"))
-    suggestions = services.clearing_suggestions(membership.tenant, page.object_list)
-    returned = services.returned_payments(membership.tenant, page.object_list)
+    suggestions = clearing_suggestions(membership.tenant, page.object_list)
+    returned = returned_payments(membership.tenant, page.object_list)
     for t in page.object_list:
         t.suggestions = suggestions.get(t.pk, [])
         t.returned = returned.get(t.pk)
@@ -174,21 +175,18 @@ def clearing_action(request, membership, tx_id: int, action: str):
     try:
         if action == "zuordnen":
             amount = parse_amount(request.POST.get("betrag") or "")
-            alloc = services.assign_transaction(membership.tenant, tx_id,
-                                                kassenzeichen=request.POST.get("kassenzeichen", ""),
-                                                amount=amount, actor=actor, note=note)
+            alloc = assign_transaction(membership.tenant, tx_id, kassenzeichen=request.POST.get("kassenzeichen", ""),
+                                       amount=amount, actor=actor, note=note)
             messages.success(request, _("%(amount)s dem Kassenzeichen %(kz)s zugeordnet.") % {
                 "amount": format_eur(alloc.amount), "kz": alloc.receivable.kassenzeichen_display})
         elif action == "zurueckueberweisen":
-            from .refunds import refund_clearing_item
-
             p = refund_clearing_item(membership.tenant, tx_id, note=note, actor=actor)
             messages.success(request, _("Rückzahlung von %(amount)s an %(name)s (%(iban)s) angeordnet: %(number)s. "
                                         "Sie wird mit dem nächsten Zahlungslauf überwiesen.") % {
                 "amount": format_eur(p.amount), "name": p.creditor_name, "iban": p.creditor_iban,
                 "number": p.number})
         elif action == "erledigen":
-            services.resolve_transaction(membership.tenant, tx_id, actor=actor, note=note)
+            resolve_transaction(membership.tenant, tx_id, actor=actor, note=note)
             messages.success(request, _("Klärfall ohne Zuordnung erledigt."))
         else:
             raise Http404("Unbekannte Aktion")
@@ -213,8 +211,8 @@ def statements(request, membership):
         else:
             try:
                 with upload.open("rb") as fh:
-                    res = services.import_bank_statement(membership.tenant, fh, actor=request.user.get_username(),
-                                                         filename=upload.name)
+                    res = import_bank_statement(membership.tenant, fh, actor=request.user.get_username(),
+                                                filename=upload.name)
                 messages.success(request, _(
                     "Kontoauszug eingelesen. Umsätze: %(entries)s, davon zugeordnet: %(matched)s, "
                     "Klärfälle: %(unmatched)s, bereits eingelesen: %(duplicates)s, "
@@ -234,22 +232,6 @@ def statements(request, membership):
         "page": page, "may_write": membership.has_role("treasury"),
         "max_mb": settings.RATHAUS_MAX_STATEMENT_BYTES // (1024 * 1024),
     }, status=status)
-
-
-@treasury_view()
-def demo_statement(request, membership, kassenzeichen: str):
-    """Demo only: a camt.053 file that pays this receivable (to try the import without a bank)."""
-    if not getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
-        raise Http404("Nur in der Demo")
-    try:
-        r = services.get_receivable(membership.tenant, kassenzeichen)
-    except NotFound as e:
-        raise Http404(str(e)) from e
-    content = services.demo_statement_for(r)
-    resp = HttpResponse(content, content_type="application/xml")
-    resp["Content-Disposition"] = f'attachment; filename="camt053-{r.kassenzeichen}.xml"'
-    return resp
-
 
 
 @treasury_view()
@@ -294,22 +276,6 @@ def payments(request, membership):
         "execution_date": execution_date, "may_write": membership.has_role("treasury"),
         "demo": getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False),
     }, status=status)
-
-
-@treasury_view()
-def demo_run_statement(request, membership, run_id: int):
-    """Demo only: the bank statement that shows the debits of this payment run."""
-    from .payables import get_payment_run
-
-    if not getattr(settings, "RATHAUS_SHOW_DEMO_LOGINS", False):
-        raise Http404("Nur in der Demo")
-    try:
-        run = get_payment_run(membership.tenant, run_id)
-    except NotFound as e:
-        raise Http404(str(e)) from e
-    resp = HttpResponse(services.demo_statement_for_run(run), content_type="application/xml")
-    resp["Content-Disposition"] = f'attachment; filename="camt053-{run.number}.xml"'
-    return resp
 
 
 @treasury_view()

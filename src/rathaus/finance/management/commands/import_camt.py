@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from rathaus.core.errors import DomainError
+from rathaus.finance.services import import_bank_statement
 from rathaus.tenants.models import Tenant
 
 
@@ -17,10 +19,6 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="import-camt", help="wer einliest (für Audit und Buchungen)")
 
     def handle(self, files, tenant, actor, **opts):
-        from django.conf import settings
-
-        from rathaus.finance.services import import_bank_statement
-
         slug = tenant or settings.RATHAUS_DEFAULT_TENANT
         t = Tenant.objects.filter(slug=slug).first()
         if t is None:
