@@ -15,6 +15,7 @@ from rathaus.core.web import read_limited_body
 
 from . import clearing, receivables
 from .models import BankTransaction, ReceivableStatus
+from .services import import_bank_statement
 
 router = Router(tags=["Stadtkasse"], auth=TokenAuth())
 
