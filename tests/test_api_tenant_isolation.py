@@ -249,8 +249,8 @@ def iso_refund_clearing(w: World):
 
 
 def iso_refund_receivable(w: World):
+    from rathaus.finance.bank.importer import import_bank_statement
     from rathaus.finance.models import Payable
-    from rathaus.finance.services import import_bank_statement
 
     from .test_finance_statements import pay, statement
 

@@ -16,10 +16,10 @@ from django.test.utils import override_settings
 from rathaus.core.bulk import insert_rows
 from rathaus.finance import kassenzeichen as kz
 from rathaus.finance.bank.camt import parse_camt053
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.finance.bank.process import parse_camt053_parallel
 from rathaus.finance.bank.writer import WriterEntry, write_camt053
 from rathaus.finance.models import Allocation, BankStatement, BankTransaction
-from rathaus.finance.services import import_bank_statement
 from rathaus.ledger.models import Account, JournalEntry, JournalLine
 
 from .test_finance_statements import IBAN, pay, receivable, statement
@@ -206,9 +206,9 @@ def test_batches_see_the_amounts_of_the_batches_before(seeded, monkeypatch):
     from django.db.models import Sum
 
     from rathaus.events.models import OutboxEvent
-    from rathaus.finance import services
+    from rathaus.finance.bank import importer
 
-    monkeypatch.setattr(services, "BATCH", 2)
+    monkeypatch.setattr(importer, "BATCH", 2)
     t = seeded["musterstadt"]
     r, other = receivable(t, amount="100.00"), receivable(t, amount="10.00")
     k = kz.display(r.kassenzeichen)

@@ -6,8 +6,8 @@ import datetime as dt
 from django.test import Client
 
 from rathaus.finance import kassenzeichen as kz
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.finance.models import Receivable
-from rathaus.finance.services import import_bank_statement
 
 from .test_finance_statements import pay, receivable, statement
 

@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rathaus.demo.einvoices import demo_invoice_for
 from rathaus.documents.models import Document
 from rathaus.einvoice.models import EInvoice
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.finance.bank.writer import WriterEntry, write_camt053
-from rathaus.finance.services import import_bank_statement
 from rathaus.ledger.models import JournalLine
 
 CORPORA = Path(__file__).resolve().parent / "corpora"   # vendored public test data (corpora/SOURCES.md)

@@ -10,9 +10,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from rathaus.finance import kassenzeichen as kz
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.finance.clearing import clearing_suggestions
 from rathaus.finance.models import BankTransaction, Receivable
-from rathaus.finance.services import import_bank_statement
 
 from .test_finance_statements import pay, receivable, statement
 

@@ -12,11 +12,11 @@ from django.test import Client
 from rathaus.core.errors import Conflict, Invalid
 from rathaus.demo.statements import demo_statement_for_run
 from rathaus.finance import kassenzeichen as kz
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.finance.bank.writer import WriterEntry
 from rathaus.finance.models import BankTransaction, Payable, PaymentRun, Receivable
 from rathaus.finance.payables import create_payment_run
 from rathaus.finance.refunds import refund_clearing_item, refund_overpayment
-from rathaus.finance.services import import_bank_statement
 from rathaus.ledger.models import JournalLine
 
 from .test_finance_statements import balance, cash, pay, receivable, statement

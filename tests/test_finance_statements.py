@@ -13,10 +13,10 @@ from django.db.models import Sum
 
 from rathaus.core.errors import Invalid
 from rathaus.finance import kassenzeichen as kz
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.finance.bank.writer import WriterEntry, WriterTransaction, write_camt053
 from rathaus.finance.models import BankAccount, BankTransaction, Receivable
 from rathaus.finance.receivables import ReceivableLineSpec, create_receivable
-from rathaus.finance.services import import_bank_statement
 from rathaus.ledger.models import JournalLine
 
 IBAN = "DE02120300000000202051"
@@ -373,7 +373,7 @@ def test_cancel_only_unpaid_and_reversed_in_the_ledger(seeded, api):
 def test_gc_freeze_during_import_is_undone_and_respects_an_existing_freeze():
     import gc
 
-    from rathaus.finance.services import _old_objects_frozen
+    from rathaus.finance.bank.importer import _old_objects_frozen
 
     assert gc.get_freeze_count() == 0
     threshold = gc.get_threshold()

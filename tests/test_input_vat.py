@@ -16,10 +16,10 @@ from rathaus.demo.einvoices import DemoLine, demo_cii_invoice_for, demo_invoice_
 from rathaus.einvoice.models import EInvoice
 from rathaus.einvoice.services import input_vat_summary, receive_invoice
 from rathaus.finance import vat
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.finance.bank.writer import WriterEntry, write_camt053
 from rathaus.finance.models import PayableLine
 from rathaus.finance.payables import ExpenseLine, apply_input_vat, create_payable, create_payment_run
-from rathaus.finance.services import import_bank_statement
 from rathaus.ledger import reports
 from rathaus.ledger.chart import load_chart
 from rathaus.ledger.models import Account, BudgetLine, CostCentre, JournalEntry, JournalLine, Product

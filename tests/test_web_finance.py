@@ -74,8 +74,8 @@ def test_clearing_page_assigns_and_resolves(seeded, kasse):
 
 
 def test_payment_run_page_and_demo_statement(seeded, kasse, settings):
+    from rathaus.finance.bank.importer import import_bank_statement
     from rathaus.finance.models import PaymentRun
-    from rathaus.finance.services import import_bank_statement
 
     settings.RATHAUS_SHOW_DEMO_LOGINS = True
     t = seeded["musterstadt"]

@@ -14,8 +14,8 @@ from rathaus.core.errors import Forbidden, Invalid, UnsupportedMediaType
 from rathaus.core.web import read_limited_body
 
 from . import clearing, receivables
+from .bank.importer import import_bank_statement
 from .models import BankTransaction, ReceivableStatus
-from .services import import_bank_statement
 
 router = Router(tags=["Stadtkasse"], auth=TokenAuth())
 

@@ -25,6 +25,7 @@ from rathaus.core.templatetags.rathaus_format import format_eur
 from rathaus.core.web import document_response, staff_view
 from rathaus.ledger.models import JournalEntry, JournalLine
 
+from .bank.importer import import_bank_statement
 from .clearing import (
     assign_transaction,
     clearing_list,
@@ -35,7 +36,6 @@ from .clearing import (
 from .models import BankStatement, ReceivableStatus
 from .receivables import cancel_receivable, get_receivable, pay_to, receivables_for
 from .refunds import refund_clearing_item, refund_overpayment, refunds_of
-from .services import import_bank_statement
 
 PAGE_SIZE = 50
 READ_ROLES = ("treasury", "accounting", "admin")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from rathaus.core.errors import DomainError
-from rathaus.finance.services import import_bank_statement
+from rathaus.finance.bank.importer import import_bank_statement
 from rathaus.tenants.models import Tenant
 
 

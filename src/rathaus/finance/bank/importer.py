@@ -36,12 +36,9 @@ from rathaus.events.services import event_row, record_change, record_events
 from rathaus.ledger import services as ledger
 from rathaus.ledger.models import Account
 
-from . import kassenzeichen as kzlib
-from .bank.camt import parse_camt053, read_statement_infos
-from .bank.camt_model import CamtError
-from .bank.process import parse_camt053_parallel, source_size
-from .matching import allocate, apply_payment
-from .models import (
+from .. import kassenzeichen as kzlib
+from ..matching import allocate, apply_payment
+from ..models import (
     Allocation,
     BankAccount,
     BankStatement,
@@ -51,9 +48,12 @@ from .models import (
     Receivable,
     ReceivableStatus,
 )
-from .payables import book_run_item_payment
-from .postings import payment_lines, suspense_debit
-from .receivables import receivable_event
+from ..payables import book_run_item_payment
+from ..postings import payment_lines, suspense_debit
+from ..receivables import receivable_event
+from .camt import parse_camt053, read_statement_infos
+from .camt_model import CamtError
+from .process import parse_camt053_parallel, source_size
 
 ZERO = Decimal("0.00")
 BATCH = 1000
