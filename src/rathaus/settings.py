@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "rathaus.einvoice",
     "rathaus.notices",
     "rathaus.demo",
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
+    "django_tasks_rq",
 ]
 
 MIDDLEWARE = [
@@ -166,6 +170,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 RATHAUS_SHOW_DEMO_LOGINS = os.environ.get("RATHAUS_SHOW_DEMO_LOGINS", "0").lower() in {"1", "true", "yes", "on"}
 RATHAUS_DEFAULT_TENANT = os.environ.get("RATHAUS_DEFAULT_TENANT", "musterstadt")
+
+# Background work (docs/operations.md): Django's tasks API. Embedded default: the tasks wait in the database and
+# `rathaus worker` runs them (django-tasks-db); RATHAUS_TASKS_BACKEND=rq: they wait in Redis (RATHAUS_REDIS_URL) and
+# `rathaus worker` runs RQ's workers – for workers on several hosts.
+RATHAUS_TASKS_BACKEND = os.environ.get("RATHAUS_TASKS_BACKEND", "db").strip().lower()
+RATHAUS_REDIS_URL = os.environ.get("RATHAUS_REDIS_URL", "redis://127.0.0.1:6379/0")
+if RATHAUS_TASKS_BACKEND not in {"db", "rq"}:
+    raise RuntimeError("RATHAUS_TASKS_BACKEND must be 'db' or 'rq'")
+TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend" if RATHAUS_TASKS_BACKEND == "rq"
+                     else "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+RQ_QUEUES = {"default": {"URL": RATHAUS_REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 
 LOGGING = {
     "version": 1,
