@@ -77,8 +77,8 @@ class ImportResult:
 
 class _MatchedReceivable:
     """What the import reads and writes of a receivable: a plain record with the model's attribute names,
-    not a model instance (building 45,000 instances, their timestamps and JSON included, cost more than
-    the matching)."""
+    not a model instance (building one instance per receivable paid, timestamps and JSON included, cost more
+    than the matching)."""
 
     FIELDS = ("id", "tenant_id", "kassenzeichen", "case_id", "debtor_name", "amount", "paid_amount",
               "open_amount", "status", "product", "receivable_account", "cash_account", "cost_centre")
@@ -86,7 +86,7 @@ class _MatchedReceivable:
     kassenzeichen_display = Receivable.kassenzeichen_display
 
     def __init__(self, *values):
-        # one unpacking, not a setattr per field (45,000 records per import); the order is FIELDS'
+        # one unpacking, not a setattr per field (one record per receivable paid); the order is FIELDS'
         (self.id, self.tenant_id, self.kassenzeichen, self.case_id, self.debtor_name, self.amount, self.paid_amount,
          self.open_amount, self.status, self.product, self.receivable_account, self.cash_account,
          self.cost_centre) = values
@@ -438,7 +438,7 @@ def _known_fingerprints(tenant_id: int, account_id: int, fps: list[str]) -> set[
     table = BankTransaction._meta.db_table
     with connection.cursor() as cur:
         # The table grows by the import's own rows, which its statistics (analysed before) do not know: told
-        # the table is empty, the planner hashed all of the account's rows for every batch (30-70 ms, growing).
+        # the table is empty, the planner hashed all of the account's rows for every batch (ever more of them).
         # One probe of the unique index per fingerprint (LATERAL ... LIMIT 1) is right at any size.
         cur.execute("SET LOCAL enable_seqscan = off")
         cur.execute(f"SELECT u.fp FROM unnest(%s::varchar[]) AS u(fp) CROSS JOIN LATERAL (SELECT 1 FROM {table} t "
@@ -535,8 +535,8 @@ def _old_objects_frozen():
     50,000 surviving new objects instead of 700. The import allocates millions of objects, most freed at once
     by their reference counts, but thousands alive at any time (the parser's read-ahead, the batch): each
     full collection walked every object of the process (Django's models, URL patterns, modules …), and the
-    young generation was collected ≈ 1,400 times for 50,000 entries – together ≈ 0.5 s. Objects of the import
-    are still collected (memory stays bounded: at most 50,000 uncollected young objects). Where the process
+    young generation was collected every 700 surviving objects (measurements: docs/benchmarks.md). Objects of
+    the import are still collected (memory stays bounded: at most 50,000 uncollected young objects). Where the process
     froze objects itself (e.g. a pre-forking server), or another import in this process runs, nothing is
     changed."""
     if gc.get_freeze_count() or not _GC_TUNED.acquire(blocking=False):
@@ -566,8 +566,8 @@ def _entries(source):
 def _prefetched(iterator, size: int = 2000, chunk: int = 100):
     """Run a (parsing) iterator in a helper thread, `size` items ahead: parsing the XML overlaps with
     the database round trips of the consumer (psycopg releases the GIL while it waits). Items are handed
-    over in lists of `chunk` (a queue's put and get take two locks each: per item that was ≈ 5 µs of both
-    threads' time). Memory stays bounded by `size`; an exception of the iterator is re-raised in the
+    over in lists of `chunk` (a queue's put and get take two locks each, in both threads: per item, that was
+    a noticeable share of the import). Memory stays bounded by `size`; an exception of the iterator is re-raised in the
     consumer after the items before it."""
     q: queue.Queue = queue.Queue(maxsize=max(1, size // chunk))
     done = object()

@@ -1,11 +1,11 @@
 """Parse a large camt.053 file in a separate process, next to the import that books it.
 
 Why a process: the import of a bank statement is CPU-bound Python on both sides: the parser
-(lxml events into ``Entry`` objects, fingerprints, Kassenzeichen candidates, ≈ 55 µs an entry) and
-the booking (matching, ledger rows, COPY). A parser *thread* shares the interpreter lock with the
-booking, so the two only overlap while the booking waits for PostgreSQL. A parser *process* runs on
-another core: for 50,000 entries it takes ≈ 3 s of CPU off the importing process, which then only
-unpickles the entries (tuples of their fields made into instances, ≈ 7 µs each).
+(lxml events into ``Entry`` objects, fingerprints, Kassenzeichen candidates) and the booking (matching,
+ledger rows, COPY). A parser *thread* shares the interpreter lock with the booking, so the two only
+overlap while the booking waits for PostgreSQL. A parser *process* runs on another core and takes the
+parsing off the importing process, which then only unpickles the entries (tuples of their fields made
+into instances). Measurements: docs/benchmarks.md.
 
 The child is ``python -m rathaus.finance.bank.process MAX_BYTES``: it reads the file from stdin and
 writes length-prefixed pickles to stdout (``("S", StatementInfo)``, ``("E", [entry, ...])`` with each entry as
@@ -14,8 +14,8 @@ a tuple of its fields but the statement, fingerprint and candidates computed; ``
 parser (lxml, hardened as in the thread) and the Kassenzeichen rules. The pickles come from our own
 child over a pipe, never from outside.
 
-Small files are parsed in the importing process (starting a Python interpreter costs ≈ 0.1 s); the
-threshold is ``settings.RATHAUS_CAMT_PROCESS_BYTES``.
+Small files are parsed in the importing process (starting a Python interpreter costs more than parsing
+them); the threshold is ``settings.RATHAUS_CAMT_PROCESS_BYTES``.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ from .camt_xml import CountingReader
 BATCH = 250
 _HEADER = 4
 # Entries travel as tuples of their fields (in this order), not as pickled dataclass instances: unpickling an
-# instance builds a state dict and interns every key (≈ 9 µs an entry, in the importing process); a tuple is
-# read in C and put into a fresh instance's __dict__ with one update (≈ 3.5 µs less in both processes
-# together).
+# instance builds a state dict and interns every key (in the importing process, for every entry); a tuple is
+# read in C and put into a fresh instance's __dict__ with one update, cheaper in both processes.
 _ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry) if f.name != "statement")
 _TX_FIELDS = tuple(f.name for f in dataclasses.fields(Transaction))
 _TXS = _ENTRY_FIELDS.index("transactions")
