@@ -9,9 +9,10 @@ from django.conf import settings
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from rathaus.core.api import DbId, TokenAuth, clean_key
+from rathaus.core.api import DbId
 from rathaus.core.errors import Forbidden, Invalid, UnsupportedMediaType
-from rathaus.core.web import read_limited_body
+from rathaus.core.web import clean_key, read_limited_body
+from rathaus.tenants.auth import TokenAuth
 
 from . import clearing, receivables
 from .bank.importer import import_bank_statement

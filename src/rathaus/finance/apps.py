@@ -8,6 +8,7 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # registrations into the registries of the apps below (imported here: models and apps are loaded only now)
         from rathaus.cases.facts import register_case_detail, register_case_fees
         from rathaus.notices.payments import register_payment_provider
 
