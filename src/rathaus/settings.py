@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rathaus.finance",
     "rathaus.einvoice",
     "rathaus.notices",
+    "rathaus.webhooks",
     "rathaus.demo",
     "django_tasks",
     "django_tasks_db",
@@ -181,6 +182,15 @@ if RATHAUS_TASKS_BACKEND not in {"db", "rq"}:
 TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend" if RATHAUS_TASKS_BACKEND == "rq"
                      else "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 RQ_QUEUES = {"default": {"URL": RATHAUS_REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+
+# Webhooks (docs/operations.md): private, loopback and link-local receivers only if allowed (the demo does);
+# retry schedule in seconds after each failed attempt (comma-separated; default about 31 hours), then dead
+RATHAUS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("RATHAUS_WEBHOOKS_ALLOW_PRIVATE", "0").lower() in {"1", "true", "yes", "on"}
+RATHAUS_WEBHOOKS_RETRY_SCHEDULE = [float(s) for s in os.environ.get("RATHAUS_WEBHOOKS_RETRY_SCHEDULE", "").split(",")
+                                   if s.strip()] or None
+RATHAUS_WEBHOOKS_THREADS = int(os.environ.get("RATHAUS_WEBHOOKS_THREADS", 16))
+# the CloudEvents `source` of a tenant without a host name of its own: this address with ?tenant=<slug>
+RATHAUS_PUBLIC_URL = os.environ.get("RATHAUS_PUBLIC_URL", "http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

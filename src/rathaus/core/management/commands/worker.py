@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -45,8 +46,9 @@ class Command(BaseCommand):
             call_command("db_worker", queue_name="*", batch=burst, interval=interval, reload=False,
                          startup_delay=False, verbosity=opts["verbosity"])
         else:
-            call_command("rqworker", "default", job_class="django_tasks_rq.Job", burst=burst,
-                         with_scheduler=True, verbosity=opts["verbosity"])
+            # RATHAUS_RQ_WORKER_CLASS: RQ's forking Worker by default (a task per child process)
+            call_command("rqworker", "default", job_class="django_tasks_rq.Job", burst=burst, with_scheduler=True,
+                         worker_class=getattr(settings, "RATHAUS_RQ_WORKER_CLASS", None), verbosity=opts["verbosity"])
 
     def _supervise(self, n: int, burst: bool, interval: float, verbosity: int) -> None:
         """N workers as child processes; a signal to this one goes to all of them; returns when all ended."""
