@@ -12,6 +12,7 @@ from rathaus.einvoice.api_inbox import router as einvoice_inbox_router
 from rathaus.finance.api import router as finance_router
 from rathaus.intake.api import router as intake_router
 from rathaus.ledger.api import router as ledger_router
+from rathaus.webhooks.api import router as webhooks_router
 
 api.add_router("/", health_router)
 api.add_router("/", catalog_router)
@@ -22,6 +23,7 @@ api.add_router("/", finance_router)
 api.add_router("/", einvoice_inbox_router)
 api.add_router("/", ledger_router)
 api.add_router("/", einvoice_router)
+api.add_router("/", webhooks_router)
 
 admin.site.site_header = _("rathaus – Administration")
 admin.site.site_title = "rathaus"

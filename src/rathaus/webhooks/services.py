@@ -184,6 +184,11 @@ def as_cloud_event(event, tenant):
                              time_=event.created_at, data=event.payload)
 
 
+def event_document(event, tenant) -> dict:
+    """An outbox event as the CloudEvents structured JSON document (the pull API's entries)."""
+    return send_.event_document(as_cloud_event(event, tenant))
+
+
 _pool: ThreadPoolExecutor | None = None
 
 
