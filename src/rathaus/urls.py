@@ -38,6 +38,7 @@ urlpatterns = [
     path("", include("rathaus.finance.urls")),
     path("", include("rathaus.einvoice.urls")),
     path("", include("rathaus.ledger.urls")),
+    path("", include("rathaus.webhooks.urls")),
     path("", include("rathaus.demo.urls")),
 ]
 
