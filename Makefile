@@ -30,8 +30,12 @@ chromium:
 demo: venv
 	mkdir -p var
 	$(BIN)/rathaus migrate --noinput
-	$(BIN)/rathaus seed-demo
-	RATHAUS_SHOW_DEMO_LOGINS=1 $(BIN)/rathaus serve --port $(PORT)
+	RATHAUS_WEBHOOKS_ALLOW_PRIVATE=1 $(BIN)/rathaus seed-demo
+	@# server, background worker and the agencies' webhook receivers together; Ctrl-C stops all three
+	export RATHAUS_SHOW_DEMO_LOGINS=1 RATHAUS_WEBHOOKS_ALLOW_PRIVATE=1; \
+	$(BIN)/rathaus demo_receivers & r=$$!; $(BIN)/rathaus worker -v 0 & w=$$!; \
+	trap 'kill $$r $$w 2>/dev/null; wait $$r $$w' EXIT INT TERM; \
+	$(BIN)/rathaus serve --port $(PORT)
 
 lint: venv-dev
 	$(BIN)/ruff check src tests $(wildcard benchmarks)

@@ -8,6 +8,7 @@ A `Receiver` is a small threaded HTTP server: it keeps every request it gets (he
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,8 +24,9 @@ AGENCIES = [
 
 
 class Receiver:
-    def __init__(self, port: int = 0, secret: str | None = None, name: str = "", echo: bool = False):
-        self.secret, self.name, self.echo = secret, name, echo
+    def __init__(self, port: int = 0, secret: str | None = None, name: str = "", echo: bool = False,
+                 path: str = "/hook"):
+        self.secret, self.name, self.echo, self.path = secret, name, echo, path
         self.failing = False
         self.fail_subjects: set[str] = set()  # tests: fail only the events of these subjects
         self.seen: list[str] = []  # webhook-id of every request, also the refused ones
@@ -51,7 +53,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
 
     def handle(self, headers: dict, body: bytes) -> int:
         with self.lock:
@@ -70,7 +72,8 @@ class Receiver:
             self.requests.append({"headers": headers, "body": body, "event": verified or json.loads(body)})
         if self.echo:
             ev = self.requests[-1]["event"]
-            print(f"[{self.name}] {ev.get('type')} {ev.get('subject')} (id {ev.get('id')})", flush=True)
+            sys.stdout.write(f"[{self.name}] {ev.get('type')} {ev.get('subject')} (Ereignis {ev.get('id')})\n")
+            sys.stdout.flush()
         return 204
 
     def events(self) -> list[dict]:

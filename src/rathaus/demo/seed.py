@@ -19,8 +19,12 @@ from rathaus.ledger.chart import load_chart
 from rathaus.ledger.models import BudgetLine, CostCentre
 from rathaus.tenants.models import Membership, OrgUnit, Tenant
 from rathaus.tenants.services import invalidate_org_cache
+from rathaus.webhooks.models import Subscription
+from rathaus.webhooks.security import allow_private
+from rathaus.webhooks.services import create_subscription
 
 from .einvoices import seed_demo_invoices
+from .receivers import AGENCIES
 
 DEMO_PASSWORD = "rathaus-demo"
 
@@ -118,6 +122,21 @@ def seed_einvoice_routing(tenant) -> None:
                                             defaults={"amount": Decimal(amount)})
 
 
+def seed_agency_webhooks(tenant) -> list[Subscription]:
+    """§ 14 GewO: a Gewerbeanzeige goes to the Finanzamt, the IHK, the Statistisches Landesamt and the
+    Gewerbeaufsicht – in the demo as one webhook each to a receiver on loopback (`rathaus demo_receivers`).
+    Only where private addresses are allowed (RATHAUS_WEBHOOKS_ALLOW_PRIVATE=1, as `make demo` sets it)."""
+    if not allow_private():
+        return []
+    subs = []
+    for _key, name, port in AGENCIES:
+        url = f"http://127.0.0.1:{port}/gewerbe"
+        sub = Subscription.objects.filter(tenant=tenant, url=url).first()
+        subs.append(sub or create_subscription(tenant, actor="seed-demo", url=url, name=name,
+                                               events=["case.*", "notice.*"]))
+    return subs
+
+
 @transaction.atomic
 def seed_demo(with_cases: bool = True, stdout=None) -> dict:
     User = get_user_model()
@@ -149,6 +168,7 @@ def seed_demo(with_cases: bool = True, stdout=None) -> dict:
             user.save(update_fields=["is_staff", "is_superuser"])
     for t in tenants.values():
         seed_finance(t)
+    seed_agency_webhooks(tenants["musterstadt"])
     published = []
     for t in tenants.values():
         for d in demo_package_dirs():
