@@ -20,7 +20,7 @@ def test_import_contracts_hold():
     run = subprocess.run([str(exe), "--no-cache"], cwd=SRC.parents[1], capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "BROKEN" not in run.stdout and "broken" not in run.stdout.split("Contracts:")[-1].split("\n")[0]
+    assert "BROKEN" not in run.stdout and " 0 broken." in run.stdout
 
 
 def test_no_handwritten_module_over_700_lines():
