@@ -16,7 +16,9 @@ from rathaus.tenants.auth import TokenAuth
 
 from . import clearing, receivables
 from .bank.importer import import_bank_statement
-from .models import BankTransaction, ReceivableStatus
+from .models import BankTransaction, Payable, PayableStatus, PaymentRun, ReceivableStatus
+from .payables import create_payment_run
+from .refunds import refund_clearing_item, refund_overpayment, refunds_of
 
 router = Router(tags=["Stadtkasse"], auth=TokenAuth())
 
@@ -106,8 +108,6 @@ def receivable_detail(r) -> dict:
          "counterparty": a.transaction.counterparty_name, "manual": a.manual}
         for a in r.allocations.select_related("transaction")
     ]
-    from .refunds import refunds_of
-
     out["refunds"] = [{"payable": p.number, "amount": str(p.amount), "status": p.status, "iban": p.creditor_iban}
                       for p in refunds_of(r)]
     return out
@@ -276,8 +276,6 @@ def payable_out(p) -> dict:
 
 @router.get("/payables", response=list[PayableOut], summary="Verbindlichkeiten (angeordnete Auszahlungen)")
 def list_payables(request, status: str | None = None, limit: int = 100, offset: int = 0):
-    from .models import Payable, PayableStatus
-
     require_role(request.membership, READ_ROLES, "Die Übersicht der Verbindlichkeiten")
     qs = Payable.objects.filter(tenant=request.membership.tenant)
     if status is not None:
@@ -296,8 +294,6 @@ class RefundIn(Schema):
 @router.post("/receivables/{kassenzeichen}/refund", response={201: PayableOut},
              summary="Überzahlung erstatten (Auszahlung an das Konto der überzahlenden Zahlung anordnen)")
 def refund_receivable(request, kassenzeichen: str, payload: RefundIn):
-    from .refunds import refund_overpayment
-
     require_role(request.membership, WRITE_ROLES, "Das Anordnen von Erstattungen")
     if clean_key(kassenzeichen, 40) is None:
         raise Invalid("Ungültiges Kassenzeichen.")
@@ -309,8 +305,6 @@ def refund_receivable(request, kassenzeichen: str, payload: RefundIn):
 @router.post("/clearing/{tx_id}/refund", response={201: PayableOut},
              summary="Klärfall zurücküberweisen (Auszahlung an das Konto des Einzahlers anordnen)")
 def refund_clearing(request, tx_id: DbId, payload: RefundIn):
-    from .refunds import refund_clearing_item
-
     require_role(request.membership, WRITE_ROLES, "Das Anordnen von Rückzahlungen")
     p = refund_clearing_item(request.membership.tenant, tx_id, note=payload.note, actor=request.user.get_username())
     return Status(201, payable_out(p))
@@ -342,8 +336,6 @@ def run_out(run) -> dict:
 
 @router.post("/payment-runs", response={201: PaymentRunOut}, summary="Zahlungslauf (SEPA pain.001) erzeugen")
 def create_run(request, payload: PaymentRunIn):
-    from .payables import create_payment_run
-
     require_role(request.membership, WRITE_ROLES, "Ein Zahlungslauf")
     run = create_payment_run(request.membership.tenant, execution_date=payload.execution_date,
                              payable_ids=payload.payables, actor=request.user.get_username())
@@ -352,8 +344,6 @@ def create_run(request, payload: PaymentRunIn):
 
 @router.get("/payment-runs", response=list[PaymentRunOut], summary="Zahlungsläufe")
 def list_runs(request, limit: int = 50, offset: int = 0):
-    from .models import PaymentRun
-
     require_role(request.membership, READ_ROLES, "Die Übersicht der Zahlungsläufe")
     limit = max(1, min(limit, 500))
     offset = max(0, min(offset, 10**9))

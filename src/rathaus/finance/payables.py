@@ -20,8 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from lxml import etree
+from sepaxml import SepaTransfer
 
 from rathaus.core.errors import Conflict, Invalid, NotFound
 from rathaus.core.validators import validate_bic, validate_iban
@@ -81,8 +85,6 @@ def create_payable(tenant, *, creditor_name: str, creditor_iban: str, creditor_b
                    discount_until: dt.date | None = None, source_type: str = "", source_id: str = "",
                    actor: str, now: dt.datetime | None = None) -> Payable:
     """Anordnung: a payable with its Kontierung, posted Aufwand an Verbindlichkeit (idempotent by source)."""
-    from django.core.exceptions import ValidationError
-
     now = now or timezone.now()
     if source_id:
         existing = Payable.objects.filter(tenant=tenant, source_type=source_type, source_id=source_id).first()
@@ -173,8 +175,6 @@ def due_payables(tenant, execution_date: dt.date):
     """Open payables to pay on execution_date: due by then, or in their Skonto period. Without the creditor's
     IBAN (an invoice the supplier collects by direct debit, or one that names no account) a payable cannot be in
     a credit transfer file: it would make the whole file invalid and hold up every other payment."""
-    from django.db.models import Q
-
     return (Payable.objects.filter(tenant=tenant, status=PayableStatus.OPEN).exclude(creditor_iban="")
             .filter(Q(due_date__lte=execution_date) | Q(discount_until__gte=execution_date, discount_amount__gt=0))
             .order_by("due_date", "id"))
@@ -183,8 +183,6 @@ def due_payables(tenant, execution_date: dt.date):
 def create_payment_run(tenant, *, execution_date: dt.date | None = None, payable_ids: list[int] | None = None,
                        actor: str, now: dt.datetime | None = None) -> PaymentRun:
     """Collect the due payables into one pain.001 file, store it in the E-Akte, mark them scheduled."""
-    from sepaxml import SepaTransfer
-
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     execution_date = execution_date or today
@@ -245,8 +243,6 @@ def create_payment_run(tenant, *, execution_date: dt.date | None = None, payable
 
 
 def _message_id(xml: bytes) -> str:
-    from lxml import etree
-
     root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
     el = root.find(".//{*}GrpHdr/{*}MsgId")
     return (el.text or "")[:35] if el is not None else ""

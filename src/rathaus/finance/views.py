@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from functools import wraps
@@ -33,7 +34,8 @@ from .clearing import (
     resolve_transaction,
     returned_payments,
 )
-from .models import BankStatement, ReceivableStatus
+from .models import BankStatement, Payable, PayableStatus, PaymentRun, ReceivableStatus
+from .payables import amount_to_pay, create_payment_run, due_payables, get_payment_run
 from .receivables import cancel_receivable, get_receivable, pay_to, receivables_for
 from .refunds import refund_clearing_item, refund_overpayment, refunds_of
 
@@ -237,11 +239,6 @@ def statements(request, membership):
 @treasury_view()
 def payments(request, membership):
     """Verbindlichkeiten and Zahlungsläufe: create a SEPA credit transfer file for the due payables."""
-    import datetime as dt
-
-    from .models import Payable, PayableStatus, PaymentRun
-    from .payables import amount_to_pay, create_payment_run, due_payables
-
     tenant = membership.tenant
     today = timezone.localdate()
     status = 200
@@ -280,8 +277,6 @@ def payments(request, membership):
 
 @treasury_view()
 def payment_run_file(request, membership, run_id: int):
-    from .payables import get_payment_run
-
     try:
         run = get_payment_run(membership.tenant, run_id)
     except NotFound as e:
