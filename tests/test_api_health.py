@@ -45,10 +45,18 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/ledger/periods"),
     ("post", "/api/v1/ledger/periods"),
     ("post", "/api/v1/einvoices/validate"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{sid}"),
+    ("patch", "/api/v1/webhooks/{sid}"),
+    ("delete", "/api/v1/webhooks/{sid}"),
+    ("get", "/api/v1/webhooks/{sid}/deliveries"),
+    ("post", "/api/v1/webhooks/{sid}/redeliver"),
+    ("get", "/api/v1/events"),
 }
 CLERK_PREFIXES = ("/api/v1/tasks", "/api/v1/cases", "/api/v1/documents", "/api/v1/receivables",
                   "/api/v1/bank-statements", "/api/v1/clearing", "/api/v1/payables", "/api/v1/payment-runs",
-                  "/api/v1/einvoices", "/api/v1/ledger")
+                  "/api/v1/einvoices", "/api/v1/ledger", "/api/v1/webhooks", "/api/v1/events")
 PUBLIC_EXCEPTIONS = ("/api/v1/einvoices/validate",)  # a supplier's pre-check needs no account
 
 

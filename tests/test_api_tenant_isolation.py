@@ -399,7 +399,66 @@ def iso_ledger_reverse(w: World):
     assert r.status_code == 201
 
 
+def webhook_clients(w: World):
+    """Admin clients of both tenants (the demo has no Beispielhausen admin) and one subscription each."""
+    from django.contrib.auth import get_user_model
+    from django.test.utils import override_settings
+
+    from rathaus.tenants.models import Membership, Tenant
+    from rathaus.webhooks.services import create_subscription
+
+    user, _ = get_user_model().objects.get_or_create(username="bh-admin")
+    bh_tenant = Tenant.objects.get(slug="beispielhausen")
+    Membership.objects.get_or_create(user=user, tenant=bh_tenant, defaults={"roles": ["admin"]})
+    with override_settings(RATHAUS_WEBHOOKS_ALLOW_PRIVATE=True):
+        ms_sub = create_subscription(Tenant.objects.get(slug="musterstadt"), actor="t", url="http://127.0.0.1:9/m")
+        bh_sub = create_subscription(bh_tenant, actor="t", url="http://127.0.0.1:9/b")
+    return w.api("admin"), w.api("bh-admin"), ms_sub, bh_sub
+
+
+def iso_webhook(w: World):
+    ms, bh, ms_sub, bh_sub = webhook_clients(w)
+    assert ms.get(f"/api/v1/webhooks/{ms_sub.pk}").status_code == 200
+    assert_404(bh.get(f"/api/v1/webhooks/{ms_sub.pk}"))
+    assert_404(ms.get(f"/api/v1/webhooks/{bh_sub.pk}"))
+
+
+def iso_webhook_patch(w: World):
+    ms, bh, ms_sub, _ = webhook_clients(w)
+    assert_404(bh.client.patch(f"/api/v1/webhooks/{ms_sub.pk}", data={"active": False},
+                               content_type="application/json", **bh.headers))
+    assert_404(bh.client.patch(f"/api/v1/webhooks/{ms_sub.pk}", data={"url": "ftp://x"},
+                               content_type="application/json", **bh.headers))  # no 422 leak
+    ms_sub.refresh_from_db()
+    assert ms_sub.active and ms_sub.url.endswith("/m")
+
+
+def iso_webhook_delete(w: World):
+    from rathaus.webhooks.models import Subscription
+
+    _ms, bh, ms_sub, _ = webhook_clients(w)
+    assert_404(bh.client.delete(f"/api/v1/webhooks/{ms_sub.pk}", **bh.headers))
+    assert Subscription.objects.filter(pk=ms_sub.pk).exists()
+
+
+def iso_webhook_deliveries(w: World):
+    _ms, bh, ms_sub, bh_sub = webhook_clients(w)
+    assert_404(bh.get(f"/api/v1/webhooks/{ms_sub.pk}/deliveries"))
+    assert bh.get(f"/api/v1/webhooks/{bh_sub.pk}/deliveries").status_code == 200
+
+
+def iso_webhook_redeliver(w: World):
+    _ms, bh, ms_sub, _ = webhook_clients(w)
+    assert_404(bh.post(f"/api/v1/webhooks/{ms_sub.pk}/redeliver", {"failed": True}))
+    assert_404(bh.post(f"/api/v1/webhooks/{ms_sub.pk}/redeliver", {}))  # no 422 leak
+
+
 ISOLATION = {
+    ("get", "/api/v1/webhooks/{sid}"): iso_webhook,
+    ("patch", "/api/v1/webhooks/{sid}"): iso_webhook_patch,
+    ("delete", "/api/v1/webhooks/{sid}"): iso_webhook_delete,
+    ("get", "/api/v1/webhooks/{sid}/deliveries"): iso_webhook_deliveries,
+    ("post", "/api/v1/webhooks/{sid}/redeliver"): iso_webhook_redeliver,
     ("get", "/api/v1/ledger/entries/{entry_id}"): iso_ledger_entry,
     ("post", "/api/v1/ledger/entries/{entry_id}/reverse"): iso_ledger_reverse,
     ("get", "/api/v1/cases/{case_id}"): iso_get_case,
@@ -544,7 +603,38 @@ def scoped_einvoice_validate(w: World):
     assert Case.objects.count() == Case.objects.filter(pk__in=[w.ms["id"], w.bh["id"]]).count()  # nothing stored
 
 
+def scoped_webhooks(w: World):
+    ms, bh, ms_sub, bh_sub = webhook_clients(w)
+    assert [s["id"] for s in bh.get("/api/v1/webhooks").json()] == [bh_sub.pk]
+    assert ms_sub.pk in [s["id"] for s in ms.get("/api/v1/webhooks").json()]
+    r = bh.post("/api/v1/webhooks", {"url": "https://169.254.169.254/"})
+    assert r.status_code == 422 and "musterstadt" not in r.content.decode().lower()
+
+
+def scoped_events(w: World):
+    from rathaus.tenants.models import Membership, Tenant
+
+    m = Membership.objects.get(user__username="bh-kasse")
+    m.roles = [*m.roles, "treasury"]
+    m.save()
+    from rathaus.events.models import OutboxEvent
+    from rathaus.webhooks.services import source_of
+
+    for user, slug in (("bh-kasse", "beispielhausen"), ("kasse", "musterstadt")):
+        tenant = Tenant.objects.get(slug=slug)
+        events, after = [], 0
+        while page := w.api(user).get("/api/v1/events", after=after, limit=1000).json()["events"]:
+            events += page
+            after = page[-1]["id"]
+        assert {e["source"] for e in events} == {source_of(tenant)}
+        assert [int(e["id"]) for e in events] == list(
+            OutboxEvent.objects.filter(tenant=tenant).order_by("id").values_list("id", flat=True))
+
+
 SCOPED = {
+    ("get", "/api/v1/webhooks"): scoped_webhooks,
+    ("post", "/api/v1/webhooks"): scoped_webhooks,
+    ("get", "/api/v1/events"): scoped_events,
     ("get", "/api/v1/ledger/trial-balance"): scoped_ledger_reports,
     ("get", "/api/v1/ledger/results"): scoped_ledger_reports,
     ("get", "/api/v1/ledger/cash"): scoped_ledger_reports,
