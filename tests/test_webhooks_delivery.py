@@ -158,7 +158,7 @@ def test_failing_aggregate_holds_back_only_itself_then_dead_letter_and_redeliver
     assert Delivery.objects.filter(subscription=sub, status="dead").count() == 3
 
     rcv.fail_subjects = set()
-    assert services.redeliver(sub, failed=True) == 3
+    assert services.redeliver(sub, actor="test", failed=True) == 3
     burst(rounds=10, pause=0.2, until=lambda: not Delivery.objects.filter(subscription=sub, status="pending").exists())
     assert [int(e["id"]) for e in rcv.events()] == good + bad  # redelivered in order, same ids
     assert Delivery.objects.filter(subscription=sub, status="delivered").count() == 6

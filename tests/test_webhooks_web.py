@@ -49,6 +49,7 @@ def test_admin_creates_deactivates_redelivers_and_deletes(seeded, settings):
     r = c.post(f"/verwaltung/webhooks/{sub.pk}/aktion/", {"action": "redeliver"}, follow=True)
     assert "1 aufgegebene Zustellungen werden erneut versucht." in r.content.decode()
     assert Delivery.objects.get(subscription=sub).status == "pending"
+    assert AuditEntry.objects.get(action="webhook.redelivered", object_id=str(sub.pk)).data["deliveries"] == 1
     c.post(f"/verwaltung/webhooks/{sub.pk}/aktion/", {"action": "deactivate"})
     sub.refresh_from_db()
     assert not sub.active

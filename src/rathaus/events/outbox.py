@@ -39,5 +39,7 @@ def by_ids(ids: Sequence[int]) -> dict[int, OutboxEvent]:
 
 
 def page(tenant_id: int, after: int, limit: int) -> list[OutboxEvent]:
-    """A tenant's events with an id above `after`, in order (the pull API's page)."""
+    """A tenant's events with an id above `after`, in order (the pull API's page). The outbox has no index by
+    tenant (every submission writes a row; see the model): the page walks the primary key from `after` and
+    skips other tenants' rows, which is cheap while one tenant writes most events or the reader keeps up."""
     return list(OutboxEvent.objects.filter(tenant_id=tenant_id, id__gt=after).order_by("id")[:limit])

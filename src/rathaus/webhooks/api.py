@@ -152,7 +152,8 @@ def redeliver(request, sid: DbId, payload: RedeliverIn):
     if not payload.failed and payload.since is None:
         raise Invalid("Anzugeben ist failed: true oder since.",
                       errors=[{"pointer": "", "message": "failed: true oder since angeben."}])
-    return {"redelivered": services.redeliver(sub, failed=payload.failed, since=payload.since)}
+    return {"redelivered": services.redeliver(sub, actor=_actor(request), failed=payload.failed,
+                                                    since=payload.since)}
 
 
 @router.get("/events", summary="Ereignisse abholen (CloudEvents, in Reihenfolge)")

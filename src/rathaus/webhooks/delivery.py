@@ -8,6 +8,7 @@ No database here: `send` takes the subscription's URL and secret and the event, 
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import threading
 import time
@@ -38,8 +39,6 @@ def cloud_event(*, event_id: int, event_type: str, source: str, subject: str, ti
 
 def event_document(event: CloudEvent) -> dict:
     """The structured JSON form as a dict (for the pull API's list)."""
-    import json
-
     return json.loads(JSONFormat().write(event))
 
 

@@ -124,15 +124,19 @@ def delete_subscription(sub: Subscription, *, actor: str) -> None:
         sub.delete()
 
 
-def redeliver(sub: Subscription, *, failed: bool = False, since: datetime | None = None) -> int:
+def redeliver(sub: Subscription, *, actor: str, failed: bool = False, since: datetime | None = None) -> int:
     """Send dead deliveries (`failed`) or all deliveries since a time once more, from now on (same event id,
-    a fresh retry schedule); returns how many."""
+    a fresh retry schedule); audited once; returns how many."""
     qs = Delivery.objects.filter(subscription=sub)
     if failed:
         qs = qs.filter(status=Delivery.DEAD)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
-    return qs.update(status=Delivery.PENDING, attempts=0, next_attempt_at=timezone.now(), delivered_at=None)
+    with transaction.atomic():
+        n = qs.update(status=Delivery.PENDING, attempts=0, next_attempt_at=timezone.now(), delivered_at=None)
+        _audit(sub, actor, "webhook.redelivered", failed=failed, since=since.isoformat() if since else None,
+               deliveries=n)
+    return n
 
 
 # --------------------------------------------------------------------------- fan-out

@@ -80,7 +80,7 @@ def action(request, membership, pk: int):
         services.update_subscription(sub, actor=actor, active=what == "activate")
         messages.success(request, _("Webhook aktiviert.") if sub.active else _("Webhook deaktiviert."))
     elif what == "redeliver":
-        n = services.redeliver(sub, failed=True)
+        n = services.redeliver(sub, actor=actor, failed=True)
         messages.success(request, _("%(n)s aufgegebene Zustellungen werden erneut versucht.") % {"n": n})
     elif what == "delete":
         services.delete_subscription(sub, actor=actor)
