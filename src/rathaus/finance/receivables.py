@@ -96,10 +96,11 @@ def pay_to(tenant) -> dict:
 
 # --------------------------------------------------------------------------- receivables
 
-def receivable_event(r: Receivable, old_status: str | None = None) -> dict:
-    """The outbox event of a receivable whose status changed by a payment or refund (`record_events`)."""
+def receivable_event(r: Receivable, old_status: str | None = None, at: dt.datetime | None = None) -> dict:
+    """The outbox event of a receivable whose status changed by a payment or refund (`record_events`); `at`:
+    now if not given (a batch passes one time for all its events)."""
     return event_row(r.tenant_id, f"receivable.{r.status}", aggregate_type="receivable",
-                     aggregate_id=r.kassenzeichen,
+                     aggregate_id=r.kassenzeichen, at=at,
                      payload={"kassenzeichen": r.kassenzeichen, "case": r.case_id, "status": str(r.status),
                               "previous_status": old_status, "amount": str(r.amount),
                               "open_amount": str(r.open_amount)})

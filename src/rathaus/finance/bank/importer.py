@@ -350,10 +350,11 @@ class _Importer:
         touched = {r.pk: r for p in pending for r, _ in p.allocations}
         # what is written is taken now: the next batch may change these receivables while this one is written
         amounts = _receivable_amounts(touched.values())
-        events = [receivable_event(r, old_status[r.pk]) for r in touched.values() if r.status != old_status[r.pk]]
+        at = timezone.now()
+        events = [receivable_event(r, old_status[r.pk], at) for r in touched.values() if r.status != old_status[r.pk]]
         paid_items = [p.run_item for p in pending if p.run_item is not None]
         events += [event_row(self.tenant.pk, "payable.paid", aggregate_type="payable", aggregate_id=it.payable.number,
-                             payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id})
+                             payload={"number": it.payable.number, "amount": str(it.amount), "run": it.run_id}, at=at)
                    for it in paid_items]
         collective = self._collective(pending)
         tenant, actor, now = self.tenant, self.actor, self.now
