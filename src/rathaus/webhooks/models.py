@@ -56,6 +56,8 @@ class Delivery(models.Model):
         constraints = [models.UniqueConstraint(fields=["subscription", "event_id"], name="delivery_unique_event")]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # the due batches go by id: without it the scan walks past every delivered row of a large backlog
+            models.Index(fields=["id"], name="delivery_pending_by_id", condition=models.Q(status="pending")),
             models.Index(fields=["subscription", "aggregate", "id"], name="delivery_aggregate_order"),
         ]
 
