@@ -206,3 +206,26 @@ def test_round_trip_on_rq(hooks, settings):
     assert [int(e["id"]) for e in rcv.events()] == ids
     assert json.loads(rcv.requests[0]["body"])["id"] == str(ids[0])
     django_rq.get_queue("default").empty()
+
+
+def test_case_page_of_a_gewerbeanzeige_shows_where_it_was_forwarded(hooks):
+    from django.test import Client
+
+    from rathaus.catalog.services import demo_package_dirs
+    from rathaus.demo.seed import DEMO_PASSWORD
+
+    tenants, receiver = hooks
+    rcv = receiver()
+    sub = services.create_subscription(tenants["musterstadt"], actor="test", url=rcv.url, secret=rcv.secret,
+                                       name="Finanzamt Musterstadt", events=["case.submitted"])
+    pkg = next(d for d in demo_package_dirs() if d.name == "gewerbeanmeldung")
+    example = json.loads((pkg / "form.schema.json").read_text(encoding="utf-8"))["examples"][0]
+    r = ApiClient().post("/api/v1/submissions?tenant=musterstadt", {"service": "gewerbeanmeldung", "data": example})
+    assert r.status_code == 201, r.content
+    burst(rounds=5, pause=0.2, until=lambda: Delivery.objects.filter(subscription=sub, status="delivered").exists())
+    assert rcv.events()[0]["subject"] == r.json()["reference"]
+    c = Client(HTTP_HOST="localhost")
+    assert c.login(username="admin", password=DEMO_PASSWORD)
+    html = c.get(f"/sachbearbeitung/vorgaenge/{r.json()['id']}/").content.decode()
+    assert "Weitergeleitet an Partner (Webhooks)" in html
+    assert "Finanzamt Musterstadt: zugestellt" in html and "case.submitted" in html

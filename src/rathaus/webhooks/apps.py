@@ -10,6 +10,7 @@ class WebhooksConfig(AppConfig):
         # the worker (re)starts the pump's chain when it starts (core knows no app)
         from rathaus.core.worker import register_worker_start
 
+        from . import facts  # noqa: F401 - the case page of a Gewerbeanzeige shows where it was forwarded
         from .tasks import ensure_pump
 
         register_worker_start(ensure_pump)
