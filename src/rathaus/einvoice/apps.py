@@ -12,7 +12,16 @@ class Config(AppConfig):
         # the BPMN service-task operators and effects; the Vorsteuer line of the case page
         from rathaus.core.serving import register_warm_up
 
-        from . import effects, facts, render, validation  # noqa: F401
+        from . import effects, facts  # noqa: F401
 
-        register_warm_up(validation.warm_up)  # compiled schemas and stylesheets (saxonche) per server worker
-        register_warm_up(render.warm_up)  # the Typst compiler of the invoice view
+        register_warm_up(_warm_up)  # per server worker
+
+
+def _warm_up() -> None:
+    """The compiled schemas and stylesheets (saxonche) and the Typst compiler of the invoice view, in every
+    server worker before its first request. Imported here, not at start-up, so that other commands and the
+    background worker do not load them."""
+    from . import render, validation
+
+    validation.warm_up()
+    render.warm_up()

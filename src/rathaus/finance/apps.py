@@ -13,9 +13,15 @@ class Config(AppConfig):
         from rathaus.notices.payments import register_payment_provider
 
         from . import providers, receivables
-        from .api import receivable_out
 
         register_payment_provider(providers.payment_on_approval)  # the payment part of an approval notice
         register_case_fees(receivables.case_fees)  # case page and applicant's status page
-        register_case_detail("receivables")(  # GET /api/v1/cases/{id}
-            lambda case: [receivable_out(r) for r in case.receivables.all()])
+        register_case_detail("receivables")(_receivables_of)  # GET /api/v1/cases/{id}
+
+
+def _receivables_of(case) -> list[dict]:
+    # the API's shape of a receivable; imported on first use, so that commands and workers need not load the
+    # API layer (django-ninja, pydantic) at start-up
+    from .api import receivable_out
+
+    return [receivable_out(r) for r in case.receivables.all()]
