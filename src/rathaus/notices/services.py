@@ -2,10 +2,11 @@
 
 - The notice is triggered by a BPMN service task (`spiffworkflow:serviceTaskOperator id="issue_notice"`
   with a `decision` parameter). The operator only records an effect; the effect handler runs inside the
-  case's transaction (`cases.services._apply_effects_in_memory`): on approval it creates the receivable
-  (finance app: Kassenzeichen, fee lines, due date) and renders the notice with the payment part and the
-  GiroCode; on rejection a notice without payment part. The PDF/A is stored write-once in the E-Akte and
-  released to the applicant; a public history entry tells the applicant.
+  case's transaction (`cases.services._apply_effects_in_memory`): on approval it asks the registered
+  payment provider (`notices.payments`; finance creates the receivable: Kassenzeichen, fee lines, due date)
+  and renders the notice with the payment part and the GiroCode; on rejection a notice without payment
+  part. The PDF/A is stored write-once in the E-Akte and released to the applicant; a public history entry
+  tells the applicant.
 - A template that does not compile is an administrator's error: the decision stands, the case gets an
   incident (`workflow_error` and an internal event), no notice is stored; nothing is lost and no 500.
 - The receipt is rendered lazily on first access (`ensure_receipt`) so that submitting stays fast; its
