@@ -10,6 +10,13 @@ from .models import Delivery
 
 FORWARDED = _noop("Weitergeleitet an Partner (Webhooks)")
 STATUS = {Delivery.DELIVERED: "zugestellt", Delivery.PENDING: "ausstehend", Delivery.DEAD: "aufgegeben"}
+# what the latest event of a case said, in words (no internal event codes on the page)
+EVENT_LABELS = {
+    "case.submitted": "Antrag eingegangen", "case.status_changed": "Statusänderung",
+    "task.claimed": "Aufgabe übernommen", "task.released": "Aufgabe freigegeben", "task.completed": "Aufgabe erledigt",
+    "notice.issued": "Bescheid erstellt", "receivable.created": "Forderung angelegt",
+    "receivable.cancelled": "Forderung storniert", "receivable.paid": "Zahlung eingegangen",
+}
 
 
 @register_case_facts("gewerbeanmeldung")
@@ -23,5 +30,6 @@ def forwarded(case) -> list[tuple[str, str]]:
     for d in latest.values():
         when = d.delivered_at or d.last_attempt_at
         at = f" {timezone.localtime(when):%d.%m.%Y %H:%M}" if when else ""
-        parts.append(f"{d.subscription.name or d.subscription.url}: {STATUS[d.status]}{at} ({d.event_type})")
+        what = EVENT_LABELS.get(d.event_type, "Ereignis")
+        parts.append(f"{d.subscription.name or d.subscription.url}: {what}, {STATUS[d.status]}{at}")
     return [(FORWARDED, "; ".join(parts))] if parts else []
