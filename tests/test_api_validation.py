@@ -340,3 +340,35 @@ def test_status_lookup_with_hostile_reference_or_code_is_404(api, reference, cod
     problem_of(api().client.get(f"/api/v1/submissions/{quote(reference)}", {"access_code": code}), 404)
     problem_of(api().client.get(f"/api/v1/submissions/{quote(reference)}/documents/1/content",
                                 {"access_code": code}), 404)
+
+
+# --------------------------------------------------------------------------- text a database cannot store
+
+@pytest.mark.parametrize("raw_value,where", [
+    ('"Eri\\ud800ka"', "/data/vorname"),  # a lone high surrogate
+    ('"\\udfff"', "/data/vorname"),  # a lone low surrogate
+    ('"\\ud83d"', "/data/vorname"),  # half of an emoji's pair
+])
+def test_lone_surrogates_are_422_with_their_pointer_not_500(api, raw_value, where):
+    """JSON may escape a lone UTF-16 surrogate; Python decodes it, PostgreSQL cannot store it (the API
+    answered 500 to anyone, without a token). Refused like NUL, with the place – as JSON and in the multipart
+    `data` field; a real pair (an emoji) is text and accepted."""
+    data = json.dumps(example()).replace('"Erika"', raw_value)
+    client = api().client
+    r = client.post(URL, data=f'{{"service": "testdienst", "data": {data}}}', content_type="application/json")
+    errs = pointers(problem_of(r, 422))
+    assert where in errs and "Ersatzzeichen" in errs[where]
+    r = client.post(URL, {"service": "testdienst", "data": data})  # multipart/form-data
+    assert where in pointers(problem_of(r, 422))
+    assert not Case.objects.filter(applicant_name__contains="ka Mustermann").exists()
+
+
+def test_a_lone_surrogate_in_a_key_is_refused_and_a_real_pair_is_text(api):
+    client = api().client
+    data = json.dumps(example())[:-1] + ', "x\\ud800": 1}'
+    r = client.post(URL, data=f'{{"service": "testdienst", "data": {data}}}', content_type="application/json")
+    assert "Ersatzzeichen" in pointers(problem_of(r, 422)).get("/data", "")
+    data = json.dumps(example()).replace('"Erika"', '"Erika \\ud83d\\ude00"')  # 😀 as an escaped pair
+    r = client.post(URL, data=f'{{"service": "testdienst", "data": {data}}}', content_type="application/json")
+    assert r.status_code == 201, r.content
+    assert Case.objects.get(pk=r.json()["id"]).data["vorname"] == "Erika 😀"

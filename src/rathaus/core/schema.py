@@ -179,10 +179,25 @@ def _leaf_errors(err: _JSError):
 
 MAX_JSON_DEPTH = 64
 NUL_MESSAGE = "Steuerzeichen (NUL) sind nicht erlaubt."
+SURROGATE_MESSAGE = ("Ungültiges Zeichen: ein einzelnes UTF-16-Ersatzzeichen (\\ud800–\\udfff) ist kein Text "
+                     "und kann nicht gespeichert werden.")
+# what PostgreSQL's text cannot hold: NUL, and lone surrogates (JSON's "\ud800" escapes decode to them)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_text(text: str) -> str | None:
+    """The message for text a database cannot store (NUL, a lone surrogate), or None if it is fine."""
+    if text.isascii():
+        return NUL_MESSAGE if "\x00" in text else None
+    m = _UNSTORABLE.search(text)
+    if m is None:
+        return None
+    return NUL_MESSAGE if m.group() == "\x00" else SURROGATE_MESSAGE
 
 
 def check_json_value(value, limit: int = MAX_JSON_DEPTH, prefix: str = "") -> None:
-    """Refuse JSON nested deeper than limit or holding NUL characters (which PostgreSQL cannot store).
+    """Refuse JSON nested deeper than limit or holding text PostgreSQL cannot store (NUL, lone surrogates),
+    in values and in keys, with the pointer of the place.
 
     Iterative, so it is safe for any input that json.loads accepted.
     """
@@ -194,14 +209,14 @@ def check_json_value(value, limit: int = MAX_JSON_DEPTH, prefix: str = "") -> No
         elif isinstance(node, list):
             items = list(enumerate(node))
         else:
-            if isinstance(node, str) and "\x00" in node:
-                raise Invalid(errors=[{"pointer": prefix + pointer(path), "message": NUL_MESSAGE}])
+            if isinstance(node, str) and (message := unstorable_text(node)):
+                raise Invalid(errors=[{"pointer": prefix + pointer(path), "message": message}])
             continue
         if len(path) >= limit:
             raise Invalid("Die Daten sind zu tief verschachtelt.",
                           errors=[{"pointer": "", "message": f"Höchstens {limit} Ebenen."}])
         for k, child in items:
-            if isinstance(k, str) and "\x00" in k:
-                raise Invalid(errors=[{"pointer": prefix + pointer(path), "message": NUL_MESSAGE}])
+            if isinstance(k, str) and (message := unstorable_text(k)):
+                raise Invalid(errors=[{"pointer": prefix + pointer(path), "message": message}])
             stack.append((child, (*path, k)))
 
