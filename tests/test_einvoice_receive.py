@@ -107,6 +107,21 @@ def test_multipart_upload_and_web_upload(seeded, api, client):
     assert page.status_code == 200 and "R-WEB" in page.content.decode()
 
 
+@pytest.mark.parametrize("body,content_type,status", [
+    (b"abc", "multipart/form-data", 422),  # no boundary (as the submissions endpoint answers)
+    (b"--xyz\r\nnonsense", "multipart/form-data; boundary=xyz", 422),  # cut short: no file in it
+    ("".join(f'--xyz\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\n1\r\n' for i in range(2100)).encode()
+     + b"--xyz--\r\n", "multipart/form-data; boundary=xyz", 413),  # more fields than Django reads
+])
+def test_broken_or_oversized_multipart_is_4xx_not_500(seeded, api, body, content_type, status):
+    """issue 15: POST /einvoices answered 500 to multipart without a boundary and to > 2,000 form fields."""
+    k = api("kasse")
+    r = k.client.post("/api/v1/einvoices", data=body, content_type=content_type, **k.headers)
+    assert r.status_code == status, r.content
+    assert r["Content-Type"] == "application/problem+json" and r.json()["status"] == status
+    assert not EInvoice.objects.exists()
+
+
 def test_clerk_may_read_but_not_deliver(seeded, api):
     t = seeded["musterstadt"]
     assert post_xml(api("sachbearbeitung"), demo_invoice_for(t, "R-CLERK")).status_code == 403

@@ -3,6 +3,7 @@
 - `staff_view`: a staff page's decorator (login, membership in the request's tenant).
 - `clean_key`: a lookup string from a URL, or None where it cannot name anything.
 - `read_limited_body`: the raw request body, bounded, spooled to disk beyond 8 MB.
+- `read_form`: the fields and files of a form body, its faults as 400/413 instead of a 500.
 - `document_response`: a stored document as a download (E-Akte, receipts, SEPA files).
 
 They know requests and files, no app: the tenant and membership come from `request` (set by the
@@ -16,10 +17,11 @@ import tempfile
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import FileResponse
+from django.http.multipartparser import MultiPartParserError
 
-from .errors import PayloadTooLarge
+from .errors import Invalid, PayloadTooLarge
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
@@ -66,6 +68,17 @@ def read_limited_body(request, limit: int, too_large: str | None = None):
         spool.write(chunk)
     spool.seek(0)
     return spool, size
+
+
+def read_form(request):
+    """`(request.POST, request.FILES)`; beyond Django's limits (size, number of fields) a 413, a broken
+    multipart body (no or a wrong boundary, cut short) a 4xx – never the parser's exception as a 500."""
+    try:
+        return request.POST, request.FILES
+    except (RequestDataTooBig, TooManyFieldsSent) as e:
+        raise PayloadTooLarge("Die Formularfelder überschreiten die zulässige Größe.") from e
+    except MultiPartParserError as e:
+        raise Invalid("Der mehrteilige Inhalt (multipart/form-data) ist fehlerhaft.") from e
 
 
 def document_response(doc, inline: bool = True) -> FileResponse:

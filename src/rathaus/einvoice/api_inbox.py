@@ -6,7 +6,7 @@ from ninja import Router, Schema, Status
 
 from rathaus.core.api import DbId
 from rathaus.core.errors import Forbidden, Invalid, PayloadTooLarge, UnsupportedMediaType
-from rathaus.core.web import read_limited_body
+from rathaus.core.web import read_form, read_limited_body
 from rathaus.tenants.auth import TokenAuth
 
 from . import services
@@ -85,7 +85,7 @@ def receive(request):
             content = body.read()
         filename = "rechnung.xml"
     elif ctype == "multipart/form-data":
-        upload = request.FILES.get("file")
+        upload = read_form(request)[1].get("file")
         if upload is None:
             raise Invalid("Im Formular fehlt das Feld „file“ mit der Rechnung.")
         if upload.size > limit:

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http.multipartparser import MultiPartParserError
 from ninja import Header, Router, Schema, Status
 from pydantic import Field
 
@@ -17,7 +15,7 @@ from rathaus.catalog.services import package_is_public
 from rathaus.core import throttle
 from rathaus.core.api import MalformedJson, is_json_content_type, parse_json_body
 from rathaus.core.errors import Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
-from rathaus.core.web import clean_key, document_response
+from rathaus.core.web import clean_key, document_response, read_form
 from rathaus.documents.services import Upload
 from rathaus.tenants.web import api_tenant
 
@@ -169,12 +167,7 @@ def _read_multipart(request) -> tuple[str, dict, list[Upload]]:
     limit = _max_multipart_bytes()
     if length > limit:  # refuse before Django spools the files to disk
         raise PayloadTooLarge(f"Die Anfrage darf höchstens {limit // (1024 * 1024)} MB groß sein.")
-    try:
-        post, files = request.POST, request.FILES
-    except (RequestDataTooBig, TooManyFieldsSent) as e:
-        raise PayloadTooLarge("Die Formularfelder überschreiten die zulässige Größe.") from e
-    except MultiPartParserError as e:
-        raise Invalid("Der mehrteilige Inhalt (multipart/form-data) ist fehlerhaft.") from e
+    post, files = read_form(request)
     raw = post.get("data")
     body: dict = {"service": post.get("service")}
     if raw is not None:
