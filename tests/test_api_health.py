@@ -5,7 +5,7 @@ import json
 from django.db import connection
 
 EXPECTED_OPERATIONS = {
-    ("get", "/api/v1/health"),
+    ("get", "/api/v1/health"), ("head", "/api/v1/health"),
     ("get", "/api/v1/services"),
     ("get", "/api/v1/services/{key}"),
     ("post", "/api/v1/submissions"),
@@ -113,3 +113,17 @@ def test_docs_render(api):
     r = api().get("/api/v1/docs")
     assert r.status_code == 200
     assert b"openapi.json" in r.content
+
+
+def test_head_answers_like_get_on_health_and_pages(seeded, client):
+    """issue 15: HEAD got 405 on /api/v1/health and the Haushalt pages (monitoring probes send HEAD)."""
+    from rathaus.demo.seed import DEMO_PASSWORD
+
+    r = client.head("/api/v1/health")
+    assert r.status_code == 200 and r.content == b""
+    assert client.head("/").status_code == 200
+    assert client.login(username="kaemmerei", password=DEMO_PASSWORD)
+    for path in ("/haushalt/", "/haushalt/summen-salden/", "/haushalt/journal/"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code, (path, head.status_code, get.status_code)
+        assert head.content == b""

@@ -648,7 +648,7 @@ SCOPED = {
     ("get", "/api/v1/cases"): scoped_cases,
     ("get", "/api/v1/services"): scoped_services,
     ("post", "/api/v1/submissions"): scoped_submit,
-    ("get", "/api/v1/health"): scoped_health,
+    ("get", "/api/v1/health"): scoped_health, ("head", "/api/v1/health"): scoped_health,
     ("get", "/api/v1/receivables"): scoped_receivables,
     ("get", "/api/v1/clearing"): scoped_clearing,
     ("post", "/api/v1/bank-statements"): scoped_bank_statements,

@@ -4,7 +4,7 @@ from ninja import Router, Status
 router = Router(tags=["Betrieb"])
 
 
-@router.get("/health", summary="Betriebszustand", response={200: dict, 503: dict})
+@router.api_operation(["GET", "HEAD"], "/health", summary="Betriebszustand", response={200: dict, 503: dict})
 def health(request):
     try:
         with connection.cursor() as cur:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS as MONTH_NAMES
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from rathaus.core.errors import DomainError
 from rathaus.core.web import clean_key, staff_view
@@ -61,7 +61,7 @@ def _ctx(request, membership, year: int, **extra) -> dict:
     return {"year": year, "years": _years(membership.tenant, year), "tenant": membership.tenant, **extra}
 
 
-@require_GET
+@require_safe  # GET and HEAD
 @accounting_view
 def overview(request, membership):
     year = _year(request)
@@ -73,7 +73,7 @@ def overview(request, membership):
         request, membership, year, tb=tb, er=er, fr=fr, entries=entries))
 
 
-@require_GET
+@require_safe  # GET and HEAD
 @accounting_view
 def trial_balance(request, membership):
     year = _year(request)
@@ -81,7 +81,7 @@ def trial_balance(request, membership):
                   _ctx(request, membership, year, tb=reports.trial_balance(membership.tenant, year)))
 
 
-@require_GET
+@require_safe  # GET and HEAD
 @accounting_view
 def results(request, membership):
     year = _year(request)
@@ -89,7 +89,7 @@ def results(request, membership):
                   _ctx(request, membership, year, er=reports.results(membership.tenant, year)))
 
 
-@require_GET
+@require_safe  # GET and HEAD
 @accounting_view
 def cash(request, membership):
     year = _year(request)
@@ -97,7 +97,7 @@ def cash(request, membership):
                   _ctx(request, membership, year, fr=reports.cash(membership.tenant, year)))
 
 
-@require_GET
+@require_safe  # GET and HEAD
 @accounting_view
 def journal(request, membership):
     year = _year(request)
@@ -113,7 +113,7 @@ def journal(request, membership):
         filter_account=account, query=urlencode(params)))
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @accounting_view
 def periods(request, membership):
     year = _year(request)
