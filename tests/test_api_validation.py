@@ -372,3 +372,18 @@ def test_a_lone_surrogate_in_a_key_is_refused_and_a_real_pair_is_text(api):
     r = client.post(URL, data=f'{{"service": "testdienst", "data": {data}}}', content_type="application/json")
     assert r.status_code == 201, r.content
     assert Case.objects.get(pk=r.json()["id"]).data["vorname"] == "Erika 😀"
+
+
+@pytest.mark.parametrize("written", ["{id}.0", "+{id}", " {id}", "0{id}", "{id}%20"])
+def test_an_id_has_one_address(api, seeded, written):
+    """issue 15: /documents/1.0/content (and +1, " 1", 01) was read as document 1 – pydantic's lax int."""
+    from rathaus.intake.services import submit
+    from rathaus.notices.services import ensure_receipt
+
+    case = submit(seeded["musterstadt"], "testdienst", dict(TESTDIENST_EXAMPLE)).case
+    doc = ensure_receipt(case)
+    clerk = api("sachbearbeitung")
+    assert clerk.client.get(f"/api/v1/documents/{doc.pk}/content", **clerk.headers).status_code == 200
+    for path in (f"/api/v1/documents/{written.format(id=doc.pk)}/content", f"/api/v1/cases/{written.format(id=case.pk)}"):
+        body = problem_of(clerk.client.get(path, **clerk.headers), 422)
+        assert body["errors"][0]["message"] == "Erwartet wird: ganze Zahl.", body

@@ -13,7 +13,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from rathaus.core.errors import DomainError, Invalid, UnsupportedMediaType
 from rathaus.core.schema import check_json_value
@@ -33,8 +34,20 @@ def problem(request: HttpRequest | None, status: int, title: str, detail: str = 
 
 
 MAX_DB_INT = 2**63 - 1
+
+
+def _id_digits(value):
+    """An id written as text (a path or query parameter) is its digits and nothing else: pydantic's lax
+    mode would read "1.0", "+1", " 1" or "01" as 1, so one document had many addresses."""
+    if isinstance(value, str):
+        digits = value[1:] if value.startswith("-") else value  # a sign only to say "too small" for -1
+        if not (digits.isascii() and digits.isdigit() and (digits[:1] != "0" or digits == "0")):
+            raise PydanticCustomError("int_parsing", "Erwartet wird: ganze Zahl.")
+    return value
+
+
 # ids in paths and queries: positive and within BIGINT, so no database ever sees an out-of-range number
-DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+DbId = Annotated[int, BeforeValidator(_id_digits), Field(ge=1, le=MAX_DB_INT)]
 
 
 def is_json_content_type(content_type: str) -> bool:
