@@ -182,3 +182,14 @@ def test_staff_document_download_is_tenant_checked(seeded, case):
     r = c.get(f"/sachbearbeitung/dokumente/{doc.pk}/")
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
     assert staff("bh-sachbearbeitung").get(f"/sachbearbeitung/dokumente/{doc.pk}/").status_code == 404
+
+
+def test_a_refused_page_is_a_log_line_not_a_traceback(seeded, client, caplog):
+    """issue 15: every 403 of the web UI logged a full stack trace (an answer, not a fault)."""
+    import logging
+
+    assert client.login(username="sachbearbeitung", password=DEMO_PASSWORD)
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert client.get("/haushalt/").status_code == 403  # a clerk is not the Kämmerei
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert "Forbidden" in record.getMessage() and not record.exc_info and "Traceback" not in caplog.text

@@ -195,6 +195,8 @@ RATHAUS_PUBLIC_URL = os.environ.get("RATHAUS_PUBLIC_URL", "http://127.0.0.1:8000
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"forbidden_without_traceback": {"()": "rathaus.core.errors.ForbiddenWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["forbidden_without_traceback"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("RATHAUS_LOG_LEVEL", "WARNING")},
 }
