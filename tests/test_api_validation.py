@@ -387,3 +387,16 @@ def test_an_id_has_one_address(api, seeded, written):
     for path in (f"/api/v1/documents/{written.format(id=doc.pk)}/content", f"/api/v1/cases/{written.format(id=case.pk)}"):
         body = problem_of(clerk.client.get(path, **clerk.headers), 422)
         assert body["errors"][0]["message"] == "Erwartet wird: ganze Zahl.", body
+
+
+def test_a_chunked_body_is_411_not_read_as_empty(api):
+    """issue 15: a body sent with Transfer-Encoding: chunked (no Content-Length) was read as empty."""
+    client = api().client
+    body = json.dumps({"service": "testdienst", "data": example()})
+    r = client.post(URL, data=body, content_type="application/json", HTTP_TRANSFER_ENCODING="chunked",
+                    CONTENT_LENGTH="")
+    assert problem_of(r, 411)["detail"].startswith("Der Inhalt der Anfrage muss mit Content-Length")
+    r = client.post("/antrag/testdienst/", data="vorname=Erika", content_type="application/x-www-form-urlencoded",
+                    HTTP_TRANSFER_ENCODING="chunked", CONTENT_LENGTH="")
+    assert r.status_code == 411
+    assert client.post(URL, data=body, content_type="application/json").status_code == 201

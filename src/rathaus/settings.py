@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "rathaus.core.web.LengthRequired",  # a chunked body is 411, not read as empty
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "rathaus.core.i18n.LocaleMiddleware",  # Django's, but the API always answers in German

@@ -5,6 +5,7 @@
 - `read_limited_body`: the raw request body, bounded, spooled to disk beyond 8 MB.
 - `read_form`: the fields and files of a form body, its faults as 400/413 instead of a 500.
 - `document_response`: a stored document as a download (E-Akte, receipts, SEPA files).
+- `LengthRequired`: middleware answering 411 to a chunked request body (Django would read it as empty).
 
 They know requests and files, no app: the tenant and membership come from `request` (set by the
 tenants middleware or the API's token auth), a document is anything with the fields of
@@ -18,7 +19,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from .errors import Invalid, PayloadTooLarge
@@ -89,3 +90,25 @@ def document_response(doc, inline: bool = True) -> FileResponse:
     resp["Content-Security-Policy"] = "sandbox"
     resp["Digest"] = f"sha-256={doc.sha256}"
     return resp
+
+
+class LengthRequired:
+    """Middleware: a request body sent chunked (Transfer-Encoding without Content-Length) is answered 411.
+    Django reads a body by its Content-Length; without one it saw an empty body, so a chunked submission
+    was taken for an empty one. 411 tells the client to send the length."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        if meta.get("HTTP_TRANSFER_ENCODING") and not meta.get("CONTENT_LENGTH") and request.method in (
+                "POST", "PUT", "PATCH"):
+            body = {"type": "about:blank", "title": "Länge erforderlich", "status": 411,
+                    "detail": "Der Inhalt der Anfrage muss mit Content-Length gesendet werden (nicht chunked).",
+                    "instance": request.path}
+            if request.path.startswith("/api/"):
+                return JsonResponse(body, status=411, content_type="application/problem+json",
+                                    json_dumps_params={"ensure_ascii": False})
+            return HttpResponse(body["detail"], status=411, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
