@@ -91,3 +91,25 @@ def test_other_roles_and_tenants_are_kept_out(seeded, settings):
                       {"action": "delete"}).status_code in (403, 404)
     assert Subscription.objects.filter(pk=sub.pk).exists()
     assert Client().get("/verwaltung/webhooks/").status_code == 302  # to the login
+
+
+def test_the_list_counts_deliveries_by_status(seeded, settings):
+    """Counted by the database per subscription and status (the list must not load the delivery log)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from rathaus.webhooks import services
+
+    settings.RATHAUS_WEBHOOKS_ALLOW_PRIVATE = True
+    t = seeded["musterstadt"]
+    a = services.create_subscription(t, actor="test", url="http://127.0.0.1:9/a", name="A")
+    b = services.create_subscription(t, actor="test", url="http://127.0.0.1:9/b", name="B")
+    for i, (sub, status) in enumerate([(a, Delivery.DELIVERED)] * 3 + [(a, Delivery.DEAD), (b, Delivery.PENDING)]):
+        Delivery.objects.create(subscription=sub, event_id=1000 + i, event_type="case.submitted",
+                                aggregate="case:1", status=status, next_attempt_at=timezone.now())
+    with CaptureQueriesContext(connection) as q:
+        counts = services.delivery_counts([a, b])
+    assert counts == {a.pk: {"delivered": 3, "dead": 1}, b.pk: {"pending": 1}} and len(q) == 1
+    html = staff("admin").get("/verwaltung/webhooks/").content.decode()
+    assert re.search(r"A</.*?<td class=\"num\">3</td><td class=\"num\">0</td><td class=\"num\">1</td>", html, re.S)

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from rathaus.core.errors import Invalid
@@ -276,3 +276,14 @@ def _store(deliveries: list[Delivery], chunk: int = 500) -> None:
                 params += [f.get_db_prep_save(getattr(d, f.attname), conn) for f in fields]
             cur.execute(f"WITH v(id, {cols}) AS (VALUES {', '.join([row_sql] * len(part))}) "
                         f"UPDATE {table} SET {sets} FROM v WHERE {table}.id = v.id", params)
+
+
+def delivery_counts(subscriptions) -> dict[int, dict[str, int]]:
+    """Per subscription the number of deliveries by status, counted by the database (one query, one row per
+    subscription and status, whatever the size of the delivery log)."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = (Delivery.objects.filter(subscription__in=subscriptions).values("subscription_id", "status")
+            .annotate(n=Count("id")).order_by())
+    for row in rows:
+        counts.setdefault(row["subscription_id"], {})[row["status"]] = row["n"]
+    return counts

@@ -50,10 +50,7 @@ def index(request, membership):
             messages.error(request, e.errors[0]["message"] if e.errors else e.detail)
             status = 422
     subs = list(Subscription.objects.filter(tenant_id=membership.tenant_id))
-    counts = {}
-    for row in Delivery.objects.filter(subscription__in=subs).values_list("subscription_id", "status"):
-        counts.setdefault(row[0], {}).setdefault(row[1], 0)
-        counts[row[0]][row[1]] += 1
+    counts = services.delivery_counts(subs)
     rows = [{"s": s, "counts": counts.get(s.pk, {})} for s in subs]
     return render(request, "webhooks/index.html", {"rows": rows, "secret": secret, "form": form,
                                                     "families": services.FAMILIES}, status=status)
